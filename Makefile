@@ -1,0 +1,41 @@
+# The two set-up commands: `make demo` and `make test`. Each creates .venv from
+# requirements.txt when it is missing or older than requirements.txt/pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-tf test-jax lint bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m painter demo --workdir demo-workdir
+
+# The whole suite: lint, every test on the TensorFlow backend, then the backend-dependent tests
+# (marker `backend`) again on JAX.
+test: $(STAMP) lint test-tf test-jax
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check painter tests benchmarks
+
+test-tf: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest $(PYTEST_ARGS)
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(PY) -m pytest -m backend $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-workdir .pytest_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""Test-session set-up shared by every test.
+
+Before any framework loads: two logical CPU devices for TensorFlow (MirroredStrategy tests) and two
+host devices for JAX (DataParallel tests), quiet logs, and the Keras backend from KERAS_BACKEND
+(`make test` runs the suite on TensorFlow, then the `backend`-marked tests on JAX).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    ).strip()
+
+import tensorflow as tf  # noqa: E402  (after the environment above)
+
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "gan-getting-started"
+
+
+def _real_data_dir() -> Path | None:
+    path = Path(os.environ.get("PAINTER_DATA_DIR", DEFAULT_DATA_DIR))
+    return path if (path / "monet_tfrec").is_dir() and (path / "photo_jpg").is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The competition's data (`monet_tfrec/`, `monet_jpg/`, `photo_jpg/`), read-only.
+
+    Skips when absent, unless PAINTER_REQUIRE_DATA=1 (CI), where absence fails the test."""
+    path = _real_data_dir()
+    if path is None:
+        where = os.environ.get("PAINTER_DATA_DIR", str(DEFAULT_DATA_DIR))
+        message = f"the competition's data is not at {where} (set PAINTER_DATA_DIR)"
+        if os.environ.get("PAINTER_REQUIRE_DATA") == "1":
+            pytest.fail(message + "; PAINTER_REQUIRE_DATA=1 requires it", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def keras_backend() -> str:
+    import keras
+
+    return keras.backend.backend()
