@@ -78,6 +78,7 @@ class Config:
 
     # --- outputs ----------------------------------------------------------------------------
     sample_count: int = 4  # photos in each epoch's sample grid
+    keep_checkpoints: int = 2  # the last good epoch survives a crash while the next one is written
     submission_batch_size: int = 64  # images per inference call when writing images.zip
 
     # Fields that change the networks' shapes: a workdir made with other values is refused.
@@ -89,6 +90,7 @@ class Config:
         "unet_depth",
         "discriminator_filters",
         "discriminator_layers",
+        "pool_size",  # the image pools are part of the saved state; their shape follows it
     )
 
     def __post_init__(self) -> None:
@@ -118,9 +120,28 @@ class Config:
                 f"`resize_size` ({self.resize_size}) must be >= `image_size` ({self.image_size}): "
                 "the augmentation crops image_size out of a resize_size image."
             )
+        non_negative = ("steps_per_epoch", "resnet_blocks", "unet_depth", "pool_size",
+                        "sample_count", "cycle_weight", "identity_weight", "color_jitter",
+                        "cache_memory_mb", "safety_margin_minutes", "keep_checkpoints")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ConfigError(
+                    f"`{name}` must be >= 0. Received: {getattr(self, name)!r}"
+                )
+        for name in ("generator_lr", "discriminator_lr", "session_limit_minutes",
+                     "shuffle_buffer", "discriminator_layers"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"`{name}` must be positive. Received: {getattr(self, name)!r}")
         for name in ("resize_prob", "flip_prob", "rotate90_prob", "label_smoothing"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(self, name)!r}")
+        if not 0.0 <= self.beta_1 < 1.0:
+            raise ConfigError(f"`beta_1` must be in [0, 1). Received: {self.beta_1!r}")
+        if self.safety_margin_minutes >= self.session_limit_minutes:
+            raise ConfigError(
+                f"`safety_margin_minutes` ({self.safety_margin_minutes}) must be less than "
+                f"`session_limit_minutes` ({self.session_limit_minutes}): no time would be left."
+            )
         if not 0 <= self.decay_epochs <= self.epochs:
             raise ConfigError(
                 f"`decay_epochs` must be in [0, epochs={self.epochs}]. Received: {self.decay_epochs}"
@@ -128,6 +149,7 @@ class Config:
 
     # -- conversions -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """Every field by name, in declaration order (what `save` writes)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -142,6 +164,7 @@ class Config:
         return cls(**{k: _coerce(k, v, source) for k, v in values.items()})
 
     def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validated like any other config)."""
         return self.from_dict({**self.to_dict(), **changes})
 
     def with_overrides(self, assignments: list[str] | None) -> Config:
@@ -151,7 +174,10 @@ class Config:
             key, sep, raw = assignment.partition("=")
             if not sep:
                 raise ConfigError(f"--set expects key=value. Received: {assignment!r}")
-            changes[key.strip()] = raw.strip()
+            key = key.strip()
+            if not key:
+                raise ConfigError(f"--set expects key=value with a non-empty key. Received: {assignment!r}")
+            changes[key] = raw.strip()
         return self.from_dict({**self.to_dict(), **changes}, source="--set")
 
     def diff_from_defaults(self) -> dict[str, tuple[Any, Any]]:
@@ -163,13 +189,28 @@ class Config:
             if getattr(self, f.name) != getattr(default, f.name)
         }
 
+    def diff(self, other: Config) -> dict[str, tuple[Any, Any]]:
+        """Fields whose value differs from `other`: {name: (other's value, this value)}."""
+        return {
+            f.name: (getattr(other, f.name), getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        }
+
     def describe(self) -> str:
-        """The resolved config, one field a line, non-defaults marked with `*`."""
+        """The resolved config, one field a line: `*` marks a value that is not the dataclass
+        default, `+` one that is not the preset's value either (an override: --set, a file)."""
         changed = self.diff_from_defaults()
+        base = PRESETS.get(self.preset)
+        overridden = (
+            self.diff(Config.from_dict({**base, "preset": self.preset})) if base is not None else {}
+        )
         width = max(len(f.name) for f in fields(self))
-        lines = [f"config (preset {self.preset!r}; * = not the default):"]
+        lines = [
+            f"config (preset {self.preset!r}; * = not the default, + = not the preset's value):"
+        ]
         for f in fields(self):
-            mark = "*" if f.name in changed else " "
+            mark = ("*" if f.name in changed else " ") + ("+" if f.name in overridden else " ")
             lines.append(f" {mark} {f.name:<{width}} = {getattr(self, f.name)!r}")
         return "\n".join(lines)
 
@@ -280,11 +321,30 @@ PRESETS: dict[str, dict[str, Any]] = {
         "submission_batch_size": 16,
         "cache": "memory",
     },
+    "demo": {
+        # `make demo`: a few minutes of CPU on the generated two-domain set (painter.training.demo).
+        "image_size": 32,  # the generated scenes are simple: 32 px shows the palette being learnt
+        "resize_size": 36,
+        "generator_filters": 16,
+        "discriminator_filters": 16,
+        "resnet_blocks": 3,
+        "global_batch_size": 4,
+        "epochs": 6,
+        "decay_epochs": 3,
+        "steps_per_epoch": 60,
+        "pool_size": 20,
+        "sample_count": 4,
+        "session_limit_minutes": 6.0,  # training stops by itself within the demo's time
+        "safety_margin_minutes": 0.5,
+        "submission_batch_size": 32,
+        "cache": "memory",
+    },
 }
 
 
 def preset(name: str) -> Config:
-    """The Config of a named preset (`kaggle-tpu`, `gpu`, `cpu-small`, `smoke`) or a config file."""
+    """The Config of a named preset (`kaggle-tpu`, `gpu`, `cpu-small`, `smoke`, `demo`) or a
+    config file (.json/.yaml)."""
     if name in PRESETS:
         return Config.from_dict({**PRESETS[name], "preset": name}, source=f"preset {name!r}")
     if Path(name).suffix in (".json", ".yaml", ".yml"):

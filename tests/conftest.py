@@ -55,3 +55,14 @@ def keras_backend() -> str:
     import keras
 
     return keras.backend.backend()
+
+
+@pytest.fixture(scope="session")
+def photo_tfrec_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 7,038 real photos converted by our writer to TFRecords in Kaggle's format and naming
+    (`photo00-352.tfrec` ... `photo19-350.tfrec`), once per test session (~10 s)."""
+    from painter.data.tfrecord import write_tfrecords
+
+    out = tmp_path_factory.mktemp("photo_tfrec")
+    write_tfrecords(real_data_dir / "photo_jpg", out, "photo")
+    return out

@@ -1,0 +1,1 @@
+"""The Kaggle notebook: painter embedded in it, kernel-metadata.json, build and check."""

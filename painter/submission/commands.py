@@ -1,9 +1,168 @@
-"""Command-line verbs of this area (placeholder until the area lands)."""
+"""Command-line verbs of the submission area: `submit`, `validate`, `stylize`.
+
+`validate` uses plain zipfile + PIL (no Keras, no TensorFlow: it answers in about a second).
+`submit` and `stylize` choose the runtime first, then load the workdir's generator.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from painter.errors import PainterError
+
+GENERATOR_FILE = "monet_generator.keras"  # what training writes into the workdir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this area's verbs to `python -m painter`."""
+    """Add `submit`, `validate` and `stylize` to `python -m painter`."""
+    submit = subparsers.add_parser(
+        "submit",
+        help="paint every photo and write images.zip (batched, streamed, validated)",
+        description="Run the workdir's photo->Monet generator over the photos and write the "
+        "competition's images.zip: batched inference on every replica, JPEG encoding in parallel, "
+        "streamed into the zip under a temporary name, validated, then renamed.",
+    )
+    submit.add_argument("--workdir", required=True, help=f"training workdir (holds {GENERATOR_FILE})")
+    submit.add_argument("--photos", required=True, help="folder of photos (.jpg/.png) or .tfrec files")
+    submit.add_argument("--out", default="images.zip", help="the zip to write (default: images.zip)")
+    submit.add_argument("--batch-size", type=int, default=None,
+                        help="images per generator call (default: the config's submission_batch_size)")
+    submit.add_argument("--fill-to", type=int, default=None,
+                        help="with fewer photos than --min-count, add flipped/rotated test-time "
+                        "variants until the zip holds this many images")
+    submit.add_argument("--min-count", type=int, default=7000, help="fewest images allowed (7000)")
+    submit.add_argument("--max-count", type=int, default=10000, help="most images allowed (10000)")
+    submit.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    submit.set_defaults(func=run_submit)
+
+    validate = subparsers.add_parser(
+        "validate",
+        help="check an images.zip against the competition's rules",
+        description="Check a zip: 7,000-10,000 entries, each a decodable 256x256 RGB JPEG, unique "
+        "names, nothing else. Exit 0 with a one-line summary, or 1 listing every violation.",
+    )
+    validate.add_argument("zip", help="the images.zip to check")
+    validate.add_argument("--min-count", type=int, default=7000, help="fewest images allowed (7000)")
+    validate.add_argument("--max-count", type=int, default=10000, help="most images allowed (10000)")
+    validate.add_argument("--image-size", type=int, default=256, help="required side (256)")
+    validate.set_defaults(func=run_validate)
+
+    stylize = subparsers.add_parser(
+        "stylize",
+        help="paint photos of any size with the workdir's generator",
+        description="Paint photos of any size and aspect (EXIF orientation respected, any color "
+        "mode) with the workdir's generator; each output has its input's size.",
+    )
+    stylize.add_argument("images", nargs="+", help="photos to paint")
+    stylize.add_argument("--workdir", required=True, help=f"training workdir (holds {GENERATOR_FILE})")
+    stylize.add_argument("--out", required=True, help="output folder")
+    stylize.add_argument("--tile", type=int, default=1024,
+                         help="paint images with a side above this in overlapping tiles (1024)")
+    stylize.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (64)")
+    stylize.add_argument("--suffix", choices=(".png", ".jpg"), default=None,
+                         help="output format (default: the input's, PNG for other formats)")
+    stylize.set_defaults(func=run_stylize)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from painter.submission.validate import validate_submission
+
+    report = validate_submission(
+        args.zip, min_count=args.min_count, max_count=args.max_count, image_size=args.image_size
+    )
+    print(report.summary())
+    for violation in report.violations:
+        print(f"  {violation}")
+    return 0 if report.ok else 1
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    config, runtime = _start(args.workdir)
+    from painter.submission.writer import write_submission
+
+    photos = Path(args.photos)
+    if not photos.exists():
+        raise PainterError(f"--photos {photos}: no such file or folder")
+    batch_size = args.batch_size or (config.submission_batch_size if config else 64)
+    if batch_size <= 0:
+        raise PainterError(f"--batch-size must be positive. Received: {batch_size}")
+    with _scope(runtime):
+        generator = load_generator(args.workdir)
+        report = write_submission(
+            generator,
+            photos,
+            args.out,
+            image_size=config.image_size if config else 256,
+            batch_size=batch_size,
+            min_count=args.min_count,
+            max_count=args.max_count,
+            fill_to=args.fill_to,
+            progress=not args.no_progress,
+        )
+    print(report.summary())
+    print(report.validation.summary())
+    return 0
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    _, runtime = _start(args.workdir)
+    from painter.submission.stylize import stylize
+
+    with _scope(runtime):
+        generator = load_generator(args.workdir)
+        written = stylize(
+            generator, args.images, args.out, tile=args.tile, overlap=args.overlap,
+            suffix=args.suffix,
+        )
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _start(workdir: str) -> tuple[Any, Any]:
+    """The workdir's config (None if it has no config.json) and the selected runtime (None if
+    painter.runtime is not available): chosen before Keras is imported."""
+    workdir_path = Path(workdir)
+    if not workdir_path.is_dir():
+        raise PainterError(f"--workdir {workdir}: no such folder; pass a training workdir")
+    config = None
+    if (workdir_path / "config.json").is_file():
+        from painter.config import Config
+
+        config = Config.load(workdir_path / "config.json")
+    runtime = None
+    if importlib.util.find_spec("painter.runtime") is not None:
+        from painter.runtime import select_runtime
+
+        if config is not None:
+            runtime = select_runtime(backend=config.backend, distribution=config.distribution)
+        else:
+            runtime = select_runtime()
+    return config, runtime
+
+
+def _scope(runtime: Any):
+    import contextlib
+
+    return runtime.scope() if runtime is not None else contextlib.nullcontext()
+
+
+def load_generator(workdir: str | Path) -> Any:
+    """Load WORKDIR/monet_generator.keras (painter's custom layers registered first)."""
+    path = Path(workdir) / GENERATOR_FILE
+    if not path.is_file():
+        raise PainterError(
+            f"{path}: no generator; train first (`python -m painter train --workdir {workdir}`) "
+            "or pass the workdir of a finished run"
+        )
+    import keras
+
+    if importlib.util.find_spec("painter.models") is not None:
+        importlib.import_module("painter.models")  # registers painter's layers for loading
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, TypeError, OSError) as error:
+        raise PainterError(f"{path}: cannot load the generator ({error})") from error

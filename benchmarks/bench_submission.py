@@ -1,0 +1,155 @@
+"""images.zip two ways on the same machine with the same generator: painter's writer vs the starter's.
+
+The starter notebook's way: one generator call per photo (batch 1), `PIL.Image.save` of each JPEG
+into a folder, then `shutil.make_archive`. painter's way: `write_submission` (batched inference,
+parallel JPEG encoding, streamed into a ZIP_STORED zip, validated). Both read the photos with the
+same painter.data reader, and each runs in its own subprocess so its peak memory (max RSS) is its
+own. Prints images/s for both, their ratio and peak memory.
+
+    python benchmarks/bench_submission.py                          # cheap 1-layer conv, 7,038 photos
+    python benchmarks/bench_submission.py --generator resnet --limit 200   # the real ResNet, a subset
+
+`--generator conv` measures the writer itself (inference is nearly free); `--generator resnet`
+is the kaggle-tpu config's 9-block ResNet (float32 on CPU unless --bf16), where inference dominates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "gan-getting-started"
+
+
+def build_generator(kind: str, bf16: bool):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    if kind in ("conv", "conv3"):
+        # conv: one 1x1 convolution, nearly free, so the figures are the writer's own; conv3:
+        # one 3x3 convolution (on CPU a 3-channel 3x3 conv costs ~3 ms per 256x256 image).
+        inputs = keras.Input((None, None, 3))
+        kernel = 1 if kind == "conv" else 3
+        outputs = keras.layers.Conv2D(3, kernel, padding="same", activation="tanh")(inputs)
+        return keras.Model(inputs, outputs, name=f"{kind}_generator")
+    from painter.config import preset
+    from painter.models import build_generator as build
+
+    config = preset("kaggle-tpu")
+    if not bf16:  # bfloat16 is the TPU's type; CPUs without AMX emulate it slowly
+        config = config.replace(mixed_precision=False)
+    return build(config, "monet_generator")
+
+
+def photo_source(photos: Path, limit: int | None):
+    from painter.data.sources import ImageSource, find_source
+
+    source = find_source(photos)
+    if limit:
+        source = ImageSource(source.kind, source.files[:limit], source.root)
+    return source
+
+
+def run_painter(args, generator, source, out_dir: Path) -> int:
+    from painter.submission.writer import write_submission
+
+    count = len(source.files)
+    report = write_submission(generator, source, out_dir / "images.zip", batch_size=args.batch_size,
+                              min_count=min(7000, count), progress=False)
+    return report.count
+
+
+def run_starter(args, generator, source, out_dir: Path) -> int:
+    """The starter notebook's loop, verbatim in spirit: batch 1, PIL save, make_archive."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from painter.data.reader import read_images
+
+    images_dir = out_dir / "images"
+    images_dir.mkdir()
+    count = 0
+    for element in read_images(source, image_size=256).batch(1):
+        img = element["image"].numpy().astype(np.float32) / 127.5 - 1
+        prediction = np.asarray(generator(img, training=False))[0]
+        prediction = (prediction * 127.5 + 127.5).astype(np.uint8)
+        Image.fromarray(prediction).save(images_dir / f"{count + 1}.jpg")
+        count += 1
+    shutil.make_archive(str(out_dir / "images"), "zip", str(images_dir))
+    return count
+
+
+def child(args) -> None:
+    """One method in this process: prints a JSON line with its figures."""
+    import resource
+
+    source = photo_source(args.photos, args.limit)
+    generator = build_generator(args.generator, args.bf16)
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with tempfile.TemporaryDirectory(dir=args.tmp) as out_dir:
+        start = time.perf_counter()
+        method = run_painter if args.method == "painter" else run_starter
+        count = method(args, generator, source, Path(out_dir))
+        seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"method": args.method, "count": count, "seconds": seconds,
+                      "images_per_second": count / seconds, "peak_rss_mb": peak_mb,
+                      "rss_before_run_mb": baseline_mb}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    data = Path(os.environ.get("PAINTER_DATA_DIR", DEFAULT_DATA))
+    parser.add_argument("--photos", type=Path, default=data / "photo_jpg")
+    parser.add_argument("--generator", choices=("conv", "conv3", "resnet"), default="conv")
+    parser.add_argument("--limit", type=int, default=None, help="time the first N photos only")
+    parser.add_argument("--starter-limit", type=int, default=None,
+                        help="time the starter on fewer photos than painter (it is slow)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--bf16", action="store_true", help="keep the preset's bfloat16")
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    parser.add_argument("--tmp", default=None, help="where the zips are written (default: /tmp)")
+    parser.add_argument("--method", choices=("painter", "starter"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.method:
+        return child(args)
+
+    results = {}
+    for method in ("painter", "starter"):
+        limit = args.starter_limit if method == "starter" and args.starter_limit else args.limit
+        command = [sys.executable, __file__, "--method", method, "--photos", str(args.photos),
+                   "--generator", args.generator, "--batch-size", str(args.batch_size)]
+        command += ["--limit", str(limit)] if limit else []
+        command += ["--bf16"] if args.bf16 else []
+        command += ["--tmp", args.tmp] if args.tmp else []
+        env = {**os.environ, "KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode or not lines:
+            sys.exit(f"{method} failed:\n{done.stderr[-3000:]}")
+        results[method] = json.loads(lines[-1])
+
+    print(f"bench_submission: generator={args.generator} backend={args.backend} "
+          f"batch={args.batch_size} cpus={os.cpu_count()}")
+    for method, r in results.items():
+        print(f"  {method:8s} {r['count']:5d} images in {r['seconds']:7.1f} s = "
+              f"{r['images_per_second']:7.1f} images/s; peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"({r['rss_before_run_mb']:.0f} MB before the run)")
+    ratio = results["painter"]["images_per_second"] / results["starter"]["images_per_second"]
+    print(f"  speed-up painter/starter: {ratio:.1f}x")
+    seconds_7038 = {m: 7038 / r["images_per_second"] for m, r in results.items()}
+    print("  extrapolated to 7,038 photos: " + ", ".join(
+        f"{m} {s / 60:.1f} min" for m, s in seconds_7038.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The CycleGAN objective (Zhu et al. 2017, eq. 1-3 and section 4), one definition for every backend.
+
+Every function takes images/logits and returns a per-example loss (shape [batch]): the mean over
+pixels (and patches) of one image. `global_mean` then divides the sum over the examples by the
+GLOBAL batch size, so the gradients that tf.distribute sums over replicas (and the single global
+computation JAX does under DataParallel) are those of the mean over the whole batch.
+
+    adversarial (LSGAN, paper):  generator  E[(D(G(x)) - 1)^2]
+                                 discriminator 0.5 * (E[(D(y) - 1)^2] + E[D(G(x))^2])
+    adversarial (BCE, starter):  generator  BCE(1, D(G(x)));  discriminator 0.5 * (BCE(1 - s, D(y))
+                                 + BCE(0, D(G(x)))), s = label smoothing of the real label
+    cycle (eq. 2):               E[|F(G(x)) - x|_1] + E[|G(F(y)) - y|_1]
+    identity (section 5.2):      E[|G(y) - y|_1] + E[|F(x) - x|_1]
+    generators (eq. 3):          adv_G + adv_F + lambda * cycle + identity_weight * lambda * identity
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keras import ops
+
+ADVERSARIAL_LOSSES = ("lsgan", "bce")
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """The weights and choices of the objective (what `CycleGAN.compile` takes)."""
+
+    adversarial_loss: str = "lsgan"
+    label_smoothing: float = 0.0
+    cycle_weight: float = 10.0
+    identity_weight: float = 0.5  # times cycle_weight; 0 disables the identity term
+
+    def __post_init__(self):
+        if self.adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise ValueError(
+                f"`adversarial_loss` must be one of {list(ADVERSARIAL_LOSSES)}. "
+                f"Received: {self.adversarial_loss!r}"
+            )
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}")
+        if self.cycle_weight < 0 or self.identity_weight < 0:
+            raise ValueError(
+                "`cycle_weight` and `identity_weight` must be >= 0. "
+                f"Received: {self.cycle_weight}, {self.identity_weight}"
+            )
+
+
+def _per_example_mean(values):
+    """Mean over every axis but the batch axis: [B, ...] -> [B]."""
+    values = ops.cast(values, "float32")
+    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+
+
+def _bce_with_logits(target: float, logits):
+    # Numerically stable: max(z, 0) - z * t + log(1 + exp(-|z|)).
+    logits = ops.cast(logits, "float32")
+    return ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+def generator_adversarial_loss(fake_logits, kind: str = "lsgan"):
+    """The generator wants the discriminator to call its images real (target 1)."""
+    if kind == "lsgan":
+        return _per_example_mean(ops.square(ops.cast(fake_logits, "float32") - 1.0))
+    return _per_example_mean(_bce_with_logits(1.0, fake_logits))
+
+
+def discriminator_loss(real_logits, fake_logits, kind: str = "lsgan", label_smoothing: float = 0.0):
+    """Real -> 1 (1 - label_smoothing for BCE), fake -> 0; halved (the paper slows D down so)."""
+    if kind == "lsgan":
+        real = ops.square(ops.cast(real_logits, "float32") - 1.0)
+        fake = ops.square(ops.cast(fake_logits, "float32"))
+    else:
+        real = _bce_with_logits(1.0 - label_smoothing, real_logits)
+        fake = _bce_with_logits(0.0, fake_logits)
+    return 0.5 * (_per_example_mean(real) + _per_example_mean(fake))
+
+
+def l1_loss(real, reconstructed):
+    """Mean absolute difference per image (cycle-consistency and identity terms)."""
+    return _per_example_mean(ops.abs(ops.cast(real, "float32") - ops.cast(reconstructed, "float32")))
+
+
+def global_mean(per_example, global_batch_size):
+    """Sum over this replica's examples divided by the global batch: replicas' sums add up to the mean."""
+    return ops.sum(per_example) / ops.cast(global_batch_size, "float32")
+
+
+def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) -> dict:
+    """All loss terms from one forward pass, each a scalar averaged over the global batch.
+
+    `outputs` holds the images real_photo, real_monet, cycled_photo, cycled_monet, same_monet,
+    same_photo and the logits disc_real_monet, disc_fake_monet (D_monet on the generated Monets,
+    for the generator), disc_pooled_monet (on the pooled generated Monets, for the discriminator) and
+    the photo mirror images. Returns the six logged terms plus `generator_total` and
+    `discriminator_total`, the quantities whose gradients train the generators / discriminators.
+    """
+    kind = settings.adversarial_loss
+
+    def mean(per_example):
+        return global_mean(per_example, global_batch_size)
+
+    monet_gen_loss = mean(generator_adversarial_loss(outputs["disc_fake_monet"], kind))
+    photo_gen_loss = mean(generator_adversarial_loss(outputs["disc_fake_photo"], kind))
+    cycle_loss = mean(l1_loss(outputs["real_photo"], outputs["cycled_photo"])
+                      + l1_loss(outputs["real_monet"], outputs["cycled_monet"]))
+    if settings.identity_weight > 0:
+        identity_loss = mean(l1_loss(outputs["real_monet"], outputs["same_monet"])
+                             + l1_loss(outputs["real_photo"], outputs["same_photo"]))
+    else:
+        identity_loss = ops.zeros((), "float32")
+    monet_disc_loss = mean(discriminator_loss(outputs["disc_real_monet"],
+                                              outputs["disc_pooled_monet"], kind,
+                                              settings.label_smoothing))
+    photo_disc_loss = mean(discriminator_loss(outputs["disc_real_photo"],
+                                              outputs["disc_pooled_photo"], kind,
+                                              settings.label_smoothing))
+    generator_total = (monet_gen_loss + photo_gen_loss
+                       + settings.cycle_weight * cycle_loss
+                       + settings.identity_weight * settings.cycle_weight * identity_loss)
+    return {
+        "monet_gen_loss": monet_gen_loss,
+        "photo_gen_loss": photo_gen_loss,
+        "monet_disc_loss": monet_disc_loss,
+        "photo_disc_loss": photo_disc_loss,
+        "cycle_loss": cycle_loss,
+        "identity_loss": identity_loss,
+        "generator_total": generator_total,
+        "discriminator_total": monet_disc_loss + photo_disc_loss,
+    }
+
+
+LOGGED_LOSSES = ("monet_gen_loss", "photo_gen_loss", "monet_disc_loss", "photo_disc_loss",
+                 "cycle_loss", "identity_loss")

@@ -1,0 +1,392 @@
+"""CycleGAN (Zhu et al. 2017) as a `keras.Model`: `fit()` trains all four networks.
+
+One training step, on either backend:
+  1. Translate both ways and back: fake_monet = G(real_photo), cycled_photo = F(fake_monet),
+     fake_photo = F(real_monet), cycled_monet = G(fake_photo); identity: same_monet = G(real_monet),
+     same_photo = F(real_photo).
+  2. Judge: D_monet(real_monet), D_monet(fake_monet) for the generator's loss, and D_monet on the
+     image pool's answer for the discriminator's loss (and the photo mirror images).
+  3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch.
+  4. Gradients: generators from the generator total, discriminators from the discriminator total,
+     both from the same forward pass; each set applied by its own Adam.
+The TensorFlow step uses a GradientTape; the JAX step is stateless (state in, state out) so Keras can
+jit it and shard it with keras.distribution.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from painter.cyclegan.losses import LOGGED_LOSSES, LossSettings, cyclegan_losses
+from painter.cyclegan.optimizer import CycleGANOptimizers
+from painter.cyclegan.pool import ImagePool
+from painter.cyclegan.schedule import LinearDecaySchedule
+
+if TYPE_CHECKING:
+    from painter.config import Config
+
+NETWORKS = ("monet_generator", "photo_generator", "monet_discriminator", "photo_discriminator")
+POOLS = ("monet_pool", "photo_pool")
+
+
+def default_optimizer(learning_rate: Any = 2e-4, beta_1: float = 0.5, name: str = "adam"):
+    """The paper's Adam(2e-4, beta_1=0.5)."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, name=name)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class CycleGAN(keras.Model):
+    """Two generators and two PatchGAN discriminators trained with the CycleGAN objective.
+
+    Args:
+        monet_generator: photo -> Monet (G). `model(real_photo)` returns its output.
+        photo_generator: Monet -> photo (F).
+        monet_discriminator / photo_discriminator: judge Monets / photos (logits).
+        pool_size: generated images remembered per domain for the discriminators (0 = off).
+        seed: seed of the pools' random choices.
+
+    Example:
+        >>> model = CycleGAN(g, f, d_monet, d_photo)
+        >>> model.build((None, 256, 256, 3)); model.compile()
+        >>> model.fit(dataset_of_real_photo_real_monet_tuples, epochs=30)
+    """
+
+    def __init__(self, monet_generator, photo_generator, monet_discriminator, photo_discriminator,
+                 pool_size: int = 50, seed: int = 0, **kwargs):
+        kwargs.setdefault("name", "cyclegan")
+        super().__init__(**kwargs)
+        self.monet_generator = monet_generator
+        self.photo_generator = photo_generator
+        self.monet_discriminator = monet_discriminator
+        self.photo_discriminator = photo_discriminator
+        self.pool_size = int(pool_size)
+        self.seed = int(seed)
+        self.monet_pool = ImagePool(pool_size, seed=seed, name="monet_pool")
+        self.photo_pool = ImagePool(pool_size, seed=seed + 1, name="photo_pool")
+        # Made here and listed in `metrics` so fit() resets them every epoch.
+        self.loss_trackers = [keras.metrics.Mean(name=name) for name in LOGGED_LOSSES]
+        self.loss_settings = LossSettings()
+
+    # -- Keras plumbing -------------------------------------------------------------------------
+    def build(self, input_shape):
+        """Build the image pools for images of `input_shape` = (batch, H, W, 3)."""
+        image_shape = tuple(input_shape)
+        self.monet_pool.build(image_shape)
+        self.photo_pool.build(image_shape)
+        self.built = True
+
+    def call(self, real_photo, training=False):
+        """photo -> Monet: `fake_monet`."""
+        return self.monet_generator(real_photo, training=training)
+
+    @property
+    def metrics(self):
+        return list(self.loss_trackers)
+
+    def compile(self, generator_optimizer=None, discriminator_optimizer=None, *,
+                adversarial_loss: str = "lsgan", label_smoothing: float = 0.0,
+                cycle_weight: float = 10.0, identity_weight: float = 0.5,
+                steps_per_execution: int = 1, jit_compile: Any = "auto",
+                run_eagerly: bool = False):
+        """Set the optimizers and the objective.
+
+        Args:
+            generator_optimizer / discriminator_optimizer: default Adam(2e-4, beta_1=0.5) each
+                (learning rates may differ); they must be two distinct objects.
+            adversarial_loss: "lsgan" (least squares, the paper) or "bce" (the starter's).
+            label_smoothing: for "bce": the real label is 1 - label_smoothing.
+            cycle_weight: lambda of the cycle-consistency loss (paper: 10).
+            identity_weight: weight of the identity loss, times cycle_weight (paper: 0.5; 0 = off).
+            steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
+        """
+        super().compile(steps_per_execution=steps_per_execution, jit_compile=jit_compile,
+                        run_eagerly=run_eagerly)
+        self.loss_settings = LossSettings(adversarial_loss, float(label_smoothing),
+                                          float(cycle_weight), float(identity_weight))
+        generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
+        discriminator_optimizer = discriminator_optimizer or default_optimizer(
+            name="discriminator_adam")
+        self.optimizer = CycleGANOptimizers(generator_optimizer, discriminator_optimizer,
+                                            self.generator_variables, self.discriminator_variables)
+        self.optimizer.build()
+
+    @property
+    def generator_optimizer(self):
+        return self.optimizer.generator
+
+    @property
+    def discriminator_optimizer(self):
+        return self.optimizer.discriminator
+
+    def generator_variables(self) -> list:
+        return self.monet_generator.trainable_variables + self.photo_generator.trainable_variables
+
+    def discriminator_variables(self) -> list:
+        return (self.monet_discriminator.trainable_variables
+                + self.photo_discriminator.trainable_variables)
+
+    # -- the step, shared part ------------------------------------------------------------------
+    def _forward(self, real_photo, real_monet, nets) -> dict:
+        """Steps 1-2 of the plan. `nets[name](x)` runs a network (or a pool); `*_for_generator`
+        discriminators are the same network, separated so JAX can differentiate them apart."""
+        real_photo = ops.cast(real_photo, "float32")
+        real_monet = ops.cast(real_monet, "float32")
+        fake_monet = nets["monet_generator"](real_photo)
+        cycled_photo = nets["photo_generator"](fake_monet)
+        fake_photo = nets["photo_generator"](real_monet)
+        cycled_monet = nets["monet_generator"](fake_photo)
+        outputs = {"real_photo": real_photo, "real_monet": real_monet,
+                   "cycled_photo": cycled_photo, "cycled_monet": cycled_monet}
+        if self.loss_settings.identity_weight > 0:
+            outputs["same_monet"] = nets["monet_generator"](real_monet)
+            outputs["same_photo"] = nets["photo_generator"](real_photo)
+        outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](fake_monet)
+        outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](fake_photo)
+        outputs["disc_real_monet"] = nets["monet_discriminator"](real_monet)
+        outputs["disc_real_photo"] = nets["photo_discriminator"](real_photo)
+        outputs["disc_pooled_monet"] = nets["monet_discriminator"](nets["monet_pool"](fake_monet))
+        outputs["disc_pooled_photo"] = nets["photo_discriminator"](nets["photo_pool"](fake_photo))
+        return outputs
+
+    def train_step(self, *args):
+        """One CycleGAN update: `train_step(data)` on TensorFlow, `train_step(state, data)` on JAX."""
+        if keras.backend.backend() == "jax":
+            return self._train_step_jax(*args)
+        if keras.backend.backend() == "tensorflow":
+            return self._train_step_tensorflow(*args)
+        raise NotImplementedError(
+            f"CycleGAN trains on the tensorflow and jax backends, not {keras.backend.backend()!r}."
+        )
+
+    # -- TensorFlow ----------------------------------------------------------------------------
+    def _train_step_tensorflow(self, data):
+        import tensorflow as tf
+
+        real_photo, real_monet = data
+        # Keras' optimizer SUMS gradients over replicas: each replica's loss is its sum over its
+        # examples divided by the GLOBAL batch, so the sum is the gradient of the global mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        global_batch = tf.shape(real_photo)[0] * replicas
+        nets = {name: getattr(self, name) for name in (*NETWORKS, *POOLS)}
+        nets["monet_discriminator_for_generator"] = self.monet_discriminator
+        nets["photo_discriminator_for_generator"] = self.photo_discriminator
+        with tf.GradientTape(persistent=True) as tape:
+            outputs = self._forward(real_photo, real_monet,
+                                    {k: _training_call(v) for k, v in nets.items()})
+            losses = cyclegan_losses(outputs, self.loss_settings, global_batch)
+        generator_variables = self.generator_variables()
+        discriminator_variables = self.discriminator_variables()
+        generator_grads = tape.gradient(losses["generator_total"], generator_variables)
+        discriminator_grads = tape.gradient(losses["discriminator_total"], discriminator_variables)
+        del tape
+        self.generator_optimizer.apply_gradients(zip(generator_grads, generator_variables))
+        self.discriminator_optimizer.apply_gradients(
+            zip(discriminator_grads, discriminator_variables))
+        context = tf.distribute.get_replica_context()
+        logged = {name: losses[name] for name in LOGGED_LOSSES}
+        if replicas > 1 and context is not None:
+            # Each replica holds its share of the global mean; the sum is the global mean.
+            logged = context.all_reduce(tf.distribute.ReduceOp.SUM, logged)
+        for tracker in self.loss_trackers:
+            tracker.update_state(logged[tracker.name])
+        return {tracker.name: tracker.result() for tracker in self.loss_trackers}
+
+    # -- JAX -----------------------------------------------------------------------------------
+    def _train_step_jax(self, state, data):
+        import jax
+
+        (trainable_values, non_trainable_values, optimizer_values, metrics_values) = state
+        real_photo, real_monet = data
+        # Under keras.distribution the arrays are global: the plain mean is the global mean.
+        global_batch = ops.shape(real_photo)[0]
+        trainable_index = {id(v): i for i, v in enumerate(self.trainable_variables)}
+        non_trainable_index = {id(v): i for i, v in enumerate(self.non_trainable_variables)}
+
+        def positions(variables, index):
+            return [index[id(v)] for v in variables]
+
+        generator_positions = positions(self.generator_variables(), trainable_index)
+        discriminator_positions = positions(self.discriminator_variables(), trainable_index)
+
+        def values_of(layer, all_values, index, trainable):
+            variables = layer.trainable_variables if trainable else layer.non_trainable_variables
+            return [all_values[index[id(v)]] for v in variables]
+
+        def loss_fn(generator_values, discriminator_values, discriminator_values_for_generator,
+                    non_trainable):
+            # Rebuild the full trainable list from the differentiated pieces.
+            full = list(trainable_values)
+            for position, value in zip(generator_positions, generator_values):
+                full[position] = value
+            full_for_generator = list(full)
+            for position, value in zip(discriminator_positions, discriminator_values):
+                full[position] = value
+            for position, value in zip(discriminator_positions, discriminator_values_for_generator):
+                full_for_generator[position] = value
+            new_non_trainable = list(non_trainable)
+
+            def stateless(layer, trainable_source):
+                def run(x):
+                    out, updated = layer.stateless_call(
+                        values_of(layer, trainable_source, trainable_index, True),
+                        values_of(layer, new_non_trainable, non_trainable_index, False),
+                        x, training=True)
+                    for v, value in zip(layer.non_trainable_variables, updated):
+                        new_non_trainable[non_trainable_index[id(v)]] = value
+                    return out
+                return run
+
+            nets = {name: stateless(getattr(self, name), full) for name in (*NETWORKS, *POOLS)}
+            nets["monet_discriminator_for_generator"] = stateless(self.monet_discriminator,
+                                                                  full_for_generator)
+            nets["photo_discriminator_for_generator"] = stateless(self.photo_discriminator,
+                                                                  full_for_generator)
+            outputs = self._forward(real_photo, real_monet, nets)
+            losses = cyclegan_losses(outputs, self.loss_settings, global_batch)
+            # d(generator_total)/d(generators) and d(discriminator_total)/d(discriminators): the
+            # generator's view of D is a separate, undifferentiated argument, and the pooled fakes
+            # are stop_gradient'ed, so one sum gives both gradients exactly.
+            total = losses["generator_total"] + losses["discriminator_total"]
+            return total, (losses, new_non_trainable)
+
+        generator_values = [trainable_values[i] for i in generator_positions]
+        discriminator_values = [trainable_values[i] for i in discriminator_positions]
+        grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
+        (_, (losses, non_trainable_values)), (generator_grads, discriminator_grads) = grad_fn(
+            generator_values, discriminator_values, discriminator_values,
+            list(non_trainable_values))
+
+        split = self.optimizer.generator_variable_count
+        new_generator_values, new_generator_optimizer = self.generator_optimizer.stateless_apply(
+            optimizer_values[:split], generator_grads, generator_values)
+        new_discriminator_values, new_discriminator_optimizer = (
+            self.discriminator_optimizer.stateless_apply(
+                optimizer_values[split:], discriminator_grads, discriminator_values))
+        trainable_values = list(trainable_values)
+        for position, value in zip(generator_positions, new_generator_values):
+            trainable_values[position] = value
+        for position, value in zip(discriminator_positions, new_discriminator_values):
+            trainable_values[position] = value
+        optimizer_values = list(new_generator_optimizer) + list(new_discriminator_optimizer)
+
+        mapping = list(zip(self.metrics_variables, metrics_values))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            for tracker in self.loss_trackers:
+                tracker.update_state(losses[tracker.name])
+            logs = {tracker.name: tracker.result() for tracker in self.loss_trackers}
+        metrics_values = [scope.get_current_value(v) if scope.get_current_value(v) is not None
+                          else value for v, value in zip(self.metrics_variables, metrics_values)]
+        return logs, (trainable_values, non_trainable_values, optimizer_values, metrics_values)
+
+    # -- checkpoint state -----------------------------------------------------------------------
+    def _state_variables(self) -> dict:
+        """Stable name -> variable for everything a resumed run needs."""
+        named = {}
+        for name in NETWORKS:
+            for variable in getattr(self, name).weights:
+                named[f"{name}/{variable.path}"] = variable
+        for label, optimizer in (("generator_optimizer", self.generator_optimizer),
+                                 ("discriminator_optimizer", self.discriminator_optimizer)):
+            # Index first: both generators have the same layer names, so optimizer slot names repeat.
+            for index, variable in enumerate(optimizer.variables):
+                named[f"{label}/{index:04d}_{variable.name}"] = variable
+        for name in POOLS:
+            for variable in getattr(self, name).weights:
+                named[f"{name}/{variable.name}"] = variable
+        if len(named) != (sum(len(getattr(self, n).weights) for n in (*NETWORKS, *POOLS))
+                          + len(self.optimizer.variables)):
+            raise RuntimeError("CycleGAN state names collide; give every layer a unique name.")
+        return named
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Every network weight, optimizer variable (iterations included) and image pool, as numpy
+        arrays keyed by stable names. Use for checkpoints on either backend."""
+        if not hasattr(self, "optimizer") or not isinstance(self.optimizer, CycleGANOptimizers):
+            raise RuntimeError("Call `compile()` before `get_state()`: the optimizer state is part of it.")
+        if hasattr(self, "jax_state_sync"):
+            self.jax_state_sync()  # inside fit() on JAX the live values sit outside the variables
+        return {key: np.array(v.numpy())
+                for key, v in self._state_variables().items()}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what `get_state()` returned; missing/unexpected keys or shapes are a ValueError."""
+        named = self._state_variables()
+        missing = sorted(set(named) - set(state))
+        unexpected = sorted(set(state) - set(named))
+        if missing or unexpected:
+            raise ValueError(
+                f"CycleGAN state does not match this model: {len(missing)} missing "
+                f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). "
+                "Was it saved with another architecture or pool_size?"
+            )
+        for key, variable in named.items():
+            value = np.asarray(state[key])
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"CycleGAN state {key!r} has shape {value.shape}; the model's "
+                                 f"variable has {tuple(variable.shape)}.")
+        for key, variable in named.items():
+            variable.assign(np.asarray(state[key]).astype(variable.dtype))
+
+    # -- serialization --------------------------------------------------------------------------
+    def get_config(self):
+        config = super().get_config()
+        for name in NETWORKS:
+            config[name] = keras.saving.serialize_keras_object(getattr(self, name))
+        config.update(pool_size=self.pool_size, seed=self.seed)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for name in NETWORKS:
+            config[name] = keras.saving.deserialize_keras_object(config[name],
+                                                                 custom_objects=custom_objects)
+        return cls(**config)
+
+
+def _training_call(layer):
+    if isinstance(layer, ImagePool):
+        return layer
+    return lambda x: layer(x, training=True)
+
+
+def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
+    """Build the four networks from `config`, the CycleGAN, its optimizers with the paper's
+    schedule (constant, then linear to 0 over `config.decay_epochs`), and compile it.
+
+    Call it inside `runtime.scope()`. Weight initialisation is seeded by `config.seed`
+    (keras.utils.set_random_seed, which also seeds Python's and NumPy's global generators).
+    """
+    from painter.models import build_discriminator, build_generator
+
+    if steps_per_epoch <= 0:
+        raise ValueError(f"`steps_per_epoch` must be > 0. Received: {steps_per_epoch}")
+    keras.utils.set_random_seed(config.seed)
+    model = CycleGAN(
+        build_generator(config, "monet_generator"),
+        build_generator(config, "photo_generator"),
+        build_discriminator(config, "monet_discriminator"),
+        build_discriminator(config, "photo_discriminator"),
+        pool_size=config.pool_size,
+        seed=config.seed,
+    )
+    model.build((None, config.image_size, config.image_size, 3))
+
+    def adam(rate: float, name: str):
+        schedule = LinearDecaySchedule(rate, steps_per_epoch, config.epochs, config.decay_epochs)
+        return default_optimizer(schedule, config.beta_1, name=name)
+
+    model.compile(
+        adam(config.generator_lr, "generator_adam"),
+        adam(config.discriminator_lr, "discriminator_adam"),
+        adversarial_loss=config.adversarial_loss,
+        label_smoothing=config.label_smoothing,
+        cycle_weight=config.cycle_weight,
+        identity_weight=config.identity_weight,
+        steps_per_execution=config.steps_per_execution,
+    )
+    return model

@@ -1,0 +1,82 @@
+"""Training-time augmentation, stateless: the same (image, seed) gives the same result eagerly and
+inside tf.data, on every run.
+
+The CycleGAN paper's jitter (resize to 286, random crop back to 256) and horizontal flips, plus
+what strong entrants of the competition add: 90-degree rotations and, off by default, mild colour
+jitter (colour is the very style the generator learns, so it stays opt-in). Each step fires with
+its own probability from the config; every random draw comes from `tf.random.stateless_*` with a
+sub-seed split from the one seed, so nothing depends on op creation order or global state.
+"""
+
+from __future__ import annotations
+
+from painter.config import Config
+
+_SUBSEEDS = 8
+
+
+def augment_image(image, seed, config: Config):
+    """Augment one square image for training.
+
+    Args:
+      image: uint8 (or float in [0, 255]) [H, W, 3], H = W >= config.image_size.
+      seed: int tensor of shape [2] (a stateless seed); e.g. derived from (config.seed, epoch, index).
+      config: reads image_size, resize_size, resize_prob, flip_prob, rotate90_prob, color_jitter.
+
+    Returns:
+      float32 [image_size, image_size, 3] in [-1, 1] (`x / 127.5 - 1`, as the competition starter).
+    """
+    import tensorflow as tf
+
+    size = config.image_size
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=_SUBSEEDS)
+    x = tf.cast(image, tf.float32)
+
+    def draw(index: int):
+        return tf.random.stateless_uniform([], seed=seeds[index])
+
+    def crop(pixels):
+        return tf.image.stateless_random_crop(pixels, [size, size, 3], seed=seeds[1])
+
+    # 1. Jitter: upscale to resize_size, then a random crop back to image_size.
+    if config.resize_prob > 0 and config.resize_size > size:
+        target = [config.resize_size, config.resize_size]
+        x = tf.cond(
+            draw(0) < config.resize_prob,
+            lambda: crop(tf.image.resize(x, target, method="bilinear")),
+            lambda: crop(x),
+        )
+    else:
+        x = crop(x)
+    # 2. Mirror.
+    if config.flip_prob > 0:
+        x = tf.cond(draw(2) < config.flip_prob, lambda: tf.image.flip_left_right(x), lambda: x)
+    # 3. Quarter turns (1 to 3 of them); the images are square, so the shape stays.
+    if config.rotate90_prob > 0:
+        turns = tf.random.stateless_uniform([], seed=seeds[4], minval=1, maxval=4, dtype=tf.int32)
+        x = tf.cond(draw(3) < config.rotate90_prob, lambda: tf.image.rot90(x, turns), lambda: x)
+    # 4. Mild colour jitter, scaled by its strength (0 = off).
+    if config.color_jitter > 0:
+        strength = float(config.color_jitter)
+        unit = x / 255.0  # the colour ops expect [0, 1]
+        unit = tf.image.stateless_random_brightness(unit, 0.1 * strength, seed=seeds[5])
+        unit = tf.image.stateless_random_contrast(
+            unit, 1.0 - 0.2 * strength, 1.0 + 0.2 * strength, seed=seeds[6]
+        )
+        unit = tf.image.stateless_random_saturation(
+            tf.clip_by_value(unit, 0.0, 1.0), 1.0 - 0.2 * strength, 1.0 + 0.2 * strength,
+            seed=seeds[7],
+        )
+        x = tf.clip_by_value(unit, 0.0, 1.0) * 255.0
+    x = tf.clip_by_value(x, 0.0, 255.0)
+    return tf.ensure_shape(x / 127.5 - 1.0, [size, size, 3])
+
+
+def to_model_range(image):
+    """uint8 [..., 3] -> float32 in [-1, 1], without augmentation."""
+    import tensorflow as tf
+
+    return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+__all__ = ["augment_image", "to_model_range"]

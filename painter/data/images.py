@@ -1,0 +1,170 @@
+"""Single images with Pillow: header checks, conversion to RGB and fitting to a square size.
+
+Used where TensorFlow's decoders fall short (CMYK, palette or 16-bit images, transparency,
+EXIF-rotated camera photos) and by the TFRecord writer to re-encode such images. The rule for
+sizes, here and in the TensorFlow path (`fit_to_size_tf`): scale the shorter side to the size,
+then crop the centre. Never stretch; never upscale (a smaller image is reported as bad input).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+JPEG_QUALITY = 95  # re-encoded images: visually lossless, ~3x smaller than PNG
+_ORIENTATION_TAG = 0x0112
+# Modes TensorFlow decodes to the same RGB pixels as Pillow's convert("RGB").
+_TF_DECODABLE_MODES = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "L")}
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the first bytes of an image say: format, mode and size as displayed (after EXIF
+    rotation)."""
+
+    format: str
+    mode: str
+    width: int
+    height: int
+    orientation: int  # EXIF orientation, 1 = upright
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, _channels(self.mode))
+
+    def tensorflow_decodable(self) -> bool:
+        """True when tf.io.decode_image(channels=3) gives the same RGB picture as Pillow: a JPEG
+        or PNG in RGB or grayscale, not rotated by EXIF."""
+        return self.orientation == 1 and self.mode in _TF_DECODABLE_MODES.get(self.format, ())
+
+    def is_rgb_jpeg(self, size: int | None) -> bool:
+        """An upright RGB JPEG of exactly size x size: stored byte for byte by the writer."""
+        return (
+            self.format == "JPEG"
+            and self.mode == "RGB"
+            and self.orientation == 1
+            and (size is None or (self.width, self.height) == (size, size))
+        )
+
+
+def _channels(mode: str) -> int:
+    try:
+        return Image.getmodebands(mode)
+    except (KeyError, ValueError):
+        return 0
+
+
+def read_header(data: bytes | str | os.PathLike) -> ImageHeader:
+    """Parse an image's header (no pixel decoding). Raises ValueError when the bytes are not a
+    JPEG or PNG image."""
+    try:
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+        with Image.open(stream) as image:
+            if image.format not in ("JPEG", "PNG"):
+                raise ValueError(f"a {image.format} image; only JPEG and PNG are supported")
+            orientation = int(image.getexif().get(_ORIENTATION_TAG, 1) or 1)
+            width, height = image.size
+            if orientation in (5, 6, 7, 8):  # rotated by 90 degrees when displayed
+                width, height = height, width
+            return ImageHeader(image.format, image.mode, width, height, orientation)
+    except UnidentifiedImageError:
+        raise ValueError("not an image (neither JPEG nor PNG)") from None
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"unreadable image: {error}") from None
+
+
+def check_size(header: ImageHeader, size: int | None) -> str | None:
+    """The problem with an image too small for `size` (None when it fits)."""
+    if size is not None and min(header.width, header.height) < size:
+        return (
+            f"image is {header.width}x{header.height}, smaller than the {size}x{size} crop; "
+            f"use a smaller image_size or remove the image"
+        )
+    return None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Upright RGB: EXIF rotation applied; transparency composited on white; CMYK, palette,
+    grayscale and 16-bit images converted."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    elif image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit grayscale: Pillow's convert would clip at 255 instead of scaling.
+        array = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.clip(array / 257.0, 0, 255).astype(np.uint8), "L")
+    return image.convert("RGB")
+
+
+def fit_to_size(image: Image.Image, size: int) -> Image.Image:
+    """Scale the shorter side to `size` (never up), then crop the centre square."""
+    width, height = image.size
+    shorter = min(width, height)
+    if shorter < size:
+        raise ValueError(f"image is {width}x{height}, smaller than the {size}x{size} crop")
+    if shorter != size:
+        scale = size / shorter
+        new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+        image = image.resize(new_size, Image.Resampling.LANCZOS)
+        width, height = image.size
+    left, top = (width - size) // 2, (height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def load_rgb(data: bytes | str | os.PathLike, size: int | None = None) -> np.ndarray:
+    """Decode any JPEG/PNG (file path or bytes) to uint8 [S, S, 3] (or its own size when `size`
+    is None). Raises ValueError naming the problem."""
+    try:
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+        with Image.open(stream) as image:
+            image.load()
+            rgb = to_rgb(image)
+    except UnidentifiedImageError:
+        raise ValueError("not an image (neither JPEG nor PNG)") from None
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"cannot decode image: {error}") from None
+    if size is not None:
+        rgb = fit_to_size(rgb, size)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """uint8 [H, W, 3] -> JPEG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8), "RGB").save(
+        buffer, format="JPEG", quality=quality
+    )
+    return buffer.getvalue()
+
+
+def fit_to_size_tf(image, size: int):
+    """TensorFlow version of `fit_to_size` for decoded uint8 [H, W, 3] tensors (any H, W known
+    only at run time; the caller has checked they are >= size)."""
+    import tensorflow as tf
+
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+
+    def resize():
+        shorter = tf.cast(tf.minimum(height, width), tf.float32)
+        scale = size / shorter
+        new_h = tf.maximum(size, tf.cast(tf.round(tf.cast(height, tf.float32) * scale), tf.int32))
+        new_w = tf.maximum(size, tf.cast(tf.round(tf.cast(width, tf.float32) * scale), tf.int32))
+        resized = tf.image.resize(image, tf.stack([new_h, new_w]), antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+    image = tf.cond(tf.equal(tf.minimum(height, width), size), lambda: image, resize)
+    shape = tf.shape(image)
+    top, left = (shape[0] - size) // 2, (shape[1] - size) // 2
+    image = image[top : top + size, left : left + size, :]
+    return tf.ensure_shape(image, [size, size, 3])
+
+
+__all__ = ["ImageHeader", "read_header", "check_size", "to_rgb", "fit_to_size", "load_rgb",
+           "encode_jpeg", "fit_to_size_tf", "JPEG_QUALITY"]

@@ -1,0 +1,120 @@
+"""Small Keras layers the generators and the discriminator share.
+
+- `ReflectionPadding2D`: the paper pads with reflection before every 3x3/7x7 convolution of the
+  ResNet generator (fewer border artifacts than zero padding).
+- `SizeCheck`: a pass-through that raises a ValueError naming the size when an image's height or
+  width is not a multiple of what the generator needs (its strided convolutions must halve exactly
+  so that the skip connections / upsampling line up again).
+- `instance_norm()`: tensorflow-addons' InstanceNormalization is exactly
+  `GroupNormalization(groups=-1, epsilon=1e-3)` (one group per channel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import keras
+from keras import ops
+
+# N(0, 0.02) for every convolution, as Zhu et al. 2017 (and pix2pix) initialise.
+WEIGHT_STDDEV = 0.02
+
+
+def conv_initializer() -> keras.initializers.Initializer:
+    """N(0, 0.02); no fixed seed here so layers differ (global seed via keras.utils.set_random_seed)."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=WEIGHT_STDDEV)
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str | None) -> Iterator[None]:
+    """Layers created inside use the dtype policy `name` (None: leave the global one)."""
+    if name is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def instance_norm(name: str) -> keras.layers.Layer:
+    """Instance normalization: per image and channel over H, W (= tfa's InstanceNormalization)."""
+    return keras.layers.GroupNormalization(groups=-1, epsilon=1e-3, name=name)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class ReflectionPadding2D(keras.layers.Layer):
+    """Pad H and W by reflecting the image at its border (`keras.ops.pad(mode="reflect")`).
+
+    Args:
+        padding: pixels added on each side of height and width.
+
+    Example:
+        >>> ReflectionPadding2D(3)(keras.ops.zeros((1, 16, 16, 3))).shape
+        (1, 22, 22, 3)
+    """
+
+    def __init__(self, padding: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if int(padding) < 0:
+            raise ValueError(f"`padding` must be >= 0. Received: {padding}")
+        self.padding = int(padding)
+
+    def call(self, inputs):
+        p = self.padding
+        return ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        grow = 2 * self.padding
+        return (
+            batch,
+            None if height is None else height + grow,
+            None if width is None else width + grow,
+            channels,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class SizeCheck(keras.layers.Layer):
+    """Identity that refuses images whose height or width is not a multiple of `multiple`.
+
+    The check runs whenever the static shape is known (eager calls, JAX tracing, symbolic build),
+    so a wrong size fails with a message naming it instead of a shape error deep inside the net.
+    """
+
+    def __init__(self, multiple: int, generator: str = "generator", **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = int(multiple)
+        self.generator = generator
+
+    def _check(self, shape) -> None:
+        height, width = shape[1], shape[2]
+        for axis, size in (("height", height), ("width", width)):
+            if size is not None and int(size) % self.multiple != 0:
+                raise ValueError(
+                    f"The {self.generator} generator needs image height and width that are "
+                    f"multiples of {self.multiple}; got {axis} {int(size)} (image {height}x{width}). "
+                    f"Pad or resize the image to a multiple of {self.multiple} "
+                    "(painter.models.required_multiple(generator) gives it)."
+                )
+
+    def build(self, input_shape):
+        self._check(input_shape)
+
+    def call(self, inputs):
+        self._check(tuple(inputs.shape))
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape)
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple, "generator": self.generator}

@@ -1,0 +1,80 @@
+"""The U-Net generator of the competition's starter notebook (pix2pix's, with instance norm).
+
+Encoder: 4x4 stride-2 convolutions (C64, C128, C256, C512, C512, ...), instance norm except on the
+first, LeakyReLU 0.2. Decoder: 4x4 stride-2 transposed convolutions with instance norm and ReLU, each
+concatenated with the encoder's output of the same size (skip connections); a last transposed
+convolution to 3 channels and tanh. No dropout: the paper's CycleGAN trains without it
+(pytorch-CycleGAN-and-pix2pix `--no_dropout` is the CycleGAN default), and it would add random state
+to every step. Depth is configurable so the net fits 32-64 px images too.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from painter.models.layers import SizeCheck, conv_initializer, dtype_policy, instance_norm
+
+MAX_DEPTH = 8  # the starter's depth at 256 px: 256 / 2^8 = 1 pixel at the bottleneck
+_ENCODER_WIDTHS = (1, 2, 4, 8, 8, 8, 8, 8)  # times `filters`, as the starter's 64..512
+
+
+def default_unet_depth(image_size: int) -> int:
+    """As deep as `image_size` allows: the number of times it halves exactly, capped at 8."""
+    depth = 0
+    size = int(image_size)
+    while size % 2 == 0 and size > 1 and depth < MAX_DEPTH:
+        size //= 2
+        depth += 1
+    if depth == 0:
+        raise ValueError(f"A U-Net needs an even image size. Received: image_size={image_size}")
+    return depth
+
+
+def unet_generator(
+    *,
+    filters: int = 64,
+    depth: int = MAX_DEPTH,
+    dtype: str | None = None,
+    name: str = "unet_generator",
+) -> keras.Model:
+    """The starter's U-Net, fully convolutional: input (None, None, 3) in [-1, 1], tanh output.
+
+    Args:
+        filters: width of the first encoder layer (starter: 64), doubled up to 8x.
+        depth: stride-2 encoder layers (1..8); height and width must be multiples of 2**depth.
+        dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
+        name: the model's name.
+    """
+    if not 1 <= int(depth) <= MAX_DEPTH:
+        raise ValueError(f"`depth` must be in [1, {MAX_DEPTH}]. Received: {depth}")
+    if filters <= 0:
+        raise ValueError(f"`filters` must be > 0. Received: {filters}")
+    with dtype_policy(dtype):
+        return _build(int(filters), int(depth), name)
+
+
+def _build(filters: int, depth: int, name: str) -> keras.Model:
+    inputs = keras.Input((None, None, 3), name="real_image")
+    x = SizeCheck(2**depth, generator="U-Net", name="size_check")(inputs)
+    skips = []
+    for index in range(depth):
+        width = filters * _ENCODER_WIDTHS[index]
+        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False,
+                                kernel_initializer=conv_initializer(), name=f"down{index + 1}_conv")(x)
+        if index > 0:  # the starter (and pix2pix) leave the first encoder layer unnormalised
+            x = instance_norm(f"down{index + 1}_norm")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"down{index + 1}_lrelu")(x)
+        skips.append(x)
+    # Decoder mirrors the encoder; the deepest output has no skip partner.
+    for index in reversed(range(depth - 1)):
+        width = filters * _ENCODER_WIDTHS[index]
+        x = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False,
+                                         kernel_initializer=conv_initializer(),
+                                         name=f"up{index + 1}_conv")(x)
+        x = instance_norm(f"up{index + 1}_norm")(x)
+        x = keras.layers.ReLU(name=f"up{index + 1}_relu")(x)
+        x = keras.layers.Concatenate(name=f"up{index + 1}_skip")([x, skips[index]])
+    x = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same",
+                                     kernel_initializer=conv_initializer(), name="last_conv")(x)
+    outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,311 @@
+"""`train(config, workdir)`: one CycleGAN training run that resumes from its workdir by itself.
+
+The order matters:
+
+1. The workdir's config is checked first: a workdir made with another architecture is refused
+   (before anything slow happens); other changes (more epochs, another learning rate) are printed.
+2. The runtime (backend + distribution) is selected before Keras is imported.
+3. The last complete checkpoint, if any, gives the epoch to start from; the data pipeline starts
+   at that epoch (its shuffling and augmentation are seeded per epoch, so a resumed run sees the
+   batches an unbroken run would have seen) and the model gets back every weight, optimizer
+   variable (iterations, hence the learning-rate schedule's position) and image pool.
+4. The time budget reserves the measured time to write images.zip, then `fit()` runs with the
+   callbacks of `painter.training.callbacks`: NaN guard, history, checkpoint + export, sample
+   grid, budget.
+5. At the end: history.json and loss_curves.png; a divergence raises TrainingDivergedError (the
+   last good checkpoint is kept).
+
+Workdir layout:
+
+    config.json                   the resolved config of the latest run
+    checkpoints/epoch-NNNN/       state.npz + meta.json; the last `keep_checkpoints` kept
+    history.json                  {metric: [one float per epoch], "epoch": [...], "epoch_seconds"}
+    monet_generator.keras         the latest photo -> Monet generator (submit/stylize load it)
+    samples/epoch-NNNN.png        real photo | fake Monet | cycled photo, the same photos each epoch
+    loss_curves.png               every loss against the epoch
+
+Resuming is exact up to floating-point nondeterminism: the same data order, the same schedule and
+the same random streams (seeded per epoch and step). What can differ is the order of floating-point
+reductions between processes (multithreaded CPU kernels, XLA autotuning on GPU/TPU); on CPU, the
+end-to-end test bounds the difference of the weights after a resume (see tests/test_training.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from painter.config import Config
+from painter.errors import ConfigError
+from painter.training import checkpoint as checkpoints
+
+# The competition's images: images.zip is written at this size whatever the training size.
+SUBMISSION_IMAGE_SIZE = 256
+
+
+@dataclass
+class TrainResult:
+    """What a `train()` call did.
+
+    Attributes:
+        workdir: where everything is.
+        start_epoch: epochs already done when this call started (0 for a fresh workdir).
+        epochs_done: epochs done when it returned (checkpointed).
+        history: {metric: [one float per epoch]} over all epochs (resumed ones included).
+        stop_reason: why training stopped before `config.epochs` (time budget), else None.
+        generator_path: `monet_generator.keras`, or None if no epoch finished.
+        seconds: wall time of this call.
+        model: the trained CycleGAN (None if nothing was trained in this call).
+    """
+
+    workdir: Path
+    start_epoch: int
+    epochs_done: int
+    history: dict[str, list[float]] = field(default_factory=dict)
+    stop_reason: str | None = None
+    generator_path: Path | None = None
+    seconds: float = 0.0
+    model: Any = None
+
+
+def check_workdir(config: Config, workdir: Path, *, printer=print) -> Config | None:
+    """Refuse a workdir whose config has another architecture; print the other differences.
+
+    Returns the workdir's previous config (None for a fresh workdir). The latest checkpoint's
+    config is authoritative; `config.json` counts when there is no checkpoint yet."""
+    latest = checkpoints.latest_checkpoint(workdir)
+    previous: Config | None = None
+    where = ""
+    if latest is not None:
+        previous = Config.from_dict(latest.meta["config"], source=str(latest.path / "meta.json"))
+        where = str(latest.path)
+    elif (workdir / "config.json").is_file():
+        previous = Config.load(workdir / "config.json")
+        where = str(workdir / "config.json")
+    if previous is None:
+        return None
+    before, now = previous.architecture(), config.architecture()
+    differing = [name for name in Config.ARCHITECTURE_FIELDS if before[name] != now[name]]
+    if differing:
+        details = ", ".join(f"{name}: {before[name]!r} there, {now[name]!r} now" for name in differing)
+        raise ConfigError(
+            f"workdir {workdir} was made by a config with another architecture ({details}; "
+            f"from {where}). Its checkpoints cannot be resumed with this config: use a new "
+            "--workdir, or set these fields back to the workdir's values."
+        )
+    changes = config.diff(previous)
+    if changes:
+        printer(
+            "resuming with changed settings (allowed; not architecture): "
+            + ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items())
+        )
+    return previous
+
+
+def train(
+    config: Config,
+    workdir: str | os.PathLike,
+    *,
+    data: str | os.PathLike | None = None,
+    monet: Any = None,
+    photo: Any = None,
+    budget: Any = None,
+    runtime: Any = None,
+    callbacks: list | None = None,
+    verbose: int | str = "auto",
+    printer=print,
+) -> TrainResult:
+    """Train (or resume) a CycleGAN in `workdir` until `config.epochs`, the time budget, or a NaN.
+
+    Args:
+        config: every setting (`painter.config.preset(...)`).
+        workdir: created if missing; resumed from if it holds checkpoints of a compatible config.
+        data: a folder in Kaggle's layout (`monet_tfrec/`, `photo_tfrec/` or `*_jpg/`).
+        monet, photo: explicit domain folders (or `ImageSource`s); they win over `data`.
+        budget: a `painter.training.budget.TimeBudget` (e.g. started at the notebook's start);
+            default: `config.session_limit_minutes` from now.
+        runtime: a `painter.runtime.Runtime`; default `select_runtime(config.backend,
+            config.distribution)`.
+        callbacks: extra Keras callbacks, run after painter's own.
+        verbose: `fit()`'s verbosity (painter prints one line per epoch besides).
+        printer: where progress lines go.
+
+    Returns:
+        TrainResult.
+
+    Raises:
+        ConfigError: the workdir was made by an incompatible architecture.
+        TrainingDivergedError: a loss or weight became NaN/Inf (message: the loss, the epoch and
+            the batch window); the last good checkpoint is kept.
+        DataError: missing or bad input data.
+    """
+    started = time.perf_counter()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    printer(config.describe())
+    # 1. The workdir's config first: refusing takes no time.
+    check_workdir(config, workdir, printer=printer)
+    removed = checkpoints.remove_partial_checkpoints(workdir)
+    if removed:
+        printer(f"removed {len(removed)} incomplete checkpoint(s) left by an interrupted save")
+
+    # 2. The runtime before Keras.
+    if runtime is None:
+        from painter.runtime import select_runtime
+
+        runtime = select_runtime(config.backend, config.distribution)
+
+    # 3. Where to start.
+    latest = checkpoints.latest_checkpoint(workdir)
+    start_epoch = latest.epoch if latest is not None else 0
+    history: dict[str, list[float]] = (
+        {k: list(v) for k, v in latest.meta.get("history", {}).items()} if latest else {}
+    )
+    config.save(workdir / "config.json")
+    if start_epoch >= config.epochs:
+        printer(
+            f"{workdir} already holds {start_epoch} epochs (config.epochs = {config.epochs}): "
+            "nothing to train. Raise `epochs` to train further."
+        )
+        generator_path = workdir / "monet_generator.keras"
+        return TrainResult(workdir=workdir, start_epoch=start_epoch, epochs_done=start_epoch,
+                           history=history, seconds=time.perf_counter() - started,
+                           generator_path=generator_path if generator_path.exists() else None)
+    return _fit(config, workdir, runtime, latest, start_epoch, history, data=data, monet=monet,
+                photo=photo, budget=budget, extra_callbacks=callbacks or [], verbose=verbose,
+                printer=printer, started=started)
+
+
+def _fit(config, workdir, runtime, latest, start_epoch, history, *, data, monet, photo, budget,
+         extra_callbacks, verbose, printer, started) -> TrainResult:
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+    from painter.data.pipeline import make_training_dataset
+    from painter.data.reader import iterate_images
+    from painter.data.sources import find_domains
+    from painter.training import callbacks as cb
+    from painter.training.budget import TimeBudget
+
+    monet_source, photo_source = find_domains(data, monet=monet, photo=photo)
+    # tf.data's seeded shuffles also depend on TensorFlow's global seed: set it before the
+    # pipeline is built, so every run (the first in a process, a later one, a resumed one) sees
+    # the same batches. build_cyclegan sets it again for the weights.
+    keras.utils.set_random_seed(config.seed)
+    with runtime.scope():
+        training_data = make_training_dataset(
+            monet_source, photo_source, config, num_replicas=runtime.num_replicas,
+            start_epoch=start_epoch,
+        )
+        model = build_cyclegan(config, training_data.steps_per_epoch)
+        if latest is not None:
+            model.set_state(latest.load_state())
+            printer(f"resuming from {latest.path} ({start_epoch} epochs done)")
+        else:
+            printer(f"starting a new run in {workdir}")
+    printer(
+        f"data: {training_data.photo_count} photos, {training_data.monet_count} Monet paintings; "
+        f"{training_data.steps_per_epoch} steps of {config.global_batch_size} per epoch; "
+        f"epochs {start_epoch + 1}..{config.epochs}"
+    )
+
+    real_photo = _sample_photos(iterate_images, photo_source, config)
+    if budget is None:
+        budget = TimeBudget.from_config(config)
+    if "images.zip" not in budget.reserves:
+        budget.reserve("images.zip", _submission_seconds(model, training_data.photo_count, config,
+                                                         printer))
+
+    run = cb.RunState(workdir=workdir, config=config, epochs=config.epochs, history=history,
+                      last_checkpoint=latest)
+    callbacks = [
+        cb.NanGuard(run),
+        cb.HistoryCallback(run),
+        cb.CheckpointCallback(run, keep=config.keep_checkpoints),
+        cb.SampleGridCallback(run, real_photo),
+        cb.ProgressPrinter(run, printer=printer),
+        cb.BudgetCallback(run, budget, printer=printer),
+        *extra_callbacks,
+    ]
+    try:
+        model.fit(
+            training_data.dataset,
+            epochs=config.epochs,
+            initial_epoch=start_epoch,
+            steps_per_epoch=training_data.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    finally:
+        _write_curves(workdir, run.history, printer)
+
+    generator_path = workdir / cb.GENERATOR_FILE
+    if run.diverged:
+        kept = (
+            f"the last good checkpoint {run.last_checkpoint.path} is kept"
+            if run.last_checkpoint is not None
+            else "no epoch had finished, so there is no checkpoint"
+        )
+        raise cb.TrainingDivergedError(
+            f"{run.diverged}; {kept}. Lower `generator_lr`/`discriminator_lr` (--set), check the "
+            "data, then run the same command again: it resumes from the last good checkpoint."
+        )
+    done = run.epochs_done()
+    if run.stop_reason:
+        printer(f"stopped early after epoch {done}/{config.epochs}: {run.stop_reason}")
+    printer(f"trained epochs {start_epoch + 1}..{done} in {workdir}")
+    return TrainResult(
+        workdir=workdir,
+        start_epoch=start_epoch,
+        epochs_done=done,
+        history=run.history,
+        stop_reason=run.stop_reason,
+        generator_path=generator_path if generator_path.exists() else None,
+        seconds=time.perf_counter() - started,
+        model=model,
+    )
+
+
+def _sample_photos(iterate_images, photo_source, config: Config):
+    """The first `sample_count` photos as [-1, 1] floats: the same ones every epoch."""
+    import numpy as np
+
+    images = [
+        image
+        for _, image in iterate_images(photo_source, image_size=config.image_size,
+                                       skip_bad_records=True, indices=range(config.sample_count))
+    ]
+    if not images:
+        return np.zeros((0, config.image_size, config.image_size, 3), "float32")
+    return np.stack(images).astype("float32") / 127.5 - 1.0
+
+
+def _submission_seconds(model, photo_count: int, config: Config, printer) -> float:
+    """Measured seconds to write images.zip for `photo_count` photos (the budget reserves it)."""
+    from painter.submission.writer import estimate_submission_seconds
+
+    seconds = estimate_submission_seconds(
+        model.monet_generator, photo_count, batch_size=config.submission_batch_size,
+        image_size=SUBMISSION_IMAGE_SIZE,
+    )
+    printer(f"time budget: writing images.zip for {photo_count} photos will take ~{seconds:.0f}s "
+            "(measured on a few batches)")
+    return seconds
+
+
+def _write_curves(workdir: Path, history: dict, printer) -> None:
+    """history.json and loss_curves.png (also after an interruption or a divergence)."""
+    from painter.training.callbacks import save_history
+
+    if not history.get("epoch"):
+        return
+    from painter.plots import plot_loss_curves
+
+    save_history(workdir, history)
+    plot_loss_curves(history, workdir / "loss_curves.png")
+
+
+__all__ = ["TrainResult", "train", "check_workdir", "SUBMISSION_IMAGE_SIZE"]

@@ -1,0 +1,116 @@
+"""Run a few CycleGAN training steps from a fixed state on one Keras backend; write an .npz.
+
+Used by tests/test_cyclegan_equivalence.py: one pytest process has one Keras backend, so each
+backend (and each distribution) runs here in its own process, with KERAS_BACKEND set by the caller.
+
+    python tests/helpers/cyclegan_step.py OUT.npz --distribution single|replicas [--pool N]
+
+The initial state is drawn from NumPy with a seed per variable name, so every process starts from
+the same weights; the batches are fixed NumPy arrays. The npz holds the model state after the steps
+(keys as CycleGAN.get_state) and the logged losses under "log/<name>".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import zlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_force_host_platform_device_count=2").strip()
+
+import numpy as np  # noqa: E402
+
+IMAGE_SIZE = 16
+GLOBAL_BATCH = 4
+# One step: Adam's first update is lr * g / (|g| + eps), so gradient entries near eps make any
+# later step chaotic (a 1e-6 change of the weights moves step-2 moments by ~15%, measured).
+STEPS = 1
+
+
+def fixed_state(template: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Weights drawn from N(0, 0.05) (norm gammas around 1) seeded by the variable's name."""
+    state = {}
+    for key, value in template.items():
+        rng = np.random.default_rng(zlib.crc32(key.encode()))
+        if "optimizer/" in key or "_pool/" in key:
+            state[key] = value  # fresh optimizer and empty pools, as built
+        elif key.endswith("gamma"):
+            state[key] = (1.0 + rng.normal(0, 0.05, value.shape)).astype(value.dtype)
+        else:
+            state[key] = rng.normal(0, 0.05, value.shape).astype(value.dtype)
+    return state
+
+
+def batches(steps: int = STEPS) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1234)
+    shape = (steps * GLOBAL_BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)
+    real_photo = rng.uniform(-1, 1, shape).astype("float32")
+    # Monets: smoother and warmer than the photos, so the two domains differ.
+    real_monet = np.clip(0.5 * real_photo + rng.normal(0.2, 0.1, shape), -1, 1).astype("float32")
+    return real_photo, real_monet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--distribution", choices=("single", "replicas"), default="single")
+    parser.add_argument("--pool", type=int, default=0)
+    parser.add_argument("--adversarial-loss", default="lsgan")
+    parser.add_argument("--steps", type=int, default=STEPS)
+    args = parser.parse_args(argv)
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+
+    import tensorflow as tf
+
+    scope = None
+    replicas = 1
+    if backend == "tensorflow":
+        cpus = tf.config.list_physical_devices("CPU")
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+
+    if args.distribution == "replicas":
+        if backend == "tensorflow":
+            strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+            scope = strategy.scope()
+            replicas = strategy.num_replicas_in_sync
+        else:
+            import jax
+
+            devices = jax.devices("cpu")[:2]
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+            replicas = len(devices)
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    from painter.config import preset
+    from painter.cyclegan.model import build_cyclegan
+
+    config = preset("smoke").replace(
+        image_size=IMAGE_SIZE, resize_size=IMAGE_SIZE, resnet_blocks=1, discriminator_layers=2,
+        global_batch_size=GLOBAL_BATCH, pool_size=args.pool, epochs=2, decay_epochs=1,
+        adversarial_loss=args.adversarial_loss, label_smoothing=0.1 if args.adversarial_loss == "bce" else 0.0,
+    )
+    import contextlib
+
+    with scope or contextlib.nullcontext():
+        model = build_cyclegan(config, steps_per_epoch=args.steps)
+        model.set_state(fixed_state(model.get_state()))
+    real_photo, real_monet = batches(args.steps)
+    dataset = tf.data.Dataset.from_tensor_slices((real_photo, real_monet)).batch(GLOBAL_BATCH)
+    history = model.fit(dataset, epochs=1, verbose=0)
+    result = dict(model.get_state())
+    for name, values in history.history.items():
+        result[f"log/{name}"] = np.asarray(values[-1], dtype="float64")
+    result["meta/replicas"] = np.asarray(replicas)
+    np.savez(args.out, **result)
+    print(f"{backend} {args.distribution}: wrote {len(result)} arrays to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

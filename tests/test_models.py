@@ -1,0 +1,130 @@
+"""The networks: shapes (square and not), the size error, config and .keras round trips, the
+paper's sizing rules and mixed precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from painter.config import preset
+
+pytestmark = pytest.mark.backend
+
+TINY = preset("smoke").replace(image_size=16, resize_size=16, resnet_blocks=1, discriminator_layers=2)
+
+
+def _images(batch, height, width, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, height, width, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("kind", ["resnet", "unet"])
+@pytest.mark.parametrize("height,width", [(16, 16), (16, 32), (32, 16)])
+def test_generator_keeps_the_image_shape_in_range(kind, height, width):
+    from painter.models import build_generator
+
+    generator = build_generator(TINY.replace(generator=kind, unet_depth=3), "monet_generator")
+    fake = np.asarray(generator(_images(2, height, width)))
+    assert fake.shape == (2, height, width, 3)
+    assert fake.dtype == np.float32
+    assert np.all(np.abs(fake) <= 1.0) and np.std(fake) > 0
+
+
+def test_discriminator_gives_a_grid_of_patch_logits():
+    from painter.models import build_discriminator, patchgan_discriminator
+
+    disc = build_discriminator(TINY, "monet_discriminator")
+    # 16 -> 8 -> 4 -> 3 -> 2 and 24 -> 12 -> 6 -> 5 -> 4 (two stride-2, two stride-1 4x4 convs)
+    assert np.asarray(disc(_images(2, 16, 24))).shape == (2, 2, 4, 1)
+    # The paper's 70x70 PatchGAN gives 30x30 logits on a 256x256 image.
+    paper = patchgan_discriminator(filters=8, layers=3)
+    assert tuple(paper.compute_output_shape((1, 256, 256, 3))) == (1, 30, 30, 1)
+
+
+@pytest.mark.parametrize("kind,bad,multiple", [("resnet", (18, 16), 4), ("unet", (16, 20), 8)])
+def test_a_size_the_generator_cannot_take_is_a_value_error_naming_it(kind, bad, multiple):
+    from painter.models import build_generator, required_multiple
+
+    generator = build_generator(TINY.replace(generator=kind, unet_depth=3), "g")
+    assert required_multiple(generator) == multiple
+    with pytest.raises(ValueError, match=rf"multiples of {multiple}.*{max(bad)}|{max(bad)}.*{multiple}"):
+        generator(_images(1, *bad))
+
+
+def test_paper_and_starter_sizing_rules():
+    from painter.models import default_resnet_blocks, default_unet_depth, resnet_generator
+
+    assert default_resnet_blocks(256) == 9 and default_resnet_blocks(128) == 6
+    assert default_resnet_blocks(64) == 6
+    assert default_unet_depth(256) == 8 and default_unet_depth(32) == 5
+    assert default_unet_depth(1024) == 8 and default_unet_depth(48) == 4
+    with pytest.raises(ValueError, match="even"):
+        default_unet_depth(15)
+    blocks = [layer.name for layer in resnet_generator(filters=4, residual_blocks=2).layers
+              if layer.name.endswith("_add")]
+    assert blocks == ["r1_add", "r2_add"]
+
+
+def test_config_errors_name_the_field():
+    from painter.models import build_discriminator, build_generator
+
+    with pytest.raises(ValueError, match="image_size"):
+        build_generator(TINY.replace(image_size=18, resize_size=18), "g")
+    with pytest.raises(ValueError, match="discriminator_layers"):
+        build_discriminator(TINY.replace(discriminator_layers=3), "d")  # 16 px < 24 px minimum
+
+
+def test_weights_are_drawn_from_normal_0_002():
+    from painter.models import resnet_generator
+
+    generator = resnet_generator(filters=16, residual_blocks=1)
+    kernel = np.asarray(generator.get_layer("d256_conv").kernel)
+    assert abs(kernel.mean()) < 0.002 and 0.018 < kernel.std() < 0.022
+
+
+@pytest.mark.parametrize("which", ["resnet", "unet", "patchgan"])
+def test_keras_file_round_trip(which, tmp_path):
+    import keras
+
+    from painter.models import build_discriminator, build_generator
+
+    if which == "patchgan":
+        model = build_discriminator(TINY, "monet_discriminator")
+    else:
+        model = build_generator(TINY.replace(generator=which, unet_depth=2), "monet_generator")
+    images = _images(2, 16, 16)
+    path = tmp_path / f"{which}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(images)), np.asarray(model(images)), atol=1e-6)
+    rebuilt = keras.Model.from_config(model.get_config())
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
+
+
+def test_reflection_padding_reflects_and_round_trips():
+    import keras
+
+    from painter.models import ReflectionPadding2D
+
+    layer = ReflectionPadding2D(2)
+    image = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    padded = np.asarray(layer(image))
+    np.testing.assert_array_equal(padded[0, :, :, 0], np.pad(image[0, :, :, 0], 2, mode="reflect"))
+    clone = ReflectionPadding2D.from_config(layer.get_config())
+    assert clone.padding == 2
+    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer)).padding == 2
+
+
+def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs():
+    import keras
+
+    from painter.models import build_discriminator, build_generator
+
+    config = TINY.replace(mixed_precision=True)
+    generator = build_generator(config, "g")
+    disc = build_discriminator(config, "d")
+    assert generator.get_layer("c7s1_conv").compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in generator.weights + disc.weights)
+    fake = generator(_images(1, 16, 16))
+    assert keras.backend.standardize_dtype(fake.dtype) == "float32"
+    assert keras.backend.standardize_dtype(disc(fake).dtype) == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone

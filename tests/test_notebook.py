@@ -1,0 +1,135 @@
+"""The notebook, as Kaggle would receive it from a push, runs top to bottom and ends with a valid
+images.zip, on either backend, importing the painter embedded in it (not the installed one).
+
+Smoke mode (PAINTER_NOTEBOOK_MODE=smoke) runs the same cells on a CPU: the `smoke` preset, a
+tiny Kaggle-layout data folder made here, a submission as large as the photo folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kaggle_stub import push_with_kaggle_cli
+from PIL import Image
+
+from painter.kaggle import build
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PHOTO_COUNT = 8  # >= the notebook's sample_count (6)
+
+
+def _write_kaggle_layout(root: Path) -> Path:
+    """monet_jpg/ and photo_jpg/ of 256x256 JPEGs (the competition's size): smooth random
+    colour fields, warm for the paintings, cool for the photos."""
+    rng = np.random.default_rng(0)
+    for domain, count, tint in (("monet", 4, (40, 10, -30)), ("photo", PHOTO_COUNT, (-30, 0, 40))):
+        folder = root / f"{domain}_jpg"
+        folder.mkdir(parents=True)
+        for index in range(count):
+            coarse = rng.uniform(60, 200, size=(8, 8, 3)) + np.array(tint)
+            image = Image.fromarray(np.clip(coarse, 0, 255).astype(np.uint8)).resize(
+                (256, 256), Image.Resampling.BICUBIC
+            )
+            image.save(folder / f"{domain}{index:03d}.jpg", quality=90)
+    return root
+
+
+def _outputs_text(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        elif "data" in output:
+            parts.append(output["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
+def test_notebook_cells_parse_and_keep_the_required_order():
+    import ast
+
+    notebook = build.load_notebook(REPO_ROOT / "notebook.ipynb")
+    code = [build.cell_source(c) for c in notebook["cells"] if c["cell_type"] == "code"]
+    for source in code:
+        ast.parse(source)  # a syntax error fails here, without running anything
+    # The time budget counts from the very first cell.
+    assert "started_at = time.time()" in code[0]
+    # The embedded package comes before any painter import; the runtime before any Keras import.
+    bootstrap = build.bootstrap_cell_index(notebook)
+    first_painter = next(i for i, c in enumerate(notebook["cells"])
+                         if "from painter" in build.cell_source(c) and i != bootstrap)
+    assert bootstrap < first_painter
+    runtime = next(i for i, s in enumerate(code) if "select_runtime()" in s)
+    keras_users = [i for i, s in enumerate(code) if "import keras" in s or "from keras" in s]
+    assert all(i > runtime for i in keras_users)
+    assert "preset(\"smoke\" if MODE == \"smoke\" else \"kaggle-tpu\")" in "".join(code)
+
+
+@pytest.mark.backend
+def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip(
+    tmp_path, keras_backend
+):
+    import nbclient
+    import nbformat
+
+    # What Kaggle receives from `kaggle kernels push` run in the repository root.
+    done, stub = push_with_kaggle_cli(REPO_ROOT, tmp_path / "home")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [request] = stub.save_kernel_requests()
+    notebook = nbformat.reads(request.body["text"], as_version=4)
+    # One cell added at the end reports which painter and which backend the notebook used.
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import json, keras, painter\n"
+        "print('REPORT', json.dumps({'painter': painter.__file__, "
+        "'backend': keras.backend.backend(), 'origin': painter_origin}))"
+    ))
+
+    data = _write_kaggle_layout(tmp_path / "data")
+    output_dir, run_dir, temp_dir = tmp_path / "output", tmp_path / "run", tmp_path / "tmp"
+    run_dir.mkdir()
+    temp_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update({
+        "PAINTER_NOTEBOOK_MODE": "smoke",
+        "PAINTER_DATA_DIR": str(data),
+        "PAINTER_OUTPUT_DIR": str(output_dir),
+        # The venv has painter installed (editable): make the notebook use its embedded copy.
+        "PAINTER_FORCE_EMBEDDED": "1",
+        "KERAS_BACKEND": keras_backend,
+        "PAINTER_BACKEND": keras_backend,
+        "TMPDIR": str(temp_dir),  # where the embedded copy is unpacked
+        "MPLBACKEND": "Agg",
+    })
+    client = nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(run_dir)}}
+    )
+    try:
+        client.execute(env=env)
+    except nbclient.exceptions.CellExecutionError as error:
+        pytest.fail(f"the notebook failed in smoke mode on {keras_backend}:\n{error}")
+
+    report_line = next(
+        line for line in _outputs_text(notebook.cells[-1]).splitlines() if line.startswith("REPORT ")
+    )
+    report = json.loads(report_line.split(" ", 1)[1])
+    assert report["origin"] == "embedded"
+    assert Path(report["painter"]).is_relative_to(temp_dir)  # not the repository's painter/
+    assert report["backend"] == keras_backend
+    bootstrap = notebook.cells[build.bootstrap_cell_index(notebook)]
+    assert "the copy embedded in this notebook" in _outputs_text(bootstrap)
+
+    from painter.submission.validate import validate_submission
+
+    validation = validate_submission(output_dir / "images.zip", min_count=PHOTO_COUNT)
+    assert validation.ok, validation.violations
+    assert validation.count == PHOTO_COUNT
+    for picture in ("loss_curves.png", "rgb_histograms.png"):
+        with Image.open(output_dir / picture) as image:
+            assert image.format == "PNG" and image.size[0] > 100
+    shown = [o for cell in notebook.cells for o in cell.get("outputs", [])
+             if "image/png" in o.get("data", {})]
+    assert len(shown) == 3  # loss curves, the last sample grid, the histograms
+    assert list(run_dir.iterdir()) == []  # everything went to the output folder
