@@ -25,7 +25,7 @@ _LAZY = {
     "write_submission": "painter.submission.writer",
     "validate_submission": "painter.submission.validate",
     "stylize": "painter.submission.stylize",
-    "evaluate": "painter.evaluate.mifid",
+    "mifid_from_features": "painter.evaluate.mifid",
 }
 
 

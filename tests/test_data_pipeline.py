@@ -123,6 +123,16 @@ def test_decoded_once_in_memory_and_disk_cache_reused(identity_domains, tmp_path
         np.testing.assert_array_equal(b[1], c[1])
 
 
+def test_no_cache_gives_the_same_batches(identity_domains):
+    monets, photos = identity_domains
+    cached = batches(pipeline.make_training_dataset(monets, photos, config(epochs=1)))
+    uncached = pipeline.make_training_dataset(monets, photos, config(epochs=1, cache="none"))
+    assert uncached.cache == "none"
+    for (p1, m1), (p2, m2) in zip(cached, batches(uncached), strict=True):
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(m1, m2)
+
+
 def test_auto_cache_chooses_by_size():
     assert pipeline.choose_cache(config(cache="auto", cache_memory_mb=1), 10) == "memory"
     assert pipeline.choose_cache(config(cache="auto", cache_memory_mb=1), 10_000) == "disk"

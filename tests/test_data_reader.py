@@ -90,8 +90,11 @@ def test_native_size_when_no_image_size(tmp_path):
     folder.mkdir()
     Image.fromarray(random_image((20, 30))).save(folder / "a.png")
     Image.fromarray(random_image((10, 10))).save(folder / "b.png")
+    exif = Image.Exif()
+    exif[0x0112] = 8  # displayed rotated: 12 wide x 14 high
+    Image.fromarray(random_image((12, 14))).save(folder / "c.jpg", exif=exif)
     shapes = [image.shape for _, image in reader.iterate_images(folder)]
-    assert shapes == [(20, 30, 3), (10, 10, 3)]
+    assert shapes == [(20, 30, 3), (10, 10, 3), (14, 12, 3)]
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -192,3 +195,11 @@ def test_tfrecord_images_of_other_sizes_are_fitted(tmp_path):
     assert names == ["wide", "exact"] and images.shape == (2, 16, 16, 3)
     green = images[0][:, 2:-2].astype(int)  # the centre third, scaled (same rule as Pillow's path)
     assert green[..., 1].min() > 200 and green[..., 0].max() < 60 and green[..., 2].max() < 60
+
+
+def test_read_images_element_spec(tmp_path):
+    path = write_records(tmp_path / "photo00-2.tfrec", [good_record("a", size=20), good_record("b", size=20, seed=1)])
+    dataset = reader.read_images(path, image_size=16)
+    assert dataset.element_spec["image_name"].dtype == tf.string
+    assert dataset.element_spec["image"] == tf.TensorSpec([16, 16, 3], tf.uint8)
+    assert [e["image_name"].numpy() for e in dataset] == [b"a", b"b"]

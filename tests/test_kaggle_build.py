@@ -188,6 +188,20 @@ def test_check_names_stale_files_and_the_command_that_fixes_them(tmp_path):
     assert build.check_notebook(path).ok
 
 
+def test_check_flags_metadata_a_submission_run_cannot_use(tmp_path):
+    result = build.build(tmp_path, kernel_id="jane/monet-painter")
+    assert build.check_notebook(result.notebook).ok
+    metadata = json.loads(result.metadata.read_text())
+    metadata.update(enable_internet=True, machine_shape="TpuV3_8", title="Other Name")
+    del metadata["competition_sources"]
+    result.metadata.write_text(json.dumps(metadata))
+    text = "\n".join(build.check_notebook(result.notebook).problems)
+    assert "`enable_internet` is True" in text and "set false explicitly" in text
+    assert "`machine_shape` is 'TpuV3_8'" in text
+    assert "`competition_sources` is '(missing)'" in text
+    assert "`title` 'Other Name' does not resolve" in text
+
+
 def test_build_writes_a_pushable_folder(tmp_path):
     result = build.build(tmp_path / "kernel", kernel_id="jane/monet-painter")
     metadata = json.loads(result.metadata.read_text())

@@ -8,8 +8,6 @@ import pytest
 
 from painter.config import preset
 
-pytestmark = pytest.mark.backend
-
 TINY = preset("smoke").replace(image_size=16, resize_size=16, resnet_blocks=1, discriminator_layers=2)
 
 
@@ -17,13 +15,16 @@ def _images(batch, height, width, seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, (batch, height, width, 3)).astype("float32")
 
 
-@pytest.mark.parametrize("kind", ["resnet", "unet"])
-@pytest.mark.parametrize("height,width", [(16, 16), (16, 32), (32, 16)])
+# The backend-marked tests also run on JAX (eager JAX compiles every op: keep that set small).
+@pytest.mark.parametrize("kind,height,width", [
+    pytest.param("resnet", 16, 32, marks=pytest.mark.backend),
+    pytest.param("unet", 32, 16, marks=pytest.mark.backend),
+    ("resnet", 16, 16), ("unet", 16, 16), ("resnet", 32, 16), ("unet", 16, 32)])
 def test_generator_keeps_the_image_shape_in_range(kind, height, width):
     from painter.models import build_generator
 
     generator = build_generator(TINY.replace(generator=kind, unet_depth=3), "monet_generator")
-    fake = np.asarray(generator(_images(2, height, width)))
+    fake = generator.predict(_images(2, height, width), verbose=0)  # one compiled call (fast on JAX)
     assert fake.shape == (2, height, width, 3)
     assert fake.dtype == np.float32
     assert np.all(np.abs(fake) <= 1.0) and np.std(fake) > 0
@@ -40,6 +41,7 @@ def test_discriminator_gives_a_grid_of_patch_logits():
     assert tuple(paper.compute_output_shape((1, 256, 256, 3))) == (1, 30, 30, 1)
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("kind,bad,multiple", [("resnet", (18, 16), 4), ("unet", (16, 20), 8)])
 def test_a_size_the_generator_cannot_take_is_a_value_error_naming_it(kind, bad, multiple):
     from painter.models import build_generator, required_multiple
@@ -47,7 +49,7 @@ def test_a_size_the_generator_cannot_take_is_a_value_error_naming_it(kind, bad, 
     generator = build_generator(TINY.replace(generator=kind, unet_depth=3), "g")
     assert required_multiple(generator) == multiple
     with pytest.raises(ValueError, match=rf"multiples of {multiple}.*{max(bad)}|{max(bad)}.*{multiple}"):
-        generator(_images(1, *bad))
+        generator.predict(_images(1, *bad), verbose=0)
 
 
 def test_paper_and_starter_sizing_rules():
@@ -81,7 +83,8 @@ def test_weights_are_drawn_from_normal_0_002():
     assert abs(kernel.mean()) < 0.002 and 0.018 < kernel.std() < 0.022
 
 
-@pytest.mark.parametrize("which", ["resnet", "unet", "patchgan"])
+@pytest.mark.parametrize("which", [pytest.param("resnet", marks=pytest.mark.backend),
+                                   "unet", "patchgan"])
 def test_keras_file_round_trip(which, tmp_path):
     import keras
 
@@ -95,7 +98,8 @@ def test_keras_file_round_trip(which, tmp_path):
     path = tmp_path / f"{which}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(np.asarray(loaded(images)), np.asarray(model(images)), atol=1e-6)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0),
+                               atol=1e-6)
     rebuilt = keras.Model.from_config(model.get_config())
     assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
 
@@ -114,6 +118,7 @@ def test_reflection_padding_reflects_and_round_trips():
     assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer)).padding == 2
 
 
+@pytest.mark.backend
 def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs():
     import keras
 
@@ -124,7 +129,8 @@ def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs
     disc = build_discriminator(config, "d")
     assert generator.get_layer("c7s1_conv").compute_dtype == "bfloat16"
     assert all(v.dtype == "float32" for v in generator.weights + disc.weights)
-    fake = generator(_images(1, 16, 16))
-    assert keras.backend.standardize_dtype(fake.dtype) == "float32"
-    assert keras.backend.standardize_dtype(disc(fake).dtype) == "float32"
+    assert keras.backend.standardize_dtype(generator.outputs[0].dtype) == "float32"
+    assert keras.backend.standardize_dtype(disc.outputs[0].dtype) == "float32"
+    fake = generator.predict(_images(1, 16, 16), verbose=0)
+    assert fake.dtype == np.float32 and disc.predict(fake, verbose=0).dtype == np.float32
     assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone

@@ -167,3 +167,21 @@ def test_paint_on_two_replicas_matches_one(keras_backend):
             keras.distribution.set_distribution(None)
     assert np.abs(whole.astype(int) - expected_whole.astype(int)).max() <= 1
     assert np.abs(tiled.astype(int) - expected_tiled.astype(int)).max() <= 1
+
+
+def test_painter_generators_declare_their_multiple(tmp_path):
+    """painter's own ResNet (x4) and U-Net (x2^depth) on an odd-sized photo, saved and reloaded
+    the way `stylize` gets them. TensorFlow only: on JAX compiling the two real generators costs
+    ~50 s and proves nothing the backend tests above do not."""
+    import keras
+
+    from painter.models import resnet_generator, unet_generator
+
+    photo = _save(tmp_path / "odd.png", _photo(21, 30))
+    for generator, multiple in ((resnet_generator(filters=4, residual_blocks=1), 4),
+                                (unet_generator(filters=4, depth=3), 8)):
+        generator.save(tmp_path / "generator.keras")
+        reloaded = keras.saving.load_model(tmp_path / "generator.keras", compile=False)
+        assert stylize_module.size_multiple(reloaded) == multiple
+        (written,) = stylize(reloaded, [photo], tmp_path / f"out{multiple}")
+        assert Image.open(written).size == (30, 21)

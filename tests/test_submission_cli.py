@@ -100,3 +100,20 @@ def test_submit_on_real_photos_subset(workdir, real_data_dir, tmp_path):
     assert report.ok, report.violations
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == sorted(p.name for p in photos.iterdir())
+
+
+@pytest.mark.backend
+def test_submit_from_tfrecords(workdir, photo_dir, tmp_path):
+    """Kaggle's photo_tfrec layout: the count is known only after reading, names come from the
+    records' `image_name`."""
+    from painter.data.tfrecord import write_tfrecords
+
+    write_tfrecords(photo_dir, tmp_path / "tfrec", "photo", records_per_file=4, image_size=SIZE)
+    out = tmp_path / "images.zip"
+    assert main(["submit", "--workdir", str(workdir), "--photos", str(tmp_path / "tfrec"),
+                 "--out", str(out), "--min-count", "5", "--no-progress"]) == 0
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == [f"p{i}.jpg" for i in range(9)]
+    assert main(["submit", "--workdir", str(workdir), "--photos", str(tmp_path / "tfrec"),
+                 "--out", str(tmp_path / "few.zip"), "--min-count", "10", "--no-progress"]) == 1
+    assert not (tmp_path / "few.zip").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 
 import numpy as np
@@ -70,6 +71,9 @@ def test_zip_holds_one_stored_jpeg_per_photo_with_its_name(tmp_path):
         difference = np.abs(pixels.astype(int) - originals[name[:-4]].astype(int))
         assert difference.mean() < 2.0, name  # identity generator: the photo, up to JPEG loss
     assert not [p for p in tmp_path.iterdir() if p.name != "images.zip"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "images.zip").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_entry_names_drop_folders_and_image_suffixes():
@@ -149,6 +153,12 @@ def test_fill_to_adds_flipped_variants_with_distinct_names(tmp_path):
         entries["photo001_vflip.jpg"][1].astype(float),
         entries["photo001.jpg"][1][::-1].astype(float), atol=6,
     )
+
+
+def test_out_path_that_is_a_folder_is_refused(tmp_path):
+    (tmp_path / "images.zip").mkdir()
+    with pytest.raises(SubmissionError, match="is a folder"):
+        _write(tmp_path)
 
 
 def test_fill_to_bounds(tmp_path):

@@ -32,14 +32,8 @@ def tiny_data(tmp_path_factory):
 def runtime():
     import keras
 
-    try:  # TEMPORARY until painter.runtime lands
-        from painter.runtime import select_runtime
-    except ImportError:
-        import contextlib
-        import types
+    from painter.runtime import select_runtime
 
-        return types.SimpleNamespace(backend=keras.backend.backend(), num_replicas=1,
-                                     scope=contextlib.nullcontext)
     return select_runtime(keras.backend.backend(), "single")
 
 
@@ -130,7 +124,6 @@ def test_an_interrupted_run_resumes_to_the_same_weights(unbroken, tmp_path, tiny
         np.testing.assert_allclose(resumed.history[name], unbroken_history[name], rtol=1e-4)
 
 
-@pytest.mark.backend
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(unbroken, tmp_path, tiny_data,
                                                               runtime):
     from painter.training.callbacks import TrainingDivergedError
@@ -139,6 +132,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(unbroken, tmp_pat
     # A workdir after epoch 1 of the unbroken run.
     shutil.copytree(unbroken[0], tmp_path, dirs_exist_ok=True)
     shutil.rmtree(tmp_path / "checkpoints" / "epoch-0002")
+    (tmp_path / "samples" / "epoch-0002.png").unlink()
     good_state = (tmp_path / "checkpoints" / "epoch-0001" / "state.npz").read_bytes()
 
     # An absurd learning rate blows the weights up within a step or two.
@@ -199,3 +193,19 @@ def test_cli_reports_bad_set_values(capsys, tmp_path):
     assert main(["train", "--config", "smoke", "--workdir", str(tmp_path),
                  "--set", "epochs=many"]) == 1
     assert "`epochs` must be a int. Received: 'many'" in capsys.readouterr().err
+
+
+def test_out_of_time_mid_epoch_stops_at_a_batch_end_and_exports_the_generator(tmp_path,
+                                                                            tiny_data, runtime):
+    """A budget already spent once compilation is done: training stops after the first batch;
+    the epoch is incomplete, so no checkpoint (a resume redoes it), but the generator is saved
+    for the submission."""
+    from painter.training.budget import TimeBudget
+    from painter.training.train import train
+
+    result = train(smoke(), tmp_path, data=tiny_data, runtime=runtime, verbose=0,
+                   budget=TimeBudget(limit_seconds=1.0))
+    assert result.epochs_done == 0
+    assert "middle of the epoch after batch 0" in result.stop_reason
+    assert list_checkpoints(tmp_path) == []
+    assert result.generator_path is not None and result.generator_path.is_file()

@@ -183,9 +183,9 @@ class CycleGAN(keras.Model):
         generator_grads = tape.gradient(losses["generator_total"], generator_variables)
         discriminator_grads = tape.gradient(losses["discriminator_total"], discriminator_variables)
         del tape
-        self.generator_optimizer.apply_gradients(zip(generator_grads, generator_variables))
+        self.generator_optimizer.apply_gradients(zip(generator_grads, generator_variables, strict=True))
         self.discriminator_optimizer.apply_gradients(
-            zip(discriminator_grads, discriminator_variables))
+            zip(discriminator_grads, discriminator_variables, strict=True))
         context = tf.distribute.get_replica_context()
         logged = {name: losses[name] for name in LOGGED_LOSSES}
         if replicas > 1 and context is not None:
@@ -220,12 +220,12 @@ class CycleGAN(keras.Model):
                     non_trainable):
             # Rebuild the full trainable list from the differentiated pieces.
             full = list(trainable_values)
-            for position, value in zip(generator_positions, generator_values):
+            for position, value in zip(generator_positions, generator_values, strict=True):
                 full[position] = value
             full_for_generator = list(full)
-            for position, value in zip(discriminator_positions, discriminator_values):
+            for position, value in zip(discriminator_positions, discriminator_values, strict=True):
                 full[position] = value
-            for position, value in zip(discriminator_positions, discriminator_values_for_generator):
+            for position, value in zip(discriminator_positions, discriminator_values_for_generator, strict=True):
                 full_for_generator[position] = value
             new_non_trainable = list(non_trainable)
 
@@ -235,7 +235,7 @@ class CycleGAN(keras.Model):
                         values_of(layer, trainable_source, trainable_index, True),
                         values_of(layer, new_non_trainable, non_trainable_index, False),
                         x, training=True)
-                    for v, value in zip(layer.non_trainable_variables, updated):
+                    for v, value in zip(layer.non_trainable_variables, updated, strict=True):
                         new_non_trainable[non_trainable_index[id(v)]] = value
                     return out
                 return run
@@ -267,19 +267,19 @@ class CycleGAN(keras.Model):
             self.discriminator_optimizer.stateless_apply(
                 optimizer_values[split:], discriminator_grads, discriminator_values))
         trainable_values = list(trainable_values)
-        for position, value in zip(generator_positions, new_generator_values):
+        for position, value in zip(generator_positions, new_generator_values, strict=True):
             trainable_values[position] = value
-        for position, value in zip(discriminator_positions, new_discriminator_values):
+        for position, value in zip(discriminator_positions, new_discriminator_values, strict=True):
             trainable_values[position] = value
         optimizer_values = list(new_generator_optimizer) + list(new_discriminator_optimizer)
 
-        mapping = list(zip(self.metrics_variables, metrics_values))
+        mapping = list(zip(self.metrics_variables, metrics_values, strict=True))
         with keras.StatelessScope(state_mapping=mapping) as scope:
             for tracker in self.loss_trackers:
                 tracker.update_state(losses[tracker.name])
             logs = {tracker.name: tracker.result() for tracker in self.loss_trackers}
         metrics_values = [scope.get_current_value(v) if scope.get_current_value(v) is not None
-                          else value for v, value in zip(self.metrics_variables, metrics_values)]
+                          else value for v, value in zip(self.metrics_variables, metrics_values, strict=True)]
         return logs, (trainable_values, non_trainable_values, optimizer_values, metrics_values)
 
     # -- checkpoint state -----------------------------------------------------------------------

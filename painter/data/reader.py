@@ -215,14 +215,15 @@ def _decode_tf(encoded, image_size: int | None):
 
 
 def _pil_decode(path, image_size: int | None):
+    """Pillow inside tf.data, for images TensorFlow would decode wrongly (CMYK, EXIF rotation,
+    transparency); only used when a folder holds such images."""
     import tensorflow as tf
 
     def load(path_bytes):
         return imagelib.load_rgb(path_bytes.decode("utf-8"), image_size)
 
     image = tf.numpy_function(load, [path], tf.uint8, stateful=False)
-    size = image_size
-    return tf.ensure_shape(image, [size, size, 3])
+    return tf.ensure_shape(image, [image_size, image_size, 3])  # None: any height and width
 
 
 def _dataset(result: Scan, good: Sequence[Record], image_size: int | None):
@@ -259,12 +260,6 @@ def _dataset(result: Scan, good: Sequence[Record], image_size: int | None):
         def decode(path, name, _):
             return {"image_name": name, "image": _decode_tf(tf.io.read_file(path), image_size)}
     else:
-        if image_size is None:
-            raise DataError(
-                f"{result.source.root}: holds CMYK/transparent/rotated images, which need an "
-                "image_size to be read as one dataset."
-            )
-
         def decode(path, name, tf_native):
             image = tf.cond(
                 tf_native,
@@ -366,7 +361,8 @@ def iterate_images(
     if indices is not None:
         good = [good[i] for i in sorted(set(indices)) if 0 <= i < len(good)]
     # Batches amortise eager iteration's overhead; images of mixed sizes go one by one.
-    batch_size = batch_size if image_size is not None else 1
+    sizes = {(r.header.height, r.header.width) for r in good}
+    batch_size = batch_size if image_size is not None or len(sizes) <= 1 else 1
     position = 0
     iterator = iter(_dataset(result, good, image_size).batch(batch_size))
     while position < len(good):

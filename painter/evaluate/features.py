@@ -32,6 +32,7 @@ WEIGHTS_URL = (
 )
 WEIGHTS_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"  # keras.applications.inception_v3's file_hash
 INCEPTION_SIZE = (299, 299)
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 KAGGLE_INPUT = Path("/kaggle/input")
 
 
@@ -224,6 +225,12 @@ def load_feature_extractor(
         return _wrap(model, _model_image_size(model), scale=False, description=description)
 
     weights_path = resolve_inception_weights(weights)
+    with open(weights_path, "rb") as stream:
+        if stream.read(8) != HDF5_SIGNATURE:  # checked before building the 22M-weight network
+            raise WeightsUnavailableError(
+                f"{weights_path} is not an HDF5 weights file; it must be Keras' {WEIGHTS_FILENAME}. "
+                + _how_to_supply()
+            )
     try:
         inception = keras.applications.InceptionV3(
             include_top=False,

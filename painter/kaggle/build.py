@@ -185,6 +185,41 @@ def refresh_in_place(notebook_path: str | Path | None = None) -> BuildResult:
     return BuildResult(path, None, package)
 
 
+# What a submission run needs, whatever else the user changes in kernel-metadata.json.
+REQUIRED_METADATA = ("language", "kernel_type", "enable_tpu", "enable_internet",
+                     "competition_sources", "machine_shape")
+
+
+def check_metadata(path: str | Path, *, code_file: str | None = None) -> list[str]:
+    """Problems of a kernel-metadata.json: an id still the placeholder is fine (the README says
+    to set it); a wrong or missing setting of REQUIRED_METADATA, or another code_file, is not."""
+    path = Path(path)
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return [f"{path}: not readable JSON ({error})."]
+    problems = []
+    for key in REQUIRED_METADATA:
+        if metadata.get(key) != KERNEL_METADATA[key]:
+            problems.append(
+                f"{path}: `{key}` is {metadata.get(key, '(missing)')!r}; a submission run needs "
+                f"{KERNEL_METADATA[key]!r}"
+                + (" (the kaggle CLI's default is true: set false explicitly)"
+                   if key == "enable_internet" else "")
+            )
+    if code_file is not None and metadata.get("code_file") != code_file:
+        problems.append(f"{path}: `code_file` is {metadata.get('code_file')!r}, not {code_file!r}: "
+                        "a push would upload another notebook.")
+    kernel_id = str(metadata.get("id", ""))
+    if not _ID_PATTERN.match(kernel_id):
+        problems.append(f"{path}: `id` {kernel_id!r} is not OWNER/SLUG (slug >= 5 characters of "
+                        "lowercase letters, digits and hyphens).")
+    elif "title" in metadata and slugify(str(metadata["title"])) != kernel_id.split("/", 1)[1]:
+        problems.append(f"{path}: `title` {metadata['title']!r} does not resolve to the slug of "
+                        f"`id` {kernel_id!r}; Kaggle would publish the kernel under another URL.")
+    return problems
+
+
 @dataclass
 class CheckReport:
     notebook: Path
@@ -197,8 +232,9 @@ class CheckReport:
 
 
 def check_notebook(notebook_path: str | Path | None = None) -> CheckReport:
-    """Whether a notebook embeds exactly the current package and has no outputs; every problem
-    is listed with the command that fixes it."""
+    """Whether a notebook embeds exactly the current package and has no outputs, and whether the
+    kernel-metadata.json beside it (if any) asks for what a submission run needs; every problem
+    is listed with what fixes it."""
     path = Path(notebook_path) if notebook_path is not None else default_notebook_path()
     report = CheckReport(path)
     notebook = load_notebook(path)
@@ -221,6 +257,9 @@ def check_notebook(notebook_path: str | Path | None = None) -> CheckReport:
         for number, cell in enumerate(notebook["cells"])
         if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count"))
     ]
+    metadata_file = path.parent / METADATA_NAME
+    if metadata_file.is_file():
+        report.problems.extend(check_metadata(metadata_file, code_file=path.name))
     if with_outputs:
         report.problems.append(
             f"{path}: cells {', '.join(with_outputs)} hold outputs; commit the notebook with "

@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     check = verbs.add_parser(
         "check",
-        help="exit 1 when a notebook's embedded painter differs from painter/ or it holds outputs",
+        help="exit 1 when a notebook's embedded painter differs from painter/, it holds outputs, "
+        "or the kernel-metadata.json beside it lacks a setting a submission run needs",
     )
     check.add_argument("notebook", nargs="?", metavar="NOTEBOOK",
                        help="default: the repository's notebook.ipynb")
@@ -80,6 +81,8 @@ def _check(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
+    metadata = report.notebook.parent / build.METADATA_NAME
     print(f"{report.notebook}: embeds the current painter {report.embedded.version} "
-          f"(sha256 {report.embedded.sha256[:12]}); outputs cleared")
+          f"(sha256 {report.embedded.sha256[:12]}); outputs cleared"
+          + (f"; {metadata.name} fine" if metadata.is_file() else ""))
     return 0

@@ -120,11 +120,10 @@ def paint(
             f"Received: tile={tile}, overlap={overlap}"
         )
     height, width = image.shape[:2]
-    real_photo = image.astype(np.float32) / 127.5 - 1.0
     ys = _tile_starts(height, tile, overlap)
     xs = _tile_starts(width, tile, overlap)
     if len(ys) == 1 and len(xs) == 1:
-        return to_uint8(_run(generator, [real_photo], multiple)[0])
+        return to_uint8(_run(generator, [image], multiple)[0])
     tile_h, tile_w = min(tile, height), min(tile, width)
     corners = [(y, x) for y in ys for x in xs]
     fake_monet = np.zeros((height, width, 3), np.float32)
@@ -133,7 +132,7 @@ def paint(
     for start in range(0, len(corners), group):
         chunk = corners[start : start + group]
         painted = _run(
-            generator, [real_photo[y : y + tile_h, x : x + tile_w] for y, x in chunk], multiple
+            generator, [image[y : y + tile_h, x : x + tile_w] for y, x in chunk], multiple
         )
         for (y, x), tile_painting in zip(chunk, painted, strict=True):
             weight = np.outer(
@@ -176,9 +175,11 @@ def _replicas(generator: Any) -> int:
 
 
 def _run(generator: Any, real_photos: list[np.ndarray], multiple: int) -> np.ndarray:
-    """Paint same-shaped float images in one call; the batch is padded (repeating the first image)
-    to a multiple of the replica count, as a TPU strategy or JAX DataParallel requires."""
-    padded = [reflect_pad(photo, multiple)[0] for photo in real_photos]
+    """Paint same-shaped uint8 images (or tiles) in one call -> float32 in [-1, 1]. The batch is
+    padded (repeating the first image) to a multiple of the replica count, as a TPU strategy or
+    JAX DataParallel requires. Floats are made per call: a huge photo is never float32 whole."""
+    padded = [reflect_pad(photo.astype(np.float32) / 127.5 - 1.0, multiple)[0]
+              for photo in real_photos]
     height, width = real_photos[0].shape[:2]
     replicas = _replicas(generator)
     padded += [padded[0]] * (-len(padded) % replicas)

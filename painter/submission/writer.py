@@ -147,7 +147,10 @@ def _predictor(generator: Any) -> Callable[[np.ndarray], np.ndarray]:
         painter_model = _UINT8_MODELS.get(generator)
         if painter_model is None:  # cached: the estimate's compilation serves the real run
             painter_model = _UINT8_MODELS[generator] = _uint8_model(generator)
-        return lambda real_photo: np.asarray(painter_model.predict_on_batch(real_photo))
+        io_dtype = painter_model.inputs[0].dtype
+        return lambda real_photo: np.asarray(
+            painter_model.predict_on_batch(real_photo.astype(io_dtype, copy=False)), np.uint8
+        )
     return lambda real_photo: to_uint8(generator(_to_model_input(real_photo)))
 
 
@@ -162,12 +165,14 @@ def _uint8_model(generator: Any) -> Any:
     import keras
 
     strategy = getattr(generator, "_distribute_strategy", None)
+    # TensorFlow's TPU runtime does not take uint8 tensors: int32 there (uint8 on the host).
+    io_dtype = "int32" if "TPU" in type(strategy).__name__ else "uint8"
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        real_photo = keras.Input((None, None, 3), dtype="uint8", name="real_photo")
+        real_photo = keras.Input((None, None, 3), dtype=io_dtype, name="real_photo")
         scaled = keras.ops.cast(real_photo, "float32") / 127.5 - 1.0
         fake_monet = keras.ops.cast(generator(scaled, training=False), "float32")
         pixels = keras.ops.clip(keras.ops.round((fake_monet + 1.0) * 127.5), 0.0, 255.0)
-        return keras.Model(real_photo, keras.ops.cast(pixels, "uint8"), name="uint8_painter")
+        return keras.Model(real_photo, keras.ops.cast(pixels, io_dtype), name="uint8_painter")
 
 
 def _to_model_input(images: np.ndarray) -> np.ndarray:
@@ -291,6 +296,8 @@ def write_submission(
             the same entry; the error names it), or a written zip that fails validation.
     """
     out_path = Path(out_path)
+    if out_path.is_dir():
+        raise SubmissionError(f"{out_path} is a folder; pass the zip's file name, e.g. images.zip")
     if fill_to is not None and not min_count <= fill_to <= max_count:
         raise SubmissionError(
             f"`fill_to` must be between min_count={min_count} and max_count={max_count}. "
@@ -308,6 +315,9 @@ def write_submission(
     )
     os.close(handle)
     temporary = Path(temporary)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make images.zip private
     meter = _Progress(stream.count if fill_to is None else fill_to, enabled=progress)
     try:
         start = time.perf_counter()
@@ -509,9 +519,11 @@ def estimate_submission_seconds(
     """Seconds `write_submission` will take for `photo_count` photos, measured, not guessed.
 
     One batch warms up (compilation), `timed_batches` real batches are timed, and their mean is
-    extrapolated; JPEG encoding and validation are timed on one batch the same way. The estimate
-    adds the warm-up and assumes no overlap between inference and encoding, so it errs long:
-    the time budget reserves it."""
+    extrapolated; reading (a JPEG decode per photo), JPEG encoding and validation are timed on one
+    batch the same way. The estimate adds the warm-up and assumes no overlap between reading,
+    inference and encoding, so it errs long: the time budget reserves it. The compiled model is
+    cached, so a `write_submission` with the same generator and batch size does not compile
+    again."""
     if photo_count <= 0:
         return 0.0
     replicas = replica_count(generator) if hasattr(generator, "predict_on_batch") else 1
@@ -537,6 +549,10 @@ def estimate_submission_seconds(
         with Image.open(io.BytesIO(data)) as image:
             image.size  # noqa: B018 - parsing the header is the cost being measured
     validate = time.perf_counter() - start
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:  # reading the photos: a JPEG decode each
+        list(pool.map(lambda data: Image.open(io.BytesIO(data)).load(), encoded))
+    read = time.perf_counter() - start
 
     batches = math.ceil(photo_count / batch_size)
-    return warm_up + batches * (infer + encode + validate)
+    return warm_up + batches * (read + infer + encode + validate)

@@ -18,8 +18,8 @@ import os
 import time
 from pathlib import Path
 
-DEMO_PHOTOS = 120  # enough variety for the demo's scenes; written and read in seconds
-DEMO_MONETS = 60  # the competition's ratio is 7,038 : 300; the demo keeps paintings scarcer too
+DEMO_PHOTOS = 240  # enough variety for the demo's scenes; generated and written in seconds
+DEMO_MONETS = 80  # the competition's ratio is 7,038 : 300; the demo keeps paintings scarcer too
 DEMO_SOURCE_SIZE = 256  # the competition's size (images.zip needs it); training downscales
 
 
@@ -43,6 +43,9 @@ def run_demo(
         config = config.replace(session_limit_minutes=float(minutes),
                                 safety_margin_minutes=min(config.safety_margin_minutes,
                                                           float(minutes) / 10))
+    if data is not None:
+        # Real data has thousands of photos: short epochs keep checkpoints and samples coming.
+        config = config.replace(steps_per_epoch=60)
     config = config.with_overrides(overrides)
     budget = TimeBudget.from_config(config, started_at=started)
 
@@ -91,7 +94,7 @@ def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]
     from painter.data.sources import find_domains
     from painter.submission.validate import validate_submission
     from painter.submission.writer import MAX_COUNT, MIN_COUNT, write_submission
-    from painter.training.train import SUBMISSION_IMAGE_SIZE
+    from painter.training.train import SUBMISSION_IMAGE_SIZE, at_submission_size
 
     generator = result.model.monet_generator if result.model is not None else None
     if generator is None:  # nothing trained in this call: load what the workdir holds
@@ -114,18 +117,4 @@ def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]
     return zip_path, line
 
 
-def at_submission_size(generator, train_size: int, out_size: int):
-    """The generator as it was trained: photos are scaled to `train_size`, painted, and the
-    painting scaled back to `out_size` (the identity when the sizes agree)."""
-    if train_size == out_size:
-        return generator
-    import keras
-
-    inputs = keras.Input((out_size, out_size, 3))
-    small = keras.layers.Resizing(train_size, train_size, antialias=True)(inputs)
-    painted = generator(small)
-    outputs = keras.layers.Resizing(out_size, out_size, interpolation="bicubic")(painted)
-    return keras.Model(inputs, keras.ops.clip(outputs, -1.0, 1.0), name="painter_at_size")
-
-
-__all__ = ["run_demo", "at_submission_size"]
+__all__ = ["run_demo"]

@@ -4,8 +4,8 @@ The order matters:
 
 1. The workdir's config is checked first: a workdir made with another architecture is refused
    (before anything slow happens); other changes (more epochs, another learning rate) are printed.
-2. The runtime (backend + distribution) is selected before Keras is imported.
-3. The last complete checkpoint, if any, gives the epoch to start from; the data pipeline starts
+2. The last complete checkpoint, if any, gives the epoch to start from (a finished run returns).
+3. The runtime (backend + distribution) is selected before Keras is imported. The data pipeline starts
    at that epoch (its shuffling and augmentation are seeded per epoch, so a resumed run sees the
    batches an unbroken run would have seen) and the model gets back every weight, optimizer
    variable (iterations, hence the learning-rate schedule's position) and image pool.
@@ -152,13 +152,7 @@ def train(
     if removed:
         printer(f"removed {len(removed)} incomplete checkpoint(s) left by an interrupted save")
 
-    # 2. The runtime before Keras.
-    if runtime is None:
-        from painter.runtime import select_runtime
-
-        runtime = select_runtime(config.backend, config.distribution)
-
-    # 3. Where to start.
+    # 2. Where to start.
     latest = checkpoints.latest_checkpoint(workdir)
     start_epoch = latest.epoch if latest is not None else 0
     history: dict[str, list[float]] = (
@@ -174,6 +168,11 @@ def train(
         return TrainResult(workdir=workdir, start_epoch=start_epoch, epochs_done=start_epoch,
                            history=history, seconds=time.perf_counter() - started,
                            generator_path=generator_path if generator_path.exists() else None)
+    # 3. The runtime before Keras.
+    if runtime is None:
+        from painter.runtime import select_runtime
+
+        runtime = select_runtime(config.backend, config.distribution)
     return _fit(config, workdir, runtime, latest, start_epoch, history, data=data, monet=monet,
                 photo=photo, budget=budget, extra_callbacks=callbacks or [], verbose=verbose,
                 printer=printer, started=started)
@@ -238,6 +237,7 @@ def _fit(config, workdir, runtime, latest, start_epoch, history, *, data, monet,
             steps_per_epoch=training_data.steps_per_epoch,
             callbacks=callbacks,
             verbose=verbose,
+            shuffle=False,  # the pipeline shuffles, seeded per epoch
         )
     finally:
         _write_curves(workdir, run.history, printer)
@@ -287,13 +287,29 @@ def _submission_seconds(model, photo_count: int, config: Config, printer) -> flo
     """Measured seconds to write images.zip for `photo_count` photos (the budget reserves it)."""
     from painter.submission.writer import estimate_submission_seconds
 
+    generator = at_submission_size(model.monet_generator, config.image_size,
+                                   SUBMISSION_IMAGE_SIZE)
     seconds = estimate_submission_seconds(
-        model.monet_generator, photo_count, batch_size=config.submission_batch_size,
+        generator, photo_count, batch_size=config.submission_batch_size,
         image_size=SUBMISSION_IMAGE_SIZE,
     )
     printer(f"time budget: writing images.zip for {photo_count} photos will take ~{seconds:.0f}s "
             "(measured on a few batches)")
     return seconds
+
+
+def at_submission_size(generator, train_size: int, out_size: int):
+    """The generator as it was trained: photos are scaled to `train_size`, painted, and the
+    painting scaled back to `out_size` (the identity when the sizes agree)."""
+    if train_size == out_size:
+        return generator
+    import keras
+
+    inputs = keras.Input((out_size, out_size, 3))
+    small = keras.layers.Resizing(train_size, train_size, antialias=True)(inputs)
+    painted = generator(small)
+    outputs = keras.layers.Resizing(out_size, out_size, interpolation="bicubic")(painted)
+    return keras.Model(inputs, keras.ops.clip(outputs, -1.0, 1.0), name="painter_at_size")
 
 
 def _write_curves(workdir: Path, history: dict, printer) -> None:
@@ -308,4 +324,4 @@ def _write_curves(workdir: Path, history: dict, printer) -> None:
     plot_loss_curves(history, workdir / "loss_curves.png")
 
 
-__all__ = ["TrainResult", "train", "check_workdir", "SUBMISSION_IMAGE_SIZE"]
+__all__ = ["TrainResult", "train", "check_workdir", "at_submission_size", "SUBMISSION_IMAGE_SIZE"]

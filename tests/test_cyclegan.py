@@ -1,0 +1,371 @@
+"""CycleGAN's objective, step, pool, schedule and state, on the backend pytest runs with.
+
+Golden values: tiny fixed networks (1x1 convolutions) on a fixed batch; the losses and the first
+update are recomputed here in NumPy from the paper's equations (and finite differences)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from painter.config import preset
+
+pytestmark = pytest.mark.backend
+
+SIZE = 8
+
+
+def _tiny_networks(seed=0):
+    """G, F: tanh(x W + b) per pixel; D_monet, D_photo: x w + c per pixel (one logit per pixel)."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    params = {}
+
+    def net(name, channels, activation):
+        model = keras.Sequential([keras.Input((None, None, 3)),
+                                  keras.layers.Conv2D(channels, 1, name="conv"),
+                                  keras.layers.Activation(activation, name="act")], name=name)
+        kernel = rng.normal(0, 0.5, (3, channels)).astype("float32")
+        bias = rng.normal(0, 0.1, (channels,)).astype("float32")
+        model.get_layer("conv").set_weights([kernel[None, None], bias])
+        params[name] = (kernel.astype("float64"), bias.astype("float64"))
+        return model
+
+    nets = (net("monet_generator", 3, "tanh"), net("photo_generator", 3, "tanh"),
+            net("monet_discriminator", 1, "linear"), net("photo_discriminator", 1, "linear"))
+    return nets, params
+
+
+def _batch(seed=1):
+    rng = np.random.default_rng(seed)
+    real_photo = rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
+    real_monet = rng.uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
+    return real_photo, real_monet
+
+
+def _log_sigmoid(z):
+    return -np.logaddexp(0.0, -z)
+
+
+def _paper_losses(params, real_photo, real_monet, kind="lsgan", smoothing=0.0):
+    """Zhu et al. 2017 eq. 1-3 (+ identity, section 5.2) written out in NumPy, float64."""
+    x, y = real_photo.astype("float64"), real_monet.astype("float64")
+
+    def G(a):
+        return np.tanh(a @ params["monet_generator"][0] + params["monet_generator"][1])
+
+    def F(a):
+        return np.tanh(a @ params["photo_generator"][0] + params["photo_generator"][1])
+
+    def D_monet(a):
+        return a @ params["monet_discriminator"][0] + params["monet_discriminator"][1]
+
+    def D_photo(a):
+        return a @ params["photo_discriminator"][0] + params["photo_discriminator"][1]
+
+    if kind == "lsgan":
+        def gen(z):
+            return np.mean((z - 1) ** 2)
+
+        def disc(real, fake):
+            return 0.5 * (np.mean((real - 1) ** 2) + np.mean(fake**2))
+    else:
+        def gen(z):  # -log D(G(x)), D = sigmoid(logit)
+            return np.mean(-_log_sigmoid(z))
+
+        def disc(real, fake):
+            target = 1.0 - smoothing
+            real_term = -(target * _log_sigmoid(real) + (1 - target) * _log_sigmoid(-real))
+            return 0.5 * (np.mean(real_term) + np.mean(-_log_sigmoid(-fake)))
+
+    fake_monet, fake_photo = G(x), F(y)
+    return {
+        "monet_gen_loss": gen(D_monet(fake_monet)),
+        "photo_gen_loss": gen(D_photo(fake_photo)),
+        "monet_disc_loss": disc(D_monet(y), D_monet(fake_monet)),
+        "photo_disc_loss": disc(D_photo(x), D_photo(fake_photo)),
+        "cycle_loss": np.mean(np.abs(F(fake_monet) - x)) + np.mean(np.abs(G(fake_photo) - y)),
+        "identity_loss": np.mean(np.abs(G(y) - y)) + np.mean(np.abs(F(x) - x)),
+    }
+
+
+def _fit_one_step(model, real_photo, real_monet):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((real_photo, real_monet)).batch(len(real_photo))
+    return {k: v[-1] for k, v in model.fit(dataset, epochs=1, verbose=0).history.items()}
+
+
+@pytest.mark.parametrize("kind,smoothing", [("lsgan", 0.0), ("bce", 0.1)])
+def test_losses_match_the_papers_equations_computed_by_hand(kind, smoothing):
+    from painter.cyclegan.model import CycleGAN
+
+    nets, params = _tiny_networks()
+    model = CycleGAN(*nets, pool_size=0)
+    model.build((None, SIZE, SIZE, 3))
+    model.compile(adversarial_loss=kind, label_smoothing=smoothing)
+    real_photo, real_monet = _batch()
+    logs = _fit_one_step(model, real_photo, real_monet)
+    expected = _paper_losses(params, real_photo, real_monet, kind, smoothing)
+    assert set(logs) == set(expected)
+    for name, value in expected.items():
+        assert logs[name] == pytest.approx(value, rel=1e-5), name
+
+
+def test_first_update_is_minus_lr_times_the_papers_gradient():
+    """With SGD the update is -lr * gradient: generators follow d(eq. 3)/dG, discriminators
+    d(halved discriminator loss)/dD, checked against NumPy finite differences of the equations."""
+    import keras
+
+    from painter.cyclegan.model import CycleGAN
+
+    nets, params = _tiny_networks(seed=3)
+    model = CycleGAN(*nets, pool_size=0)
+    model.build((None, SIZE, SIZE, 3))
+    lr = 0.1
+    model.compile(keras.optimizers.SGD(lr), keras.optimizers.SGD(lr), cycle_weight=10.0,
+                  identity_weight=0.5)
+    real_photo, real_monet = _batch(seed=4)
+
+    def objective(p, which):
+        losses = _paper_losses(p, real_photo, real_monet)
+        if which == "generator":
+            return (losses["monet_gen_loss"] + losses["photo_gen_loss"] + 10.0 * losses["cycle_loss"]
+                    + 0.5 * 10.0 * losses["identity_loss"])
+        return losses["monet_disc_loss"] + losses["photo_disc_loss"]
+
+    def numeric_gradient(name, which, h=1e-6):
+        kernel, bias = params[name]
+        grads = []
+        for array_index in range(2):
+            grad = np.zeros_like(params[name][array_index])
+            for index in np.ndindex(grad.shape):
+                plus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
+                minus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
+                plus[name][array_index][index] += h
+                minus[name][array_index][index] -= h
+                grad[index] = (objective(plus, which) - objective(minus, which)) / (2 * h)
+            grads.append(grad)
+        return grads
+
+    _fit_one_step(model, real_photo, real_monet)
+    for name, which in (("monet_generator", "generator"), ("photo_generator", "generator"),
+                        ("monet_discriminator", "discriminator"),
+                        ("photo_discriminator", "discriminator")):
+        kernel, bias = getattr(model, name).get_layer("conv").get_weights()
+        expected_kernel, expected_bias = numeric_gradient(name, which)
+        np.testing.assert_allclose((params[name][0] - kernel[0, 0]) / lr, expected_kernel,
+                                   rtol=2e-3, atol=2e-4, err_msg=name)
+        np.testing.assert_allclose((params[name][1] - bias) / lr, expected_bias,
+                                   rtol=2e-3, atol=2e-4, err_msg=name)
+
+
+def test_identity_weight_zero_turns_the_identity_term_off():
+    from painter.cyclegan.model import CycleGAN
+
+    nets, params = _tiny_networks()
+    model = CycleGAN(*nets, pool_size=0)
+    model.build((None, SIZE, SIZE, 3))
+    model.compile(identity_weight=0.0)
+    logs = _fit_one_step(model, *_batch())
+    assert logs["identity_loss"] == 0.0
+    assert logs["cycle_loss"] == pytest.approx(_paper_losses(params, *_batch())["cycle_loss"], rel=1e-5)
+
+
+def test_compile_rejects_bad_settings():
+    from painter.cyclegan.model import CycleGAN
+
+    model = CycleGAN(*_tiny_networks()[0], pool_size=0)
+    with pytest.raises(ValueError, match="adversarial_loss"):
+        model.compile(adversarial_loss="wgan")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        model.compile(adversarial_loss="bce", label_smoothing=1.5)
+
+
+# -- the image pool ------------------------------------------------------------------------------
+def test_image_pool_fills_then_swaps_half_the_time():
+    from painter.cyclegan.pool import ImagePool
+
+    pool = ImagePool(4, seed=0)
+    pool.build((None, 2, 2, 3))
+    first = np.stack([np.full((2, 2, 3), i, "float32") for i in range(4)])
+    np.testing.assert_array_equal(np.asarray(pool(first)), first)  # filling: shown as generated
+    np.testing.assert_array_equal(np.asarray(pool.images), first)
+    assert int(pool.count.numpy()) == 4
+    swapped = 0
+    for step in range(8):
+        new = np.stack([np.full((2, 2, 3), 100 + 10 * step + i, "float32") for i in range(4)])
+        before = np.asarray(pool.images).copy()
+        shown = np.asarray(pool(new))
+        stored_values = set(before[:, 0, 0, 0].tolist())
+        swapped_in = set()
+        for i in range(4):
+            value = shown[i, 0, 0, 0]
+            assert value == new[i, 0, 0, 0] or value in stored_values
+            if value != new[i, 0, 0, 0]:
+                swapped += 1
+                swapped_in.add(float(new[i, 0, 0, 0]))
+        after = set(np.asarray(pool.images)[:, 0, 0, 0].tolist())
+        # A shown stored image gives its place to the new one (a later image of the same batch
+        # may take the same place, as in the paper's one-at-a-time loop); nothing else changes.
+        assert after <= stored_values | swapped_in
+        assert bool(swapped_in) == bool(after - stored_values)
+    assert 8 <= swapped <= 24  # about half of 32
+    assert int(pool.count.numpy()) == 4
+
+
+def _lowbias32(x: np.ndarray) -> np.ndarray:
+    """Chris Wellons' lowbias32 in NumPy uint32 arithmetic (the reference for the int32 version)."""
+    x = x.astype(np.uint32)
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x7FEB352D)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x846CA68B)
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def test_pool_random_numbers_equal_the_numpy_reference_hash():
+    """Same draws on every backend: both equal this NumPy computation bit for bit."""
+    from painter.cyclegan.pool import hash_uniform
+
+    seed, counter = 12345, np.arange(-5, 3000, dtype=np.int64)
+    mixed = (counter.astype(np.uint32) ^ _lowbias32(np.array([seed]))[0])
+    expected = (_lowbias32(mixed) & np.uint32(0xFFFFFF)).astype(np.float64) / 2**24
+    actual = np.asarray(hash_uniform(seed, counter.astype("int32")))
+    np.testing.assert_array_equal(actual.astype(np.float64), expected)
+
+
+def test_image_pool_is_deterministic_in_its_seed_and_off_at_size_zero():
+    from painter.cyclegan.pool import ImagePool, hash_uniform
+
+    draws = np.asarray(hash_uniform(5, np.arange(4000, dtype="int32")))
+    assert 0.0 <= draws.min() and draws.max() < 1.0 and abs(draws.mean() - 0.5) < 0.03
+    np.testing.assert_array_equal(draws, np.asarray(hash_uniform(5, np.arange(4000, dtype="int32"))))
+    assert not np.array_equal(draws, np.asarray(hash_uniform(6, np.arange(4000, dtype="int32"))))
+    off = ImagePool(0)
+    off.build((None, 2, 2, 3))
+    images = np.ones((3, 2, 2, 3), "float32")
+    np.testing.assert_array_equal(np.asarray(off(images)), images)
+    assert off.weights == []
+
+
+# -- the schedule --------------------------------------------------------------------------------
+def test_learning_rate_is_constant_then_decays_linearly_to_zero():
+    import keras
+
+    from painter.cyclegan.schedule import LinearDecaySchedule
+
+    schedule = LinearDecaySchedule(2e-4, steps_per_epoch=10, epochs=4, decay_epochs=2)
+    values = [float(schedule(step)) for step in (0, 19, 20, 30, 39, 40, 50)]
+    assert values == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4, 1e-5, 0.0, 0.0], abs=1e-9)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    assert clone.get_config() == schedule.get_config()
+    assert float(LinearDecaySchedule(1e-3, 5, 3, 0)(14)) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="decay_epochs"):
+        LinearDecaySchedule(1e-3, 5, 3, 4)
+
+
+# -- training end to end, state ------------------------------------------------------------------
+# A shallow U-Net learns the toy cycle in a few dozen steps (the ResNet needs hundreds at 16 px).
+TOY = preset("smoke").replace(
+    image_size=16, resize_size=16, generator="unet", unet_depth=2, discriminator_layers=2,
+    pool_size=4, generator_lr=5e-3, discriminator_lr=1e-3, epochs=3, decay_epochs=1,
+    global_batch_size=2,
+)
+STEPS_PER_EPOCH = 15
+
+
+def _toy_domains(count=20, seed=0):
+    """Unpaired toy task: smooth colour fields (photos), and fields drawn independently with the red
+    and blue channels swapped and the contrast inverted (Monets). Each image is zero-mean and of
+    fixed spread per channel: instance norm discards exactly those, so a perfect cycle is learnable."""
+    rng = np.random.default_rng(seed)
+
+    def smooth(n):
+        coarse = rng.uniform(-1, 1, (n, 4, 4, 3))
+        fields = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2)
+        fields -= fields.mean(axis=(1, 2), keepdims=True)
+        return (0.5 * fields / (fields.std(axis=(1, 2), keepdims=True) + 1e-6)).astype("float32")
+
+    photos = smooth(count)
+    monets = -smooth(count)[..., ::-1]
+    return photos, np.ascontiguousarray(monets)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    import tensorflow as tf
+
+    from painter.cyclegan.model import build_cyclegan
+
+    model = build_cyclegan(TOY, steps_per_epoch=STEPS_PER_EPOCH)
+    before = model.get_state()
+    photos, monets = _toy_domains()
+    dataset = (tf.data.Dataset.from_tensor_slices((photos, monets))
+               .batch(TOY.global_batch_size, drop_remainder=True).repeat())
+    history = model.fit(dataset, epochs=TOY.epochs, steps_per_epoch=STEPS_PER_EPOCH, verbose=0)
+    return model, before, history.history
+
+
+def test_training_drives_the_cycle_loss_down(trained):
+    _, _, history = trained
+    assert set(history) == {"monet_gen_loss", "photo_gen_loss", "monet_disc_loss",
+                            "photo_disc_loss", "cycle_loss", "identity_loss"}
+    assert all(len(values) == TOY.epochs and np.all(np.isfinite(values))
+               for values in history.values())
+    assert history["cycle_loss"][-1] < 0.5 * history["cycle_loss"][0], history["cycle_loss"]
+
+
+def test_after_fit_the_keras_variables_hold_the_trained_state(trained):
+    """On JAX fit() trains on detached arrays; the variables (weights, both optimizers, pools)
+    must have been synced back."""
+    model, before, _ = trained
+    after = model.get_state()
+    steps = TOY.epochs * STEPS_PER_EPOCH
+    assert int(after["generator_optimizer/0000_iteration"]) == steps
+    assert int(after["discriminator_optimizer/0000_iteration"]) == steps
+    assert int(model.optimizer.iterations.numpy()) == steps
+    assert int(after["monet_pool/count"]) == TOY.pool_size
+    assert int(after["photo_pool/draws"]) == 2 * TOY.global_batch_size * steps
+    assert after["monet_pool/images"].std() > 0
+    for key in before:
+        if key.startswith(("monet_generator/", "photo_discriminator/")) and "kernel" in key:
+            assert not np.allclose(before[key], after[key]), key
+    # The learning rate followed the schedule to 0 at the end.
+    assert float(model.generator_optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_state_round_trips_into_a_fresh_model(trained):
+    from painter.cyclegan.model import build_cyclegan
+
+    model, _, _ = trained
+    state = model.get_state()
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    fresh = build_cyclegan(TOY.replace(seed=7), steps_per_epoch=STEPS_PER_EPOCH)
+    fresh.set_state(state)
+    restored = fresh.get_state()
+    assert set(restored) == set(state)
+    for key in state:
+        np.testing.assert_array_equal(restored[key], state[key], err_msg=key)
+    photo = _toy_domains(2, seed=5)[0]
+    np.testing.assert_allclose(np.asarray(fresh(photo)), np.asarray(model(photo)), atol=1e-6)
+
+    broken = dict(state)
+    broken.pop("monet_pool/count")
+    with pytest.raises(ValueError, match="missing"):
+        fresh.set_state(broken)
+    wrong = dict(state, **{"monet_pool/images": np.zeros((3, 16, 16, 3), "float32")})
+    with pytest.raises(ValueError, match="monet_pool/images"):
+        fresh.set_state(wrong)
+
+
+def test_model_call_is_the_monet_generator_and_metrics_are_the_trackers(trained):
+    model, _, _ = trained
+    photo = _toy_domains(2, seed=6)[0]
+    np.testing.assert_allclose(np.asarray(model(photo)),
+                               np.asarray(model.monet_generator(photo)), atol=1e-6)
+    assert [m.name for m in model.metrics] == ["monet_gen_loss", "photo_gen_loss",
+                                               "monet_disc_loss", "photo_disc_loss",
+                                               "cycle_loss", "identity_loss"]
