@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-tf test-jax lint bench clean venv
+.PHONY: demo test test-tf test-jax lint bench clean venv notebook
 
 venv: $(STAMP)
 
@@ -27,6 +27,12 @@ test: $(STAMP) lint test-tf test-jax
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check painter tests benchmarks
+	$(PY) -m painter kaggle check notebook.ipynb
+
+# notebook.ipynb carries a copy of painter/ (a Kaggle push uploads only the notebook): refresh it
+# after any change to painter/ (`make lint` fails until you do).
+notebook: $(STAMP)
+	$(PY) -m painter kaggle build --in-place
 
 test-tf: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m pytest $(PYTEST_ARGS)

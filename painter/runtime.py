@@ -24,7 +24,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from painter.errors import RuntimeSelectionError
@@ -78,7 +78,6 @@ class Runtime:
     device_kind: str
     strategy: Any = None  # the tf.distribute strategy (TensorFlow), else None
     keras_distribution: Any = None  # keras.distribution.DataParallel (JAX), set globally
-    extra: dict = field(default_factory=dict)
 
     def scope(self) -> contextlib.AbstractContextManager:
         """TF: the strategy's scope. JAX: a null context (the distribution is set globally)."""

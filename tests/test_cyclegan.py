@@ -369,3 +369,26 @@ def test_model_call_is_the_monet_generator_and_metrics_are_the_trackers(trained)
     assert [m.name for m in model.metrics] == ["monet_gen_loss", "photo_gen_loss",
                                                "monet_disc_loss", "photo_disc_loss",
                                                "cycle_loss", "identity_loss"]
+
+
+def test_resuming_from_get_state_continues_exactly_like_an_unbroken_run(trained):
+    """get_state() holds everything a run needs (weights, both Adams with their step counts and
+    schedules, pools and their random-draw counters): one epoch, a fresh model loaded with its state
+    and the remaining epochs end where the unbroken run of the fixture ended."""
+    import tensorflow as tf
+
+    from painter.cyclegan.model import build_cyclegan
+
+    model, _, _ = trained
+    photos, monets = _toy_domains()
+    dataset = (tf.data.Dataset.from_tensor_slices((photos, monets))
+               .batch(TOY.global_batch_size, drop_remainder=True).repeat())
+    first = build_cyclegan(TOY, steps_per_epoch=STEPS_PER_EPOCH)
+    first.fit(dataset, epochs=1, steps_per_epoch=STEPS_PER_EPOCH, verbose=0)
+    resumed = build_cyclegan(TOY.replace(seed=99), steps_per_epoch=STEPS_PER_EPOCH)
+    resumed.set_state(first.get_state())
+    resumed.fit(dataset.skip(STEPS_PER_EPOCH), initial_epoch=1, epochs=TOY.epochs,
+                steps_per_epoch=STEPS_PER_EPOCH, verbose=0)
+    expected, actual = model.get_state(), resumed.get_state()
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)

@@ -49,6 +49,14 @@ class CycleGAN(keras.Model):
         pool_size: generated images remembered per domain for the discriminators (0 = off).
         seed: seed of the pools' random choices.
 
+    Logged scalars (History, progress bar), each averaged over the global batch and the epoch:
+        monet_gen_loss / photo_gen_loss: the adversarial term of G / F (unweighted);
+        monet_disc_loss / photo_disc_loss: the halved discriminator losses;
+        cycle_loss: L1(cycled_photo, real_photo) + L1(cycled_monet, real_monet) (before lambda);
+        identity_loss: L1(same_monet, real_monet) + L1(same_photo, real_photo) (before weights).
+    The generators minimise monet_gen + photo_gen + lambda * cycle + identity_weight * lambda *
+    identity; the discriminators minimise monet_disc + photo_disc.
+
     Example:
         >>> model = CycleGAN(g, f, d_monet, d_photo)
         >>> model.build((None, 256, 256, 3)); model.compile()

@@ -30,8 +30,9 @@ def _hash32(x):
     return ops.bitwise_xor(x, ops.bitwise_and(ops.right_shift(x, 16), 0xFFFF))
 
 
-def hash_uniform(seed: int, counter):
-    """Uniform [0, 1) floats, one per int32 `counter` element, deterministic in (seed, counter)."""
+def hash_uniform(seed, counter):
+    """Uniform [0, 1) floats, one per int32 `counter` element, deterministic in (seed, counter).
+    `seed` is an int or an int32 scalar tensor."""
     mixed = ops.bitwise_xor(ops.cast(counter, "int32"), _hash32(ops.convert_to_tensor(seed, "int32")))
     bits = ops.bitwise_and(_hash32(mixed), 0xFFFFFF)  # 24 bits: exact in float32
     return ops.cast(bits, "float32") / float(1 << 24)
@@ -45,7 +46,7 @@ class ImagePool(keras.layers.Layer):
         pool_size: images kept (paper: 50); 0 turns the pool off (returns its input).
         seed: seed of the pool's random choices.
     Variables (after `build((None, H, W, C))`): `images` [pool_size, H, W, C], `count` (stored so
-    far), `draws` (random numbers used so far).
+    far), `draws` (random numbers used so far), `seed`.
     """
 
     def __init__(self, pool_size: int = 50, seed: int = 0, **kwargs):
@@ -72,6 +73,11 @@ class ImagePool(keras.layers.Layer):
             self.draws = self.add_weight(shape=(), initializer="zeros", dtype="int32",
                                          trainable=False, name="draws",
                                          aggregation="only_first_replica")
+            # The seed is state too, so a checkpoint resumes the same random sequence even if
+            # the resumed model was built with another seed.
+            self.seed_state = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(self.seed), dtype="int32",
+                trainable=False, name="seed", aggregation="only_first_replica")
         self.built = True
 
     def call(self, images, training=None):
@@ -86,8 +92,9 @@ class ImagePool(keras.layers.Layer):
         draws = ops.convert_to_tensor(self.draws.value)
         # Two random numbers per image: "swap with a stored one?" and "which one?".
         counter = draws + 2 * index
-        swap = hash_uniform(self.seed, counter) > 0.5
-        slot = ops.minimum(ops.cast(hash_uniform(self.seed, counter + 1) * size, "int32"), size - 1)
+        seed = ops.convert_to_tensor(self.seed_state.value)
+        swap = hash_uniform(seed, counter) > 0.5
+        slot = ops.minimum(ops.cast(hash_uniform(seed, counter + 1) * size, "int32"), size - 1)
         fill_slot = count + index
         filling = fill_slot < size
         use_stored = ops.logical_and(ops.logical_not(filling), swap)

@@ -6,6 +6,7 @@ Parsing loads no Keras: the handlers select the runtime (inside `train`) before 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +62,10 @@ def _train(args: argparse.Namespace) -> int:
     from painter.training.train import train
 
     config = preset(args.config).with_overrides(_flatten(args.overrides))
-    result = train(config, args.workdir, data=args.data, monet=args.monet, photo=args.photo)
+    # Keras' progress bar on a terminal; in logs (CI, nohup) painter's one line per epoch.
+    verbose = 1 if sys.stdout.isatty() else 0
+    result = train(config, args.workdir, data=args.data, monet=args.monet, photo=args.photo,
+                   verbose=verbose)
     print(f"done: {result.epochs_done}/{config.epochs} epochs in {result.workdir}"
           + (f" (stopped early: {result.stop_reason})" if result.stop_reason else ""))
     if result.generator_path is not None:
@@ -70,6 +74,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import os
+
+    # The demo's output is for people reading it: no TensorFlow C++ info lines (set before TF loads).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from painter.training.demo import run_demo
 
     run_demo(args.workdir, data=args.data, minutes=args.minutes,
