@@ -8,7 +8,9 @@ Every epoch covers every photo once (up to the last partial batch, dropped so th
 splits evenly over the replicas); the 300 Monet paintings repeat, reshuffled on each pass, to
 match. Each epoch's shuffles and augmentation draws are seeded from (config.seed, epoch), and the
 dataset is the concatenation of epochs start_epoch .. config.epochs - 1, so a run resumed at epoch
-k sees exactly the batches an unbroken run sees from epoch k on. Use it as
+k sees exactly the batches an unbroken run sees from epoch k on. tf.data's seeded shuffle combines
+its seed with TensorFlow's global seed, so call `keras.utils.set_random_seed(config.seed)` before
+building the dataset (`train()` does) for the same order in every process. Use it as
 `model.fit(data.dataset, steps_per_epoch=data.steps_per_epoch, epochs=config.epochs,
 initial_epoch=start_epoch)`.
 """

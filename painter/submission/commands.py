@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +80,11 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_submit(args: argparse.Namespace) -> int:
     config, runtime = _start(args.workdir)
-    from painter.submission.writer import write_submission
+    from painter.submission.writer import (
+        SUBMISSION_IMAGE_SIZE,
+        at_submission_size,
+        write_submission,
+    )
 
     photos = Path(args.photos)
     if not photos.exists():
@@ -89,13 +92,15 @@ def run_submit(args: argparse.Namespace) -> int:
     batch_size = args.batch_size or (config.submission_batch_size if config else 64)
     if batch_size <= 0:
         raise PainterError(f"--batch-size must be positive. Received: {batch_size}")
-    with _scope(runtime):
+    with runtime.scope():
         generator = load_generator(args.workdir)
+        if config is not None:  # a generator trained below 256 px paints at its own size
+            generator = at_submission_size(generator, config.image_size, SUBMISSION_IMAGE_SIZE)
         report = write_submission(
             generator,
             photos,
             args.out,
-            image_size=config.image_size if config else 256,
+            image_size=SUBMISSION_IMAGE_SIZE,
             batch_size=batch_size,
             min_count=args.min_count,
             max_count=args.max_count,
@@ -111,7 +116,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     _, runtime = _start(args.workdir)
     from painter.submission.stylize import stylize
 
-    with _scope(runtime):
+    with runtime.scope():
         generator = load_generator(args.workdir)
         written = stylize(
             generator, args.images, args.out, tile=args.tile, overlap=args.overlap,
@@ -123,8 +128,8 @@ def run_stylize(args: argparse.Namespace) -> int:
 
 
 def _start(workdir: str) -> tuple[Any, Any]:
-    """The workdir's config (None if it has no config.json) and the selected runtime (None if
-    painter.runtime is not available): chosen before Keras is imported."""
+    """The workdir's config (None if it has no config.json) and the selected runtime, chosen
+    before Keras is imported."""
     workdir_path = Path(workdir)
     if not workdir_path.is_dir():
         raise PainterError(f"--workdir {workdir}: no such folder; pass a training workdir")
@@ -133,21 +138,13 @@ def _start(workdir: str) -> tuple[Any, Any]:
         from painter.config import Config
 
         config = Config.load(workdir_path / "config.json")
-    runtime = None
-    if importlib.util.find_spec("painter.runtime") is not None:
-        from painter.runtime import select_runtime
+    from painter.runtime import select_runtime
 
-        if config is not None:
-            runtime = select_runtime(backend=config.backend, distribution=config.distribution)
-        else:
-            runtime = select_runtime()
+    if config is not None:
+        runtime = select_runtime(backend=config.backend, distribution=config.distribution)
+    else:
+        runtime = select_runtime()
     return config, runtime
-
-
-def _scope(runtime: Any):
-    import contextlib
-
-    return runtime.scope() if runtime is not None else contextlib.nullcontext()
 
 
 def load_generator(workdir: str | Path) -> Any:
@@ -160,8 +157,7 @@ def load_generator(workdir: str | Path) -> Any:
         )
     import keras
 
-    if importlib.util.find_spec("painter.models") is not None:
-        importlib.import_module("painter.models")  # registers painter's layers for loading
+    import painter.models  # noqa: F401  (registers painter's layers for loading)
     try:
         return keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, OSError) as error:

@@ -255,6 +255,24 @@ class _Photos:
             raise DataError(f"photo batch has {len(names)} names for {len(images)} images")
 
 
+# The competition's images: images.zip is written at this size whatever the training size.
+SUBMISSION_IMAGE_SIZE = 256
+
+
+def at_submission_size(generator: Any, train_size: int, out_size: int = 256) -> Any:
+    """The generator as it was trained: photos are scaled to `train_size`, painted, and the
+    painting scaled back to `out_size` (the identity when the sizes agree)."""
+    if train_size == out_size:
+        return generator
+    import keras
+
+    inputs = keras.Input((out_size, out_size, 3))
+    small = keras.layers.Resizing(train_size, train_size, antialias=True)(inputs)
+    painted = generator(small)
+    outputs = keras.layers.Resizing(out_size, out_size, interpolation="bicubic")(painted)
+    return keras.Model(inputs, keras.ops.clip(outputs, -1.0, 1.0), name="painter_at_size")
+
+
 # --- the writer --------------------------------------------------------------------------------
 def write_submission(
     generator: Any,

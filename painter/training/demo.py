@@ -93,8 +93,13 @@ def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]
     from painter.data.reader import scan
     from painter.data.sources import find_domains
     from painter.submission.validate import validate_submission
-    from painter.submission.writer import MAX_COUNT, MIN_COUNT, write_submission
-    from painter.training.train import SUBMISSION_IMAGE_SIZE, at_submission_size
+    from painter.submission.writer import (
+        MAX_COUNT,
+        MIN_COUNT,
+        SUBMISSION_IMAGE_SIZE,
+        at_submission_size,
+        write_submission,
+    )
 
     generator = result.model.monet_generator if result.model is not None else None
     if generator is None:  # nothing trained in this call: load what the workdir holds

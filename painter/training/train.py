@@ -42,9 +42,6 @@ from painter.config import Config
 from painter.errors import ConfigError
 from painter.training import checkpoint as checkpoints
 
-# The competition's images: images.zip is written at this size whatever the training size.
-SUBMISSION_IMAGE_SIZE = 256
-
 
 @dataclass
 class TrainResult:
@@ -285,7 +282,11 @@ def _sample_photos(iterate_images, photo_source, config: Config):
 
 def _submission_seconds(model, photo_count: int, config: Config, printer) -> float:
     """Measured seconds to write images.zip for `photo_count` photos (the budget reserves it)."""
-    from painter.submission.writer import estimate_submission_seconds
+    from painter.submission.writer import (
+        SUBMISSION_IMAGE_SIZE,
+        at_submission_size,
+        estimate_submission_seconds,
+    )
 
     generator = at_submission_size(model.monet_generator, config.image_size,
                                    SUBMISSION_IMAGE_SIZE)
@@ -296,20 +297,6 @@ def _submission_seconds(model, photo_count: int, config: Config, printer) -> flo
     printer(f"time budget: writing images.zip for {photo_count} photos will take ~{seconds:.0f}s "
             "(measured on a few batches)")
     return seconds
-
-
-def at_submission_size(generator, train_size: int, out_size: int):
-    """The generator as it was trained: photos are scaled to `train_size`, painted, and the
-    painting scaled back to `out_size` (the identity when the sizes agree)."""
-    if train_size == out_size:
-        return generator
-    import keras
-
-    inputs = keras.Input((out_size, out_size, 3))
-    small = keras.layers.Resizing(train_size, train_size, antialias=True)(inputs)
-    painted = generator(small)
-    outputs = keras.layers.Resizing(out_size, out_size, interpolation="bicubic")(painted)
-    return keras.Model(inputs, keras.ops.clip(outputs, -1.0, 1.0), name="painter_at_size")
 
 
 def _write_curves(workdir: Path, history: dict, printer) -> None:
@@ -324,4 +311,4 @@ def _write_curves(workdir: Path, history: dict, printer) -> None:
     plot_loss_curves(history, workdir / "loss_curves.png")
 
 
-__all__ = ["TrainResult", "train", "check_workdir", "at_submission_size", "SUBMISSION_IMAGE_SIZE"]
+__all__ = ["TrainResult", "train", "check_workdir"]
