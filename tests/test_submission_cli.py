@@ -43,7 +43,7 @@ def photo_dir(tmp_path_factory):
 def test_submit_writes_a_valid_zip(workdir, photo_dir, tmp_path, capsys):
     out = tmp_path / "sub" / "images.zip"
     code = main(["submit", "--workdir", str(workdir), "--photos", str(photo_dir), "--out", str(out),
-                 "--min-count", "5", "--batch-size", "4", "--no-progress"])
+                 "--min-count", "5", "--batch-size", "4", "--image-size", str(SIZE), "--no-progress"])
     assert code == 0
     assert "wrote" in capsys.readouterr().out
     with zipfile.ZipFile(out) as archive:
@@ -55,7 +55,7 @@ def test_submit_writes_a_valid_zip(workdir, photo_dir, tmp_path, capsys):
 def test_submit_fill_to_and_refusal(workdir, photo_dir, tmp_path, capsys):
     out = tmp_path / "images.zip"
     base = ["submit", "--workdir", str(workdir), "--photos", str(photo_dir), "--out", str(out),
-            "--min-count", "12", "--no-progress"]
+            "--min-count", "12", "--image-size", str(SIZE), "--no-progress"]
     assert main(base) == 1
     assert "error: 9 photos, fewer than the 12 images" in capsys.readouterr().err
     assert not out.exists()
@@ -63,6 +63,27 @@ def test_submit_fill_to_and_refusal(workdir, photo_dir, tmp_path, capsys):
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
     assert len(names) == 14 and "p0_flip.jpg" in names and "p5_flip.jpg" not in names
+
+
+@pytest.mark.backend
+def test_submit_paints_at_the_training_size_and_writes_the_requested_size(workdir, tmp_path):
+    # The workdir's generator was trained at 16 px; photos of 32 px are painted at 16 px and the
+    # paintings written at --image-size 32 (the competition's 256 by default).
+    photos = tmp_path / "photos32"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(photos / f"q{i}.jpg")
+    out = tmp_path / "images.zip"
+    assert main(["submit", "--workdir", str(workdir), "--photos", str(photos), "--out", str(out),
+                 "--min-count", "6", "--image-size", "32", "--no-progress"]) == 0
+    with zipfile.ZipFile(out) as archive:
+        sizes = {Image.open(archive.open(name)).size for name in archive.namelist()}
+    assert sizes == {(32, 32)}
+    # At the default 256 px the 32 px photos are too small to crop: refused, naming a photo.
+    assert main(["submit", "--workdir", str(workdir), "--photos", str(photos),
+                 "--out", str(tmp_path / "big.zip"), "--min-count", "6", "--no-progress"]) == 1
+    assert not (tmp_path / "big.zip").exists()
 
 
 def test_submit_and_stylize_name_a_missing_generator(tmp_path, photo_dir, capsys):
@@ -111,9 +132,11 @@ def test_submit_from_tfrecords(workdir, photo_dir, tmp_path):
     write_tfrecords(photo_dir, tmp_path / "tfrec", "photo", records_per_file=4, image_size=SIZE)
     out = tmp_path / "images.zip"
     assert main(["submit", "--workdir", str(workdir), "--photos", str(tmp_path / "tfrec"),
-                 "--out", str(out), "--min-count", "5", "--no-progress"]) == 0
+                 "--out", str(out), "--min-count", "5", "--image-size", str(SIZE),
+                 "--no-progress"]) == 0
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == [f"p{i}.jpg" for i in range(9)]
     assert main(["submit", "--workdir", str(workdir), "--photos", str(tmp_path / "tfrec"),
-                 "--out", str(tmp_path / "few.zip"), "--min-count", "10", "--no-progress"]) == 1
+                 "--out", str(tmp_path / "few.zip"), "--min-count", "10", "--image-size", str(SIZE),
+                 "--no-progress"]) == 1
     assert not (tmp_path / "few.zip").exists()

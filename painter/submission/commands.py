@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "variants until the zip holds this many images")
     submit.add_argument("--min-count", type=int, default=7000, help="fewest images allowed (7000)")
     submit.add_argument("--max-count", type=int, default=10000, help="most images allowed (10000)")
+    submit.add_argument("--image-size", type=int, default=256,
+                        help="side of the written images (the competition's 256); a generator "
+                        "trained at another size paints at its own size, resized in and out")
     submit.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     submit.set_defaults(func=run_submit)
 
@@ -80,27 +83,25 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_submit(args: argparse.Namespace) -> int:
     config, runtime = _start(args.workdir)
-    from painter.submission.writer import (
-        SUBMISSION_IMAGE_SIZE,
-        at_submission_size,
-        write_submission,
-    )
+    from painter.submission.writer import at_submission_size, write_submission
 
     photos = Path(args.photos)
     if not photos.exists():
         raise PainterError(f"--photos {photos}: no such file or folder")
     batch_size = args.batch_size or (config.submission_batch_size if config else 64)
+    if args.image_size <= 0:
+        raise PainterError(f"--image-size must be positive. Received: {args.image_size}")
     if batch_size <= 0:
         raise PainterError(f"--batch-size must be positive. Received: {batch_size}")
     with runtime.scope():
         generator = load_generator(args.workdir)
-        if config is not None:  # a generator trained below 256 px paints at its own size
-            generator = at_submission_size(generator, config.image_size, SUBMISSION_IMAGE_SIZE)
+        if config is not None:  # a generator trained at 64 px paints at 64 px, resized in and out
+            generator = at_submission_size(generator, config.image_size, args.image_size)
         report = write_submission(
             generator,
             photos,
             args.out,
-            image_size=SUBMISSION_IMAGE_SIZE,
+            image_size=args.image_size,
             batch_size=batch_size,
             min_count=args.min_count,
             max_count=args.max_count,
