@@ -9,6 +9,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -249,3 +250,34 @@ def plot_rgb_histograms(
         figure.suptitle(title)
     figure.tight_layout()
     return save_figure(figure, out_path)
+
+
+def plot_run_histograms(
+    monet: Any,
+    photo: Any,
+    images_zip: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    count: int = 64,
+) -> Path:
+    """RGB histograms of the first `count` Monet paintings, photos (paths or ImageSources, read
+    with painter.data) and generated images in `images_zip`, side by side."""
+    import zipfile
+
+    from PIL import Image
+
+    from painter.data.reader import iterate_images
+
+    with zipfile.ZipFile(images_zip) as archive:
+        generated = [
+            np.asarray(Image.open(archive.open(name)).convert("RGB"))
+            for name in archive.namelist()[:count]
+        ]
+    return plot_rgb_histograms(
+        {
+            "Monet paintings": [image for _, image in iterate_images(monet, indices=range(count))],
+            "photos": [image for _, image in iterate_images(photo, indices=range(count))],
+            "generated Monets": generated,
+        },
+        out_path,
+    )

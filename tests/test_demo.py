@@ -45,5 +45,11 @@ def test_demo_command_trains_and_writes_a_valid_zip(tmp_path, capsys):
     assert json.loads((run / "history.json").read_text())["epoch"] == [1]
     report = validate_submission(workdir / "images.zip", min_count=240)
     assert report.ok and report.count == 240
-    for path in ("images.zip", "loss_curves.png", "samples"):
+    for name in ("rgb_histograms.png", "augmentation_preview.png"):
+        from PIL import Image
+
+        with Image.open(workdir / name) as picture:  # a real PNG, not an empty file
+            assert picture.format == "PNG" and min(picture.size) > 100, name
+    for path in ("images.zip", "loss_curves.png", "samples", "rgb_histograms.png",
+                 "augmentation_preview.png"):
         assert path in out  # says where everything is

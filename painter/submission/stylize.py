@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
+from painter.data.images import to_rgb
 from painter.errors import DataError, PainterError
 from painter.fileio import atomic_write_bytes
 
@@ -36,19 +37,12 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
             image.load()
+            return np.asarray(to_rgb(image), dtype=np.uint8)
     except FileNotFoundError as error:
         raise DataError(f"{path}: no such image file") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DataError(f"{path}: not a readable image ({error}); pass a JPEG or PNG") from error
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "RGBa"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 def size_multiple(generator: Any) -> int:

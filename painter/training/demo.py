@@ -65,6 +65,7 @@ def run_demo(
     run_dir = workdir / "run"
     result = train(config, run_dir, data=data, budget=budget, verbose=0, printer=printer)
     zip_path, report_line = _write_zip(result, config, data, workdir, printer)
+    pictures = _draw_pictures(config, data, zip_path, workdir)
 
     printer("")
     printer(f"demo finished in {time.time() - started:.0f}s ({result.epochs_done} epochs). "
@@ -78,6 +79,8 @@ def run_demo(
         ("sample grids", run_dir / "samples"),
         ("generator", run_dir / "monet_generator.keras"),
         ("submission", zip_path),
+        ("RGB histograms", pictures["histograms"]),
+        ("augmentation preview", pictures["preview"]),
     ]
     for label, path in rows:
         printer(f"  {label:<25} {path}")
@@ -85,6 +88,20 @@ def run_demo(
     printer(f"Run `python -m painter demo --workdir {workdir}` again to train further "
             "(it resumes), or `--data DIR` for real data.")
     return result
+
+
+def _draw_pictures(config, data, zip_path: Path, workdir: Path) -> dict[str, Path]:
+    """The colours of paintings, photos and generated images; what augmentation does."""
+    from painter.data.preview import save_preview
+    from painter.data.sources import find_domains
+    from painter.plots import plot_run_histograms
+
+    monet, photo = find_domains(data)
+    return {
+        "histograms": plot_run_histograms(monet, photo, zip_path, workdir / "rgb_histograms.png"),
+        "preview": save_preview(photo, workdir / "augmentation_preview.png", config=config,
+                                count=4),
+    }
 
 
 def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]:
