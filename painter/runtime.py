@@ -302,16 +302,34 @@ def select_runtime(backend: str = "auto", distribution: str = "auto", *,
     environ = os.environ if environ is None else environ
     requested_backend = environ.get("PAINTER_BACKEND") or backend
     requested_distribution = environ.get("PAINTER_DISTRIBUTION") or distribution
+    keras_preloaded = "keras" in sys.modules
     detection = (detect or detect_hardware)(environ, _check_choice(
         "backend", requested_backend, BACKENDS))
     decision = decide(detection, requested_backend, requested_distribution)
     environ["KERAS_BACKEND"] = decision.backend
     if environ is not os.environ:
         os.environ["KERAS_BACKEND"] = decision.backend  # Keras reads the process environment
+    if not keras_preloaded and "keras" in sys.modules:
+        _switch_keras_backend(decision.backend)
     runtime = _make_runtime(decision)
     if verbose:
         print(runtime.describe(), flush=True)
     return runtime
+
+
+def _switch_keras_backend(backend: str) -> None:
+    """Probing TensorFlow's devices imports TensorFlow, and TensorFlow 2.20 imports Keras, which
+    then fixes its backend from the environment of that moment. If the decision differs (say TF
+    sees no GPU but JAX does), reload Keras with the chosen backend: nothing made with the other
+    backend exists yet, since Keras was not loaded before select_runtime() started."""
+    import warnings
+
+    keras = sys.modules["keras"]
+    if keras.backend.backend() == backend:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # set_backend warns about objects made before: none are
+        keras.config.set_backend(backend)
 
 
 def _make_runtime(decision: Decision) -> Runtime:

@@ -136,3 +136,33 @@ def test_select_runtime_sets_up_the_distribution_of_the_current_backend(keras_ba
             import keras
 
             keras.distribution.set_distribution(None)
+
+
+def test_keras_loaded_by_a_tensorflow_probe_follows_the_decision(tmp_path):
+    """A GPU probe imports TensorFlow, which imports Keras with the environment's backend; when the
+    decision is JAX, Keras must end up on JAX (not stay on TensorFlow)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import os, sys\n"
+        "os.environ.pop('KERAS_BACKEND', None)\n"
+        "from painter.runtime import Detection, select_runtime\n"
+        "def probe(environ, backend):\n"
+        "    import tensorflow  # noqa: F401  (imports Keras, as the real GPU probe does)\n"
+        "    assert sys.modules['keras'].backend.backend() == 'tensorflow'\n"
+        "    return Detection(gpu_signals=('/dev/nvidia0',), tensorflow_gpus=0, jax_gpus=1)\n"
+        "runtime = select_runtime(detect=probe, verbose=False)\n"
+        "import keras\n"
+        "print(runtime.backend, keras.backend.backend(), type(keras.ops.ones(2)).__module__)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "KERAS_BACKEND"}
+    env.pop("PAINTER_BACKEND", None)
+    env.pop("PAINTER_DISTRIBUTION", None)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    backend, keras_backend, array_module = result.stdout.split()[-3:]
+    assert (backend, keras_backend) == ("jax", "jax")
+    assert array_module.startswith("jax")
