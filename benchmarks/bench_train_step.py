@@ -6,7 +6,7 @@ reduction NONE (per-pixel maps: the gradient is of a sum), a `tf.function` train
 the global batch, image pools, one tape). Both get the same U-Net generators and PatchGAN
 discriminators (the starter's architecture) built by painter, on the TensorFlow backend, on this
 machine. Prints images/s for each, their ratio, the FLOPs of one step (counted from the layers'
-shapes: 2 x multiply-adds of every convolution, forward; a training step is taken as 3x forward)
+graph by TensorFlow's profiler, forward; a training step is taken as 3x forward)
 and the fraction of the CPU's nominal peak that reaches.
 
     python benchmarks/bench_train_step.py                 # 64 px, filters 32, batch 1 and 4
@@ -26,21 +26,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def conv_flops(model) -> float:
-    """Forward FLOPs of every Conv2D / Conv2DTranspose in `model` (2 per multiply-add)."""
-    import keras
+def forward_flops(model, size: int) -> float:
+    """FLOPs of one forward pass of `model` on one size x size image, counted by TensorFlow's
+    profiler on the traced graph (convolutions dominate)."""
+    import tensorflow as tf
 
-    total = 0.0
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            _, height, width, _ = layer.input.shape
-            kh, kw = layer.kernel_size
-            total += 2.0 * height * width * kh * kw * layer.input.shape[-1] * layer.filters
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, height, width, _ = layer.output.shape
-            kh, kw = layer.kernel_size
-            total += 2.0 * height * width * kh * kw * layer.input.shape[-1] * layer.filters
-    return total
+    function = tf.function(lambda x: model(x, training=False))
+    graph = function.get_concrete_function(tf.TensorSpec([1, size, size, 3], tf.float32)).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return float(tf.compat.v1.profiler.profile(graph, options=options).total_float_ops)
 
 
 def nominal_peak_flops() -> float:
@@ -152,7 +147,7 @@ def time_painter(config, batch: int, steps: int) -> tuple[float, float]:
 
     timer = Timer()
     model.fit(dataset, steps_per_epoch=steps + 2, epochs=1, verbose=0, callbacks=[timer])
-    forward = sum(conv_flops(network) for network in (
+    forward = sum(forward_flops(network, config.image_size) for network in (
         model.monet_generator, model.photo_generator,
         model.monet_discriminator, model.photo_discriminator))
     # A step runs each generator 3 times (translate, cycle, identity) and each discriminator 3
@@ -167,6 +162,8 @@ def main() -> int:
     parser.add_argument("--filters", type=int, default=32)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--pool-size", type=int, default=50,
+                        help="painter's image pool (the paper's 50; 0 = off)")
     args = parser.parse_args()
 
     from painter.config import preset
@@ -174,11 +171,12 @@ def main() -> int:
     config = preset("smoke").replace(
         image_size=args.size, resize_size=args.size, generator="unet", unet_depth=0,
         generator_filters=args.filters, discriminator_filters=args.filters,
-        adversarial_loss="bce", pool_size=50,
+        adversarial_loss="bce", pool_size=args.pool_size,
     )
     peak = nominal_peak_flops()
     print(f"bench_train_step: U-Net + PatchGAN at {args.size}px, filters {args.filters}, "
-          f"TensorFlow on {os.cpu_count()} CPUs; nominal peak {peak / 1e9:.0f} GFLOP/s")
+          f"pool {args.pool_size}, TensorFlow on {os.cpu_count()} CPUs; nominal peak "
+          f"{peak / 1e9:.0f} GFLOP/s")
     for batch in args.batches:
         starter_seconds = time_starter(config, batch, args.steps)
         painter_seconds, flops = time_painter(config, batch, args.steps)
