@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from painter.data.images import encode_jpeg
 from painter.errors import DataError, PainterError
 from painter.submission.validate import MAX_COUNT, MIN_COUNT, ValidationReport, validate_submission
 
@@ -91,13 +92,6 @@ def to_uint8(images: Any) -> np.ndarray:
     image by half a level; not clipping would wrap 256 around to 0."""
     pixels = (np.asarray(images, dtype=np.float32) + 1.0) * 127.5
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
-
-
-def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    """uint8 [H, W, 3] -> JPEG bytes (PIL; releases the GIL while encoding)."""
-    buffer = io.BytesIO()
-    Image.fromarray(image, mode="RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 def entry_name(image_name: str | bytes) -> str:
