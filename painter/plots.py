@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from painter.data.images import to_uint8
 from painter.fileio import atomic_write_bytes
 
 
@@ -23,14 +24,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Images in [-1, 1] (float) or [0, 255] (uint8) -> uint8, rounded and clipped."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images
-    return np.clip(np.round((images.astype(np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -134,6 +135,17 @@ def load_rgb(data: bytes | str | os.PathLike, size: int | None = None) -> np.nda
     return np.asarray(rgb, dtype=np.uint8)
 
 
+def to_uint8(images: Any) -> np.ndarray:
+    """Model-range images in [-1, 1] (uint8 passes through) -> uint8 pixels: `(x + 1) * 127.5`, rounded to nearest (halves
+    to even, like np.rint), clipped to 0..255. Truncating instead (`astype`) would darken every
+    image by half a level; not clipping would wrap 256 around to 0."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:  # already pixels
+        return images
+    pixels = (images.astype(np.float32) + 1.0) * 127.5
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
 def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     """uint8 [H, W, 3] -> JPEG bytes."""
     buffer = io.BytesIO()
@@ -167,4 +179,4 @@ def fit_to_size_tf(image, size: int):
 
 
 __all__ = ["ImageHeader", "read_header", "check_size", "to_rgb", "fit_to_size", "load_rgb",
-           "encode_jpeg", "fit_to_size_tf", "JPEG_QUALITY"]
+           "encode_jpeg", "to_uint8", "fit_to_size_tf", "JPEG_QUALITY"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from painter.errors import PainterError
+from painter.submission.validate import MAX_COUNT, MIN_COUNT
 
 GENERATOR_FILE = "monet_generator.keras"  # what training writes into the workdir
 
@@ -32,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--fill-to", type=int, default=None,
                         help="with fewer photos than --min-count, add flipped/rotated test-time "
                         "variants until the zip holds this many images")
-    submit.add_argument("--min-count", type=int, default=7000, help="fewest images allowed (7000)")
-    submit.add_argument("--max-count", type=int, default=10000, help="most images allowed (10000)")
+    submit.add_argument("--min-count", type=int, default=MIN_COUNT,
+                        help=f"fewest images allowed ({MIN_COUNT})")
+    submit.add_argument("--max-count", type=int, default=MAX_COUNT,
+                        help=f"most images allowed ({MAX_COUNT})")
     submit.add_argument("--image-size", type=int, default=256,
                         help="side of the written images (the competition's 256); a generator "
                         "trained at another size paints at its own size, resized in and out")
@@ -47,8 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "names, nothing else. Exit 0 with a one-line summary, or 1 listing every violation.",
     )
     validate.add_argument("zip", help="the images.zip to check")
-    validate.add_argument("--min-count", type=int, default=7000, help="fewest images allowed (7000)")
-    validate.add_argument("--max-count", type=int, default=10000, help="most images allowed (10000)")
+    validate.add_argument("--min-count", type=int, default=MIN_COUNT,
+                          help=f"fewest images allowed ({MIN_COUNT})")
+    validate.add_argument("--max-count", type=int, default=MAX_COUNT,
+                          help=f"most images allowed ({MAX_COUNT})")
     validate.add_argument("--image-size", type=int, default=256, help="required side (256)")
     validate.set_defaults(func=run_validate)
 

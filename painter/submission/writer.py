@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from painter.data.images import encode_jpeg
+from painter.data.images import encode_jpeg, to_uint8
 from painter.errors import DataError, PainterError
 from painter.submission.validate import MAX_COUNT, MIN_COUNT, ValidationReport, validate_submission
 
@@ -84,14 +84,6 @@ class SubmissionReport:
             f"wrote {self.path}: {self.count} images{filled} from {self.photo_count} photos in "
             f"{self.seconds:.1f} s ({self.images_per_second:.1f} images/s, batch {self.batch_size})"
         )
-
-
-def to_uint8(images: Any) -> np.ndarray:
-    """Generator output in [-1, 1] -> uint8 pixels: `(x + 1) * 127.5`, rounded to nearest (halves
-    to even, like np.rint), clipped to 0..255. Truncating instead (`astype`) would darken every
-    image by half a level; not clipping would wrap 256 around to 0."""
-    pixels = (np.asarray(images, dtype=np.float32) + 1.0) * 127.5
-    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 
 def entry_name(image_name: str | bytes) -> str:
