@@ -144,7 +144,6 @@ def _theme() -> gr.themes.Base:
     # The default theme's fonts ship with Gradio (nothing fetched from Google Fonts).
     return gr.themes.Default(primary_hue="blue", secondary_hue="amber", neutral_hue="slate")
 
-from gradio.events import Dependency
 
 class _PhotoInput(gr.Image):
     """gr.Image that hands the handler the uploaded file untouched (type="filepath").
@@ -160,7 +159,9 @@ class _PhotoInput(gr.Image):
         if payload is None or payload.path is None:
             return None
         return str(payload.path)
-    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from collections.abc import Callable, Sequence
+    from typing import TYPE_CHECKING, Any, Literal
+
     from gradio.blocks import Block
     if TYPE_CHECKING:
         from gradio.components import Timer

@@ -66,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
         name, path = parse_painter_option(option)
         generator_file(path, name)
 
-    from painter.serve.app import bind
+    from painter.serve.net import base_url, bind
 
     sock = bind(args.host, args.port)
     try:
@@ -80,7 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 args.painter, tile=args.tile, overlap=args.overlap,
                 max_megapixels=args.max_megapixels, max_waiting=args.max_waiting,
             )
-        from painter.serve.app import Server, base_url, build_app
+        from painter.serve.app import Server, build_app
 
         url = base_url(sock)
         server = Server(build_app(painters, url=url, note=note), sock)
