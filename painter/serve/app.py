@@ -40,6 +40,7 @@ from painter.serve.net import base_url  # noqa: E402
 from painter.serve.painters import Painter, Painting, UploadError  # noqa: E402
 
 KEPT_OUTPUTS = 64  # page paintings kept on disk for download; older ones are deleted
+DRAIN_FACTOR = 8  # an oversized body is read (not kept) up to 8x the cap, so the client sees the 413
 CSS = """
 .gradio-container { max-width: 1180px !important; margin: 0 auto !important; }
 #title h1 { margin-bottom: 0.2em; }
@@ -116,18 +117,28 @@ def build_app(
 
 
 async def _read_body(request: Request, byte_cap: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `byte_cap` (never read whole)."""
+    """The request body; 413 when it is larger than `byte_cap`. Bytes past the cap are read and
+    dropped (up to DRAIN_FACTOR times the cap) rather than answered at once: most clients
+    (urllib, requests) send the whole body before reading the answer, and would see a broken
+    pipe instead of the message. A client that asks first (`Expect: 100-continue`, as curl does
+    for large bodies) is answered before it sends anything."""
     too_large = UploadError(
         f"the upload is larger than this server's {byte_cap / 1e6:.0f} MB limit: send a photo "
         "(JPEG or PNG) below it, or start the server with a larger --max-megapixels", status=413)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > byte_cap:
+    if (declared.isdigit() and int(declared) > byte_cap
+            and request.headers.get("expect", "").lower() == "100-continue"):
         raise too_large
     body = bytearray()
+    received = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > byte_cap:
-            raise too_large
+        received += len(chunk)
+        if received <= byte_cap:
+            body += chunk
+        elif received > DRAIN_FACTOR * byte_cap:
+            break  # a flood: stop reading; the client may see the connection close
+    if received > byte_cap:
+        raise too_large
     return bytes(body)
 
 
@@ -146,20 +157,16 @@ def _theme() -> gr.themes.Base:
     return gr.themes.Default(primary_hue="blue", secondary_hue="amber", neutral_hue="slate")
 
 
-class _PhotoInput(gr.Image):
-    """gr.Image that hands the handler the uploaded file untouched (type="filepath").
+def _untouched_upload(payload: Any) -> str | None:
+    """The photo input's preprocessing: the uploaded file's path, untouched.
 
-    Gradio's own preprocessing opens the file with Pillow and fails with a bare error on a
-    broken upload; painter decodes it instead (`decode_photo`), with the same size cap, EXIF
-    handling and messages as the HTTP API."""
-
-    def get_block_name(self) -> str:
-        return "image"  # the browser renders it with Gradio's Image component
-
-    def preprocess(self, payload: Any) -> str | None:
-        if payload is None or payload.path is None:
-            return None
-        return str(payload.path)
+    Gradio's own opens the file with Pillow and fails with a bare "Error" on a broken upload;
+    painter decodes it instead (`decode_photo`), with the HTTP API's size cap, EXIF handling and
+    messages. (Set on the instance: a gr.Image subclass would make Gradio write a .pyi stub next
+    to this file.)"""
+    if payload is None or getattr(payload, "path", None) is None:
+        return None
+    return str(payload.path)
 
 
 def build_page(
@@ -179,7 +186,9 @@ def build_page(
         try:
             painting = choose_painter(painters, name).paint_bytes(Path(photo).read_bytes())
         except UploadError as error:
-            raise gr.Error(str(error), title="Cannot paint this photo") from None
+            # a user mistake, not a server fault: a toast on the page, no traceback in the log
+            raise gr.Error(str(error), title="Cannot paint this photo",
+                           print_exception=False) from None
         path = outputs.write(f"{Path(photo).stem}-{painting.painter}.png", painting.png)
         return str(path), (
             f"**{painting.painter}** painted this {painting.width}x{painting.height} photo in "
@@ -208,8 +217,9 @@ def build_page(
             )
             button = gr.Button("Paint", variant="primary", elem_id="paint", scale=1)
         with gr.Row(equal_height=True):
-            photo = _PhotoInput(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                label="Your photo", elem_id="photo", height=440)
+            photo = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                             label="Your photo", elem_id="photo", height=440)
+            photo.preprocess = _untouched_upload
             painting = gr.Image(type="filepath", format="png", label="Painting",
                                 elem_id="painting", height=440, interactive=False,
                                 buttons=["download", "fullscreen"])

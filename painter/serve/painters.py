@@ -85,8 +85,8 @@ def decode_photo(data: bytes, *, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS)
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise UploadError(
-            f"the upload ({len(data):,} bytes, starting {data[:12]!r}) is not an image: send a "
-            "photo file (JPEG, PNG, WebP, ...) as the request body"
+            f"the upload ({len(data):,} bytes, starting {data[:12]!r}) is not an image: choose a "
+            "photo file (JPEG, PNG, WebP, ...)"
         ) from None
     with image:
         width, height = image.size
