@@ -212,8 +212,8 @@ def test_memory_stays_flat_over_200_requests(served):
     send(200)
     growth = _rss_megabytes() - before
     print(f"RSS {before:.0f} MB after 20 requests, {before + growth:.0f} MB after 200 more")
-    # Keeping each request's photo or painting (~0.6 MB as float32) would add > 100 MB.
-    assert growth < 25, f"RSS grew {growth:.1f} MB over 200 requests"
+    # Keeping each request's photo or painting (~0.6 MB as float32) would add > 25 MB.
+    assert growth < 12, f"RSS grew {growth:.1f} MB over 200 requests"
 
 
 # -- the Python client ----------------------------------------------------------------------------
