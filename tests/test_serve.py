@@ -227,3 +227,8 @@ def test_painter_queue_is_bounded_and_recovers():
         painter.paint_bytes(b"junk")  # an error inside the job frees its place
     assert painter.paint_bytes(upload).arrival == 5
     painter.close()
+
+
+def test_tile_options_are_checked_when_the_painter_is_made():
+    with pytest.raises(PainterError, match="--tile must exceed twice --overlap"):
+        Painter("slow", SlowGenerator(), tile=64, overlap=32)

@@ -216,6 +216,30 @@ def test_memory_stays_flat_over_200_requests(served):
     assert growth < 12, f"RSS grew {growth:.1f} MB over 200 requests"
 
 
+def test_a_failing_generator_gets_json_500_and_the_next_request_is_served():
+    from fastapi.testclient import TestClient
+
+    from painter.serve.app import build_app
+
+    calls = []
+
+    def flaky_generator(batch: np.ndarray) -> np.ndarray:  # fails on its first photo only
+        calls.append(batch.shape)
+        if len(calls) == 1:
+            raise RuntimeError("out of memory (simulated)")
+        return -batch
+
+    painter = Painter("flaky", flaky_generator)
+    client = TestClient(build_app({"flaky": painter}), raise_server_exceptions=False)
+    upload = photo_bytes(16, 24)
+    failed = client.post("/paint", content=upload)
+    assert failed.status_code == 500
+    assert failed.json()["error"] == "painting failed: RuntimeError: out of memory (simulated)"
+    served = client.post("/paint?painter=flaky", content=upload)
+    assert served.status_code == 200 and png_pixels(served.content).shape == (16, 24, 3)
+    painter.close()
+
+
 # -- the Python client ----------------------------------------------------------------------------
 def test_gradio_client_paints_with_the_chosen_painter(served, tmp_path):
     from gradio_client import Client, handle_file

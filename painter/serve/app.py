@@ -92,6 +92,13 @@ def build_app(
         return JSONResponse({"error": str(error), "status": error.status},
                             status_code=error.status, headers=headers)
 
+    @app.exception_handler(Exception)
+    async def painting_failed(request: Request, error: Exception) -> JSONResponse:
+        # Not the client's fault (say, out of memory on a huge photo): still JSON, and the
+        # server keeps serving the next request.
+        return JSONResponse({"error": f"painting failed: {type(error).__name__}: {error}",
+                             "status": 500}, status_code=500)
+
     @app.get("/painters")
     async def list_painters() -> list[dict[str, Any]]:
         return [painter.describe() for painter in painters.values()]
@@ -189,6 +196,9 @@ def build_page(
             # a user mistake, not a server fault: a toast on the page, no traceback in the log
             raise gr.Error(str(error), title="Cannot paint this photo",
                            print_exception=False) from None
+        except Exception as error:  # noqa: BLE001  (shown on the page instead of a bare "Error")
+            raise gr.Error(f"painting failed: {type(error).__name__}: {error}",
+                           title="Painting failed") from error
         path = outputs.write(f"{Path(photo).stem}-{painting.painter}.png", painting.png)
         return str(path), (
             f"**{painting.painter}** painted this {painting.width}x{painting.height} photo in "

@@ -137,6 +137,11 @@ class Painter:
         max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
         max_waiting: int = DEFAULT_MAX_WAITING,
     ) -> None:
+        if overlap < 4 or tile <= 2 * overlap:
+            raise PainterError(
+                f"--tile must exceed twice --overlap, and --overlap be at least 4 pixels. "
+                f"Received: tile={tile}, overlap={overlap}"
+            )
         self.name = name
         self.generator = generator
         self.path = path
