@@ -112,12 +112,14 @@ def rss_mb(pid: int) -> float:
         return float("nan")
 
 
-def latency(url: str, data: bytes, count: int) -> tuple[float, float, float]:
+def latency(url: str, data: bytes, count: int) -> tuple[float, float, float, float]:
+    """p50 and p95 of the whole request (ms), median time inside the server (ms), and the
+    requests/s of this one client sending back to back."""
     post(url, data)  # warm-up: the first call of a new size traces the model
     results = [post(url, data) for _ in range(count)]
     totals = [total * 1e3 for total, _ in results]
     return (percentile(totals, 50), percentile(totals, 95),
-            statistics.median(inside * 1e3 for _, inside in results))
+            statistics.median(inside * 1e3 for _, inside in results), 1e3 * count / sum(totals))
 
 
 def throughput(url: str, data: bytes, clients: int, per_client: int) -> float:
@@ -156,17 +158,20 @@ def main(argv: list[str] | None = None) -> int:
             small, large = photo(256), photo(1024)
             print(f"{'painter':<10} {'generator':<42} {'photo':>9} {'n':>3} {'p50 ms':>8} "
                   f"{'p95 ms':>8} {'in server':>10}")
+            one_client = {}
             for name, description in descriptions.items():
                 for data, side, count in ((small, 256, args.requests),
                                           (large, 1024, args.large_requests)):
-                    p50, p95, inside = latency(f"{url}/paint?painter={name}", data, count)
+                    p50, p95, inside, rate = latency(f"{url}/paint?painter={name}", data, count)
+                    one_client.setdefault(name, rate)  # the 256-px run's
                     print(f"{name:<10} {description:<42} {side:>4}x{side:<4} {count:>3} "
                           f"{p50:>8.0f} {p95:>8.0f} {inside:>8.0f}ms", flush=True)
             for name in descriptions:
                 rate = throughput(f"{url}/paint?painter={name}", small, args.clients,
                                   args.per_client)
-                print(f"{name:<10} {args.clients} concurrent clients, 256x256: {rate:.1f} "
-                      f"requests/s ({args.clients * args.per_client} requests)", flush=True)
+                print(f"{name:<10} 256x256: {rate:.2f} requests/s with {args.clients} concurrent "
+                      f"clients ({args.clients * args.per_client} requests); "
+                      f"{one_client[name]:.2f} with one", flush=True)
             print(f"server RSS {rss_mb(server.pid):.0f} MB at the end")
         finally:
             server.terminate()

@@ -45,6 +45,7 @@ CSS = """
 .gradio-container { max-width: 1180px !important; margin: 0 auto !important; }
 #title h1 { margin-bottom: 0.2em; }
 #status { min-height: 1.6em; }
+#paint { align-self: flex-end; min-height: 3.2em; }
 """
 
 
@@ -219,7 +220,7 @@ def build_page(
         )
         if note:
             gr.Markdown(f"**Note.** {note}", elem_id="note")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=False):
             painter_choice = gr.Dropdown(
                 choices=[(painter.label(), name) for name, painter in painters.items()],
                 value=first, label="Painter", elem_id="painter", scale=4,
@@ -255,7 +256,10 @@ class _OutputFolder:
     download); older files are deleted so a long-running server does not fill the disk."""
 
     def __init__(self, keep: int) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="painter-serve-"))
+        # removed when the server's app is dropped or the process exits
+        self._folder = tempfile.TemporaryDirectory(prefix="painter-serve-",
+                                                   ignore_cleanup_errors=True)
+        self.root = Path(self._folder.name)
         self.keep = keep
         self._written: deque[Path] = deque()
         self._lock = threading.Lock()
