@@ -240,6 +240,33 @@ def test_a_failing_generator_gets_json_500_and_the_next_request_is_served():
     painter.close()
 
 
+def test_serve_command_loads_painters_and_serves_on_the_port_it_prints(served, monkeypatch,
+                                                                       capsys, tmp_path):
+    from painter.cli import main
+    from painter.serve.app import Server
+
+    tiny = served.painters["tiny"].path.parent
+    answers, urls = [], []
+
+    def serve_briefly(server: Server) -> None:  # instead of serving until Ctrl-C
+        server.start()
+        urls.append(server.url)
+        try:
+            answers.append(request(f"{server.url}/painters"))
+            answers.append(request(f"{server.url}/paint", photo_bytes(20, 28)))
+        finally:
+            server.stop()
+
+    monkeypatch.setattr(Server, "serve_forever", serve_briefly)
+    assert main(["serve", "--port", "0", "--painter", f"mine={tiny}", "--tile", "256"]) == 0
+    printed = capsys.readouterr().out
+    assert f"painter 'mine': {tiny / 'monet_generator.keras'} (trained at 32 px)" in printed
+    assert f"serving mine at {urls[0]}/ (the page)" in printed and urls[0] != served.url
+    (status, _, body), (painted, _, painting) = answers
+    assert status == 200 and json.loads(body)[0]["tile"] == 256
+    assert painted == 200 and png_pixels(painting).shape == (20, 28, 3)
+
+
 # -- the Python client ----------------------------------------------------------------------------
 def test_gradio_client_paints_with_the_chosen_painter(served, tmp_path):
     from gradio_client import Client, handle_file

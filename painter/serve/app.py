@@ -292,11 +292,13 @@ class Server:
         self._thread: threading.Thread | None = None
 
     def serve_forever(self) -> None:
+        self._run()
+
+    def _run(self) -> None:
         self._server.run(sockets=[self.sock])
 
     def start(self, timeout: float = 60.0) -> Server:
-        self._thread = threading.Thread(target=self.serve_forever, name="painter-serve",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="painter-serve", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:

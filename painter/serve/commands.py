@@ -77,7 +77,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
         with runtime.scope():
             painters, note = load_painters(
-                args.painter, tile=args.tile, overlap=args.overlap,
+                args.painter, printer=lambda line: print(line, flush=True),  # logs piped too
+                tile=args.tile, overlap=args.overlap,
                 max_megapixels=args.max_megapixels, max_waiting=args.max_waiting,
             )
         from painter.serve.app import Server, build_app
@@ -88,9 +89,9 @@ def run_serve(args: argparse.Namespace) -> int:
         sock.close()
         raise
     if note:
-        print(note)
+        print(note, flush=True)
     print(f"serving {', '.join(painters)} at {url}/ (the page), POST {url}/paint?painter=NAME, "
-          f"GET {url}/painters; Ctrl-C stops")
+          f"GET {url}/painters; Ctrl-C stops", flush=True)
     try:
         server.serve_forever()
     finally:
