@@ -8,7 +8,7 @@ as a CPU serves it, unless --bf16). Then, one request at a time, POST /paint wit
 paint, PNG encode); then 4 clients at once on the 256-px photo and prints requests/s. The server's
 RSS is printed before and after.
 
-    python benchmarks/bench_serve.py                  # ~3 minutes on 2 CPU cores
+    python benchmarks/bench_serve.py                  # 5-10 minutes on 2 CPU cores (1024-px ResNet)
     python benchmarks/bench_serve.py --requests 20 --large-requests 5 --clients 4
 
 Latency of a 1024-px photo is dominated by the generator (~16x the pixels of 256 px); requests/s

@@ -40,7 +40,7 @@ from painter.serve.net import base_url  # noqa: E402
 from painter.serve.painters import Painter, Painting, UploadError  # noqa: E402
 
 KEPT_OUTPUTS = 64  # page paintings kept on disk for download; older ones are deleted
-DRAIN_FACTOR = 8  # an oversized body is read (not kept) up to 8x the cap, so the client sees the 413
+DRAIN_FACTOR = 8  # an oversized body is read (not kept) up to 8x the cap: the client sees the 413
 CSS = """
 .gradio-container { max-width: 1180px !important; margin: 0 auto !important; }
 #title h1 { margin-bottom: 0.2em; }
@@ -185,7 +185,7 @@ def build_page(
     max_megapixels: float,
 ) -> gr.Blocks:
     """The Gradio page: title, explanation, painter dropdown, photo and painting side by side."""
-    outputs = _OutputFolder(KEPT_OUTPUTS)
+    downloads = _OutputFolder(KEPT_OUTPUTS)
     first = next(iter(painters))
 
     def paint_photo(photo: str | None, name: str) -> tuple[str | None, str]:
@@ -200,7 +200,7 @@ def build_page(
         except Exception as error:  # noqa: BLE001  (shown on the page instead of a bare "Error")
             raise gr.Error(f"painting failed: {type(error).__name__}: {error}",
                            title="Painting failed") from error
-        path = outputs.write(f"{Path(photo).stem}-{painting.painter}.png", painting.png)
+        path = downloads.write(f"{Path(photo).stem}-{painting.painter}.png", painting.png)
         return str(path), (
             f"**{painting.painter}** painted this {painting.width}x{painting.height} photo in "
             f"{painting.seconds:.2f} s. The painting has the photo's size: download it with the "
@@ -243,11 +243,13 @@ def build_page(
                 "`gradio_client.Client(url).predict(handle_file('photo.jpg'), "
                 f"'{example}', api_name='/paint')`."
             )
-        for trigger in (button.click, photo.change, painter_choice.change):
-            # No Gradio-side limit: each painter's own FIFO queue orders and bounds the work.
-            trigger(paint_photo, inputs=[photo, painter_choice], outputs=[painting, status],
-                    api_name="paint" if trigger == button.click else False,
-                    concurrency_limit=None)
+        # Paint on the button (the event gradio_client calls: api_name="/paint"), and whenever
+        # the photo or the painter changes. No Gradio-side limit: each painter's own FIFO queue
+        # orders and bounds the work.
+        inputs, outputs = [photo, painter_choice], [painting, status]
+        button.click(paint_photo, inputs, outputs, api_name="paint", concurrency_limit=None)
+        for change in (photo.change, painter_choice.change):
+            change(paint_photo, inputs, outputs, api_name=False, concurrency_limit=None)
     return page
 
 
