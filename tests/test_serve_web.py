@@ -217,6 +217,7 @@ def test_memory_stays_flat_over_200_requests(served):
 
 
 def test_a_failing_generator_gets_json_500_and_the_next_request_is_served():
+    """Also: the page shows the note (e.g. that the demo's generator is served)."""
     from fastapi.testclient import TestClient
 
     from painter.serve.app import build_app
@@ -230,7 +231,9 @@ def test_a_failing_generator_gets_json_500_and_the_next_request_is_served():
         return -batch
 
     painter = Painter("flaky", flaky_generator)
-    client = TestClient(build_app({"flaky": painter}), raise_server_exceptions=False)
+    note = "No --painter given: serving the demo's generator (demo-workdir/...)"
+    client = TestClient(build_app({"flaky": painter}, note=note), raise_server_exceptions=False)
+    assert note in client.get("/config").text  # the page says which generator it serves
     upload = photo_bytes(16, 24)
     failed = client.post("/paint", content=upload)
     assert failed.status_code == 500
