@@ -3,8 +3,11 @@ grids kept, and a summary of what the folder weighs."""
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
+from painter.kaggle import output
 from painter.kaggle.output import (
     KAGGLE_OUTPUT,
     checkpoint_dir_for,
@@ -13,11 +16,19 @@ from painter.kaggle.output import (
 )
 
 
-def test_checkpoints_leave_the_output_folder_only_on_kaggle():
-    assert checkpoint_dir_for(KAGGLE_OUTPUT, {}) == "/kaggle/temp/painter-checkpoints"
+def test_checkpoints_leave_the_output_folder_only_on_kaggle(tmp_path, monkeypatch):
+    monkeypatch.setattr(output, "KAGGLE_SCRATCH", tmp_path / "kaggle" / "temp")
+    assert checkpoint_dir_for(KAGGLE_OUTPUT, {}) == str(
+        tmp_path / "kaggle" / "temp" / "painter-checkpoints")
     assert checkpoint_dir_for("/home/me/run", {}) == ""  # elsewhere: WORKDIR/checkpoints
     chosen = {"PAINTER_CHECKPOINT_DIR": "/scratch/ckpt"}
     assert checkpoint_dir_for(KAGGLE_OUTPUT, chosen) == "/scratch/ckpt"
+    # /kaggle/temp cannot be made (a file is in the way): the system's temporary folder instead.
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    monkeypatch.setattr(output, "KAGGLE_SCRATCH", tmp_path / "blocked" / "temp")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-tmp"))
+    assert checkpoint_dir_for(KAGGLE_OUTPUT, {}) == str(
+        tmp_path / "system-tmp" / "painter-checkpoints")
 
 
 def test_thinning_keeps_the_first_the_last_and_evenly_spaced_grids(tmp_path):

@@ -12,6 +12,7 @@ Standard library only; nothing here imports Keras.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +27,23 @@ KEEP_SAMPLE_GRIDS = 8  # the first, the last and evenly spaced ones: how the sty
 def checkpoint_dir_for(output_dir: str | os.PathLike,
                        environ: Mapping[str, str] | None = None) -> str:
     """Where the notebook keeps checkpoints: PAINTER_CHECKPOINT_DIR if set; outside the output
-    folder when that is Kaggle's (`/kaggle/temp/painter-checkpoints`); else "" (the config's
-    default, WORKDIR/checkpoints: a local run keeps everything in one place)."""
+    folder when that is Kaggle's (`/kaggle/temp/painter-checkpoints`, or the system's temporary
+    folder where /kaggle/temp cannot be made); else "" (the config's default, WORKDIR/checkpoints:
+    a local run keeps everything in one place)."""
     environ = os.environ if environ is None else environ
     if environ.get("PAINTER_CHECKPOINT_DIR"):
         return environ["PAINTER_CHECKPOINT_DIR"]
-    if Path(output_dir) == KAGGLE_OUTPUT:
-        return str(KAGGLE_SCRATCH / "painter-checkpoints")
-    return ""
+    if Path(output_dir) != KAGGLE_OUTPUT:
+        return ""
+    for scratch in (KAGGLE_SCRATCH, Path(tempfile.gettempdir())):
+        try:
+            scratch.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(scratch, os.W_OK):
+            return str(scratch / "painter-checkpoints")
+    raise OSError(f"neither {KAGGLE_SCRATCH} nor {tempfile.gettempdir()} is writable: set "
+                  "PAINTER_CHECKPOINT_DIR to a folder outside the output folder")
 
 
 def thin_sample_grids(samples_dir: str | os.PathLike, keep: int = KEEP_SAMPLE_GRIDS) -> list[Path]:
