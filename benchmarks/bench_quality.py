@@ -18,6 +18,7 @@ training resumes from its workdir's checkpoints.
     python benchmarks/bench_quality.py                                  # paper, starter; seed 0
     python benchmarks/bench_quality.py --recipes starter,painter --seeds 0,1 --steps 800
     python benchmarks/bench_quality.py --list                           # the recipes
+    python benchmarks/bench_quality.py --evaluate WORKDIR    # any run's monet_generator.keras
 """
 
 from __future__ import annotations
@@ -126,13 +127,7 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
                      else model.monet_generator)
     else:
         generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
-    photos = style_fd.load_images(style_fd.fixed_photo_files(data))
-    small = style_fd.to_model_size(photos, image_size)
-    painted = np.concatenate([
-        keras.ops.convert_to_numpy(generator(small[i:i + 50], training=False))
-        for i in range(0, len(small), 50)
-    ])
-    paintings = style_fd.to_full_size(painted)
+    paintings = paint_fixed_photos(generator, image_size, data)
     features = style_fd.StyleEmbedder()(paintings)
     np.savez(workdir / "quality.npz", features=features,
              samples=paintings[sample_indices(len(paintings))])
@@ -142,6 +137,42 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
         "train_seconds": train_seconds, "epochs": result.epochs_done, "final_losses": last,
         "backend": keras.backend.backend(), "config": config.to_dict(),
     }, indent=2))
+    return 0
+
+
+def paint_fixed_photos(generator, image_size: int, data: Path) -> np.ndarray:
+    """The fixed 300 photos brought to `image_size`, painted, brought back to 256 (uint8)."""
+    import keras
+
+    photos = style_fd.load_images(style_fd.fixed_photo_files(data))
+    small = style_fd.to_model_size(photos, image_size)
+    painted = np.concatenate([
+        keras.ops.convert_to_numpy(generator(small[i:i + 50], training=False))
+        for i in range(0, len(small), 50)
+    ])
+    return style_fd.to_full_size(painted)
+
+
+def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
+    """Style FD of a training workdir's `monet_generator.keras` at its config's image size."""
+    import keras
+
+    import painter.models  # noqa: F401  (registers painter's layers for load_model)
+    from painter.config import Config
+
+    config = Config.load(workdir / "config.json")
+    generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
+    refs = reference_features(config.image_size, data, out)
+    floor = style_fd.floors(refs["monet"], refs["photo"])
+    paintings = paint_fixed_photos(generator, config.image_size, data)
+    scores = style_fd.style_scores(style_fd.StyleEmbedder()(paintings), refs["monet"])
+    history = workdir / "history.json"
+    epochs = len(json.loads(history.read_text()).get("epoch", [])) if history.exists() else "?"
+    print(f"{workdir}: {epochs} epochs at {config.image_size} px: style FD "
+          f"{scores['style_fd']:.3f}, memorization {scores['memorization']:.4f}; floors: photos "
+          f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}")
+    side_by_side(workdir / "quality_samples.png", refs["photo_samples"],
+                 [("painted", paintings[sample_indices(len(paintings))])])
     return 0
 
 
@@ -232,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrain", action="store_true",
                         help="measure again even where quality.json has the run")
     parser.add_argument("--list", action="store_true", help="print the recipes and exit")
+    parser.add_argument("--evaluate", type=Path, metavar="WORKDIR",
+                        help="only measure the monet_generator.keras of a training workdir")
     parser.add_argument("--child", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -239,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, recipe in RECIPES.items():
             print(f"{name:24s} decay={recipe['decay']:.2f} {recipe['overrides']}")
         return 0
+    if args.evaluate:
+        return evaluate_workdir(args.evaluate, args.data, args.out)
     if args.child:
         name, seed = args.child[0], int(args.child[1])
         return run_child(name, seed, args.steps, args.image_size, args.data,
