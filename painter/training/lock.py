@@ -1,0 +1,93 @@
+"""One training run per workdir: an OS lock on `workdir/.lock`.
+
+Two runs writing one workdir would interleave checkpoints, history and the exported generator.
+`WorkdirLock` takes an exclusive `fcntl.flock` on `workdir/.lock` (without waiting) and writes
+who holds it (pid, host, start time) into the file. The lock belongs to the open file, so the
+operating system releases it when the process ends in any way (an exception, Ctrl-C, `kill -9`,
+a crash): a dead run never leaves the workdir locked, and the stale text in the file is simply
+overwritten by the next holder. Where `fcntl` does not exist (Windows) no lock is taken.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from painter.errors import PainterError
+
+LOCK_FILE = ".lock"
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, run without one
+    fcntl = None
+
+
+class WorkdirBusyError(PainterError):
+    """Another process is training in this workdir."""
+
+
+class WorkdirLock:
+    """`with WorkdirLock(workdir):` holds the workdir for one run; a second holder (another
+    process, or another open in this one) gets WorkdirBusyError at once, naming the holder."""
+
+    def __init__(self, workdir: str | os.PathLike):
+        self.workdir = Path(workdir)
+        self.path = self.workdir / LOCK_FILE
+        self._stream = None
+
+    def acquire(self) -> WorkdirLock:
+        if fcntl is None or self._stream is not None:
+            return self
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # "a+" neither truncates (the holder's text stays readable until we own the lock) nor
+        # fails if the file exists.
+        stream = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            stream.seek(0)
+            holder = _describe(stream.read())
+            stream.close()
+            raise WorkdirBusyError(
+                f"workdir {self.workdir} is in use by another painter run ({holder}; lock file "
+                f"{self.path}). Wait for that run to finish or stop it, or use another --workdir. "
+                "(A run that died releases the lock by itself.)"
+            ) from None
+        stream.seek(0)
+        stream.truncate()
+        stream.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+        stream.flush()
+        self._stream = stream
+        return self
+
+    def release(self) -> None:
+        if self._stream is not None:
+            # Closing the file releases the flock; the file stays (removing it could race with
+            # a process that has just opened it and is about to lock it).
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> WorkdirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _describe(text: str) -> str:
+    """'pid 123 on host h, since 2026-01-01 10:00:00' from the lock file's text."""
+    try:
+        holder = json.loads(text)
+        return (f"pid {holder['pid']} on host {holder['host']}, started {holder['started']}")
+    except (ValueError, KeyError, TypeError):
+        return "a process that has not written its pid yet"
+
+
+__all__ = ["LOCK_FILE", "WorkdirBusyError", "WorkdirLock"]
