@@ -60,7 +60,7 @@ def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_pat
     config = preset("smoke").replace(epochs=0, decay_epochs=1, steps_per_execution=2,
                                      checkpoint_dir=str(tmp_path / "elsewhere"))
     clock = FakeClock()
-    budget = TimeBudget(limit_seconds=130.0, clock=clock)  # 6 epochs of 20 s fit, not 7
+    budget = TimeBudget(limit_seconds=90.0, clock=clock)  # 4 epochs of 20 s fit, not 5
     budget.reserve("images.zip", 0.0)  # no real-time measurement on a fake clock
     record: list = []
     lines: list[str] = []
@@ -69,13 +69,12 @@ def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_pat
     result = train(config, workdir, data=tiny_data, runtime=runtime, budget=budget, verbose=0,
                    callbacks=make_callbacks(clock, record), printer=lines.append)
 
-    assert (result.epochs_done, result.planned_epochs, result.stop_reason) == (6, 6, None)
-    assert sum(line.startswith("lr plan (epochs=0): 6 epochs") for line in lines) == 1, lines
-    assert any("lr plan: done after epoch 6 of 6" in line for line in lines)
-    # Iterations: exactly 4 per epoch. lr: constant for 3 epochs, then linearly to 0 at step 24.
-    assert [steps for steps, _ in record] == [4, 8, 12, 16, 20, 24]
-    np.testing.assert_allclose([lr for _, lr in record],
-                               [2e-4, 2e-4, 2e-4, 2e-4 * 8 / 12, 2e-4 * 4 / 12, 0.0], atol=1e-10)
+    assert (result.epochs_done, result.planned_epochs, result.stop_reason) == (4, 4, None)
+    assert sum(line.startswith("lr plan (epochs=0): 4 epochs") for line in lines) == 1, lines
+    assert any("lr plan: done after epoch 4 of 4" in line for line in lines)
+    # Iterations: exactly 4 per epoch. lr: constant for 2 epochs, then linearly to 0 at step 16.
+    assert [steps for steps, _ in record] == [4, 8, 12, 16]
+    np.testing.assert_allclose([lr for _, lr in record], [2e-4, 2e-4, 1e-4, 0.0], atol=1e-10)
     # The plan drove the compiled step: it was traced with the constant (unplanned) rate, yet
     # one more execution now, at lr 0, leaves the generators' weights exactly as they are.
     model = result.model
@@ -94,15 +93,15 @@ def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_pat
         ".lock", "config.json", "history.json", "loss_curves.png", "monet_generator.keras",
         "samples"]
     saved = list_checkpoints(workdir, folder=tmp_path / "elsewhere")
-    assert [c.epoch for c in saved] == [5, 6]
-    assert saved[-1].meta["plan"] == {"epochs": 6, "decay_start_step": 12, "end_step": 24,
+    assert [c.epoch for c in saved] == [3, 4]
+    assert saved[-1].meta["plan"] == {"epochs": 4, "decay_start_step": 8, "end_step": 16,
                                       "start_fraction": 1.0}
     # A rerun finds them there: the plan is done and the rate at 0, so nothing is trained.
     lines.clear()
     again = train(config, workdir, data=tiny_data, runtime=runtime, verbose=0,
                   printer=lines.append)
-    assert again.epochs_done == 6 and again.model is None
-    assert any("its plan of 6 epochs is done" in line for line in lines)
+    assert again.epochs_done == 4 and again.model is None
+    assert any("its plan of 4 epochs is done" in line for line in lines)
 
 
 EIGHT_DEVICES = r"""
@@ -125,7 +124,7 @@ data = make_dataset(out / "data", photos=40, monets=8, size=32, records_per_file
 runtime = select_runtime("jax", "data_parallel")
 # 40 photos / 8 = 5 batches; 2 steps per execution: rounded down to 4 steps an epoch.
 config = preset("smoke").replace(epochs=0, decay_epochs=1, global_batch_size=8,
-                                 steps_per_epoch=0, steps_per_execution=2)
+                                 steps_per_epoch=0, steps_per_execution=2, sample_count=0)
 clock = FakeClock()
 budget = TimeBudget(limit_seconds=90.0, clock=clock)  # 4 epochs of 20 fake seconds
 budget.reserve("images.zip", 0.0)

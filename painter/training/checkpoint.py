@@ -237,9 +237,9 @@ def save_checkpoint(
         size = sum(np.asarray(v).nbytes for v in state.values()) / 2**20
         hint = (" The disk is full: free space, or set `checkpoint_dir` to a disk with room,"
                 if error.errno in (errno.ENOSPC, errno.EDQUOT) else " Fix the cause,")
-        previous = [c.path.name for c in list_checkpoints(workdir, folder=folder)]
+        previous = ", ".join(c.path.name for c in list_checkpoints(workdir, folder=folder))
         raise CheckpointWriteError(
-            f"could not write checkpoint {final} ({size:.0f} MB): {error.strerror or error}. "
+            f"could not write checkpoint {final} ({size:.1f} MB): {error.strerror or error}. "
             f"Nothing was left half-written; the earlier checkpoints ({previous or 'none'}) are "
             f"intact.{hint} then run the same command again: it resumes from the last one."
         ) from error
