@@ -164,3 +164,16 @@ def test_a_resumed_run_continues_the_plan_from_the_checkpoint(tmp_path):
     assert any("lr plan changed after epoch 21" in line for line in lines)
     check_schedule(fractions, plans, first=first.fraction(20 * STEPS), start_step=20 * STEPS)
     assert run.plan.epochs == 20 + 16  # 1,800 - 30 - 60 - 30 compile: 16 epochs of 100 s
+
+
+def test_config_epochs_0_is_the_default_of_the_session_presets():
+    from painter.errors import ConfigError
+
+    assert preset("kaggle-tpu").epochs == preset("cpu-small").epochs == 0
+    assert preset("kaggle-tpu").decay_epochs > 0  # decays over the last half of the plan
+    assert preset("smoke").epochs == 2 and preset("smoke").checkpoint_dir == ""
+    with pytest.raises(ConfigError, match=r"`epochs` must be >= 0. Received: -1"):
+        preset("smoke").replace(epochs=-1)
+    with pytest.raises(ConfigError, match="`decay_epochs` must be in"):
+        preset("smoke").replace(epochs=3, decay_epochs=4)
+    assert preset("smoke").replace(epochs=0, decay_epochs=40).decay_epochs == 40
