@@ -12,10 +12,12 @@ Standard library only.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import time
+import warnings
 from pathlib import Path
 
 from painter.errors import PainterError
@@ -50,7 +52,13 @@ class WorkdirLock:
         stream = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
         try:
             fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                # A file system without locks (some network mounts): run, but say so.
+                stream.close()
+                warnings.warn(f"cannot lock {self.path} ({error.strerror}): nothing stops a "
+                              "second run on this workdir", stacklevel=2)
+                return self
             stream.seek(0)
             holder = _describe(stream.read())
             stream.close()
