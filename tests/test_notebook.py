@@ -1,8 +1,11 @@
 """The notebook, as Kaggle would receive it from a push, runs top to bottom and ends with a valid
 images.zip, on either backend, importing the painter embedded in it (not the installed one).
 
-Smoke mode (PAINTER_NOTEBOOK_MODE=smoke) runs the same cells on a CPU: the `smoke` preset, a
-tiny Kaggle-layout data folder made here, a submission as large as the photo folder.
+Smoke mode (PAINTER_NOTEBOOK_MODE=smoke) runs the same cells on a CPU: the kaggle-tpu run's
+structure at the `smoke` preset's sizes, a tiny Kaggle-layout data folder made here, a submission
+as large as the photo folder. On JAX the run is a rehearsal of the Kaggle TPU session: 8 host
+devices (as a v5e-8 has chips), DataParallel over all of them, bfloat16, 2 steps per execution,
+the data found by searching a fake /kaggle/input, and images.zip painted data-parallel.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from PIL import Image
 from painter.kaggle import build
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PHOTO_COUNT = 8  # >= the notebook's sample_count (6)
+PHOTO_COUNT = 16  # >= sample_count (6); 2 steps of 8 (one image per device) = one execution
+REHEARSAL_DEVICES = 8  # a TPU v5e-8's chips, simulated as XLA host devices
 
 
 def _write_kaggle_layout(root: Path) -> Path:
@@ -45,7 +49,7 @@ def _outputs_text(cell) -> str:
             parts.append(output.get("text", ""))
         elif "data" in output:
             parts.append(output["data"].get("text/plain", ""))
-    return "".join(parts)
+    return "\n".join(parts)
 
 
 def test_notebook_cells_parse_and_keep_the_required_order():
@@ -65,7 +69,12 @@ def test_notebook_cells_parse_and_keep_the_required_order():
     runtime = next(i for i, s in enumerate(code) if "select_runtime()" in s)
     keras_users = [i for i, s in enumerate(code) if "import keras" in s or "from keras" in s]
     assert all(i > runtime for i in keras_users)
-    assert "preset(\"smoke\" if MODE == \"smoke\" else \"kaggle-tpu\")" in "".join(code)
+    # Smoke mode is the kaggle-tpu run in miniature: same structure, smoke sizes.
+    config_cell = next(s for s in code if 'preset("kaggle-tpu")' in s)
+    assert 'if MODE == "smoke":' in config_cell and 'preset("smoke").replace(' in config_cell
+    assert "mixed_precision=config.mixed_precision" in config_cell
+    # The data is searched for under /kaggle/input unless PAINTER_DATA_DIR says where it is.
+    assert "find_kaggle_data(KAGGLE_INPUT)" in "".join(code)
 
 
 @pytest.mark.backend
@@ -80,21 +89,26 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     assert done.returncode == 0, done.stdout + done.stderr
     [request] = stub.save_kernel_requests()
     notebook = nbformat.reads(request.body["text"], as_version=4)
-    # One cell added at the end reports which painter and which backend the notebook used.
+    # One cell added at the end reports which painter, backend and run structure the notebook used.
     notebook.cells.append(nbformat.v4.new_code_cell(
         "import json, keras, painter\n"
+        "from painter.submission import writer\n"
         "print('REPORT', json.dumps({'painter': painter.__file__, "
-        "'backend': keras.backend.backend(), 'origin': painter_origin}))"
+        "'backend': keras.backend.backend(), 'origin': painter_origin, "
+        "'distribution': runtime.distribution, 'replicas': runtime.num_replicas, "
+        "'policy': result.model.monet_generator.dtype_policy.name, "
+        "'steps_per_execution': config.steps_per_execution, "
+        "'global_batch_size': config.global_batch_size, 'epochs_done': result.epochs_done, "
+        "'painted_on': max((len(c.devices) for c in writer._SHARDED_CALLS.values()), default=1), "
+        "'data_dir': str(data_dir)}))"
     ))
 
-    data = _write_kaggle_layout(tmp_path / "data")
     output_dir, run_dir, temp_dir = tmp_path / "output", tmp_path / "run", tmp_path / "tmp"
     run_dir.mkdir()
     temp_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
     env.update({
         "PAINTER_NOTEBOOK_MODE": "smoke",
-        "PAINTER_DATA_DIR": str(data),
         "PAINTER_OUTPUT_DIR": str(output_dir),
         # The venv has painter installed (editable): make the notebook use its embedded copy.
         "PAINTER_FORCE_EMBEDDED": "1",
@@ -103,6 +117,28 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
         "TMPDIR": str(temp_dir),  # where the embedded copy is unpacked
         "MPLBACKEND": "Agg",
     })
+    rehearsal = keras_backend == "jax"
+    if rehearsal:
+        # The Kaggle TPU session: the competition mounted somewhere unexpected under
+        # /kaggle/input, 8 devices, JAX + DataParallel (what select_runtime picks on the TPU).
+        data = _write_kaggle_layout(tmp_path / "input" / "competitions" / "gan-getting-started")
+        env.update({
+            "PAINTER_KAGGLE_INPUT": str(tmp_path / "input"),
+            "XLA_FLAGS": f"--xla_force_host_platform_device_count={REHEARSAL_DEVICES}",
+            "JAX_PLATFORMS": "cpu",
+            "PAINTER_DISTRIBUTION": "data_parallel",
+        })
+    else:
+        data = _write_kaggle_layout(tmp_path / "data")
+        env["PAINTER_DATA_DIR"] = str(data)
+    from painter.config import Config
+
+    # Checkpoints outside the output folder, as on Kaggle (config.checkpoint_dir, from branch
+    # `session`; without the field the notebook keeps them in the workdir).
+    separate_checkpoints = "checkpoint_dir" in Config.__dataclass_fields__
+    checkpoint_dir = tmp_path / "scratch" / "painter-checkpoints"
+    if separate_checkpoints:
+        env["PAINTER_CHECKPOINT_DIR"] = str(checkpoint_dir)
     client = nbclient.NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(run_dir)}}
     )
@@ -118,6 +154,14 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     assert report["origin"] == "embedded"
     assert Path(report["painter"]).is_relative_to(temp_dir)  # not the repository's painter/
     assert report["backend"] == keras_backend
+    assert report["data_dir"] == str(data)
+    # The kaggle-tpu preset's structure: bfloat16, several steps per execution, one image per device.
+    assert report["policy"] == "mixed_bfloat16" and report["steps_per_execution"] == 2
+    assert report["epochs_done"] >= 1
+    if rehearsal:
+        assert (report["distribution"], report["replicas"]) == ("data_parallel", REHEARSAL_DEVICES)
+        assert report["global_batch_size"] == REHEARSAL_DEVICES
+        assert report["painted_on"] == REHEARSAL_DEVICES  # images.zip painted data-parallel
     bootstrap = notebook.cells[build.bootstrap_cell_index(notebook)]
     assert "the copy embedded in this notebook" in _outputs_text(bootstrap)
 
@@ -133,3 +177,16 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
              if "image/png" in o.get("data", {})]
     assert len(shown) == 3  # loss curves, the last sample grid, the histograms
     assert list(run_dir.iterdir()) == []  # everything went to the output folder
+
+    # The output folder keeps what a user needs, and says what it weighs.
+    kept = {p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()}
+    needed = {"images.zip", "loss_curves.png", "rgb_histograms.png", "painter-workdir/config.json",
+              "painter-workdir/history.json", "painter-workdir/monet_generator.keras"}
+    assert needed <= kept, needed - kept
+    assert any(name.startswith("painter-workdir/samples/epoch-") for name in kept)
+    summary = next(line for line in _outputs_text(notebook.cells[-2]).splitlines()
+                   if line.startswith(f"output {output_dir}: "))
+    print(summary)  # `pytest -s` shows the weight of a smoke run's output
+    if separate_checkpoints:
+        assert not any("checkpoints/" in name for name in kept), sorted(kept)
+        assert any(checkpoint_dir.iterdir())

@@ -166,3 +166,104 @@ def test_keras_loaded_by_a_tensorflow_probe_follows_the_decision(tmp_path):
     backend, keras_backend, array_module = result.stdout.split()[-3:]
     assert (backend, keras_backend) == ("jax", "jax")
     assert array_module.startswith("jax")
+
+
+# -- TPU detection without device files: libtpu installed, JAX asked in a child process ---------
+HIDDEN_TPU = Detection(libtpu_installed=True, jax_tpu_devices=8, device_kind="TPU v5 lite")
+LIBTPU_NO_TPU = Detection(libtpu_installed=True, jax_tpu_devices=0,
+                          errors=("JAX: RuntimeError: Unable to initialize backend 'tpu'",))
+
+
+def test_a_tpu_found_through_libtpu_alone_is_used_with_jax():
+    decision = decide(HIDDEN_TPU)
+    assert (decision.backend, decision.distribution, decision.num_replicas) == (
+        "jax", "data_parallel", 8)
+    assert decision.device_kind == "TPU v5 lite"
+    assert "JAX sees the TPU" in decision.reason and "libtpu" in decision.reason
+    assert decide(HIDDEN_TPU, "auto", "tpu").backend == "jax"  # 'tpu' is satisfied too
+    with pytest.raises(RuntimeSelectionError, match="libtpu is installed.*PAINTER_BACKEND=jax"):
+        decide(HIDDEN_TPU, "tensorflow")
+
+
+def test_libtpu_without_a_tpu_says_why_it_runs_on_the_cpu():
+    decision = decide(LIBTPU_NO_TPU)
+    assert (decision.backend, decision.distribution, decision.device_kind) == (
+        "tensorflow", "single", "CPU")
+    assert "libtpu is installed but JAX sees no TPU" in decision.reason
+    assert "Unable to initialize backend 'tpu'" in decision.reason
+    with pytest.raises(RuntimeSelectionError, match="no TPU is attached.*libtpu is installed"):
+        decide(LIBTPU_NO_TPU, "auto", "tpu")
+    assert "libtpu" not in decide(CPU).reason  # nothing to explain without libtpu
+
+
+def test_detection_asks_jax_in_a_child_whenever_libtpu_is_installed(monkeypatch):
+    import sys
+
+    # As in a fresh process: no Keras imported yet (this one's fixes TensorFlow as the backend).
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    asked = []
+
+    def probe(environ):
+        asked.append(dict(environ))
+        return 8, "TPU v5 lite", ""
+
+    found = detect_hardware({}, "auto", find_libtpu=lambda: True, probe_jax_tpu=probe)
+    if found.tpu_signals:
+        pytest.skip("this machine has TPU device files: the libtpu-only path does not apply")
+    assert len(asked) == 1 and found.libtpu_installed
+    assert (found.jax_tpu_devices, found.device_kind) == (8, "TPU v5 lite")
+    assert found.tensorflow_tpu_devices is None  # JAX sees it: TensorFlow's heavy init is skipped
+    assert decide(found).distribution == "data_parallel"
+    # No libtpu, or another backend asked for: JAX is not probed.
+    assert detect_hardware({}, "auto", find_libtpu=lambda: False, probe_jax_tpu=probe
+                           ).jax_tpu_devices is None
+    assert detect_hardware({}, "tensorflow", find_libtpu=lambda: True, probe_jax_tpu=probe
+                           ).jax_tpu_devices is None
+    assert len(asked) == 1
+
+
+def test_the_child_probe_answers_on_this_machine_and_never_hangs(monkeypatch):
+    import painter.runtime as runtime_module
+
+    count, kind, error = runtime_module.probe_jax_tpu_subprocess({"JAX_PLATFORMS": ""}, 120)
+    if count == 0:
+        assert error.startswith("JAX: ") and kind == ""
+    monkeypatch.setattr(runtime_module, "JAX_TPU_PROBE", "import time; time.sleep(30)")
+    count, _, error = runtime_module.probe_jax_tpu_subprocess({}, timeout=0.5)
+    assert count == 0 and "no answer within 0 s" in error
+    monkeypatch.setattr(runtime_module, "JAX_TPU_PROBE", "raise SystemExit('libtpu exploded')")
+    assert "libtpu exploded" in runtime_module.probe_jax_tpu_subprocess({}, timeout=60)[2]
+
+
+def test_libtpu_installed_reads_the_module_or_the_distributions(monkeypatch):
+    import importlib.metadata
+    import importlib.util
+
+    import painter.runtime as runtime_module
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    installed = {"libtpu-nightly"}
+
+    def distribution(name):
+        if name in installed:
+            return object()
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    assert runtime_module.libtpu_installed()
+    installed.clear()
+    assert not runtime_module.libtpu_installed()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    assert runtime_module.libtpu_installed()
+
+
+def test_a_cpu_decision_with_libtpu_keeps_jax_off_the_tpu(monkeypatch):
+    monkeypatch.delenv("JAX_PLATFORMS", raising=False)
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "tensorflow"))
+    environ: dict[str, str] = {}
+    runtime = select_runtime(environ=environ, detect=lambda env, backend: LIBTPU_NO_TPU,
+                             verbose=False)
+    assert runtime.device_kind == "CPU" and environ["JAX_PLATFORMS"] == "cpu"
+    environ = {"JAX_PLATFORMS": "cuda"}  # the user's choice stands
+    select_runtime(environ=environ, detect=lambda env, backend: LIBTPU_NO_TPU, verbose=False)
+    assert environ["JAX_PLATFORMS"] == "cuda"

@@ -12,6 +12,9 @@ computation JAX does under DataParallel) are those of the mean over the whole ba
     cycle (eq. 2):               E[|F(G(x)) - x|_1] + E[|G(F(y)) - y|_1]
     identity (section 5.2):      E[|G(y) - y|_1] + E[|F(x) - x|_1]
     generators (eq. 3):          adv_G + adv_F + lambda * cycle + identity_weight * lambda * identity
+    LeCam (Tseng et al. 2021):   E[relu(D(y) - a_F)^2] + E[relu(a_R - D(G(x)))^2], a_R / a_F the
+                                 moving averages of D's mean output on real / generated images;
+                                 added to each discriminator's loss times lecam_weight
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class LossSettings:
     label_smoothing: float = 0.0
     cycle_weight: float = 10.0
     identity_weight: float = 0.5  # times cycle_weight; 0 disables the identity term
+    lecam_weight: float = 0.0  # LeCam regulariser of the discriminators; 0 disables it
 
     def __post_init__(self):
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
@@ -40,10 +44,10 @@ class LossSettings:
             )
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}")
-        if self.cycle_weight < 0 or self.identity_weight < 0:
+        if self.cycle_weight < 0 or self.identity_weight < 0 or self.lecam_weight < 0:
             raise ValueError(
-                "`cycle_weight` and `identity_weight` must be >= 0. "
-                f"Received: {self.cycle_weight}, {self.identity_weight}"
+                "`cycle_weight`, `identity_weight` and `lecam_weight` must be >= 0. "
+                f"Received: {self.cycle_weight}, {self.identity_weight}, {self.lecam_weight}"
             )
 
 
@@ -82,6 +86,17 @@ def l1_loss(real, reconstructed):
     return _per_example_mean(ops.abs(ops.cast(real, "float32") - ops.cast(reconstructed, "float32")))
 
 
+def lecam_regularization(real_logits, fake_logits, average_real, average_fake):
+    """Per-example LeCam regulariser (Tseng et al. 2021, as their code: one-sided squares): real
+    outputs above the generated images' average and generated outputs below the real images'
+    average are pulled back. The averages are constants (no gradient)."""
+    average_real = ops.stop_gradient(average_real)
+    average_fake = ops.stop_gradient(average_fake)
+    real = _per_example_mean(ops.square(ops.relu(ops.cast(real_logits, "float32") - average_fake)))
+    fake = _per_example_mean(ops.square(ops.relu(average_real - ops.cast(fake_logits, "float32"))))
+    return real + fake
+
+
 def global_mean(per_example, global_batch_size):
     """Sum over this replica's examples divided by the global batch: replicas' sums add up to the mean."""
     return ops.sum(per_example) / ops.cast(global_batch_size, "float32")
@@ -93,7 +108,8 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
     `outputs` holds the images real_photo, real_monet, cycled_photo, cycled_monet, same_monet,
     same_photo and the logits disc_real_monet, disc_fake_monet (D_monet on the generated Monets,
     for the generator), disc_pooled_monet (on the pooled generated Monets, for the discriminator) and
-    the photo mirror images. Returns the six logged terms plus `generator_total` and
+    the photo mirror images; with `lecam_weight` > 0 also lecam_monet / lecam_photo (per-example
+    LeCam regularisers of the two discriminators). Returns the six logged terms plus `generator_total` and
     `discriminator_total`, the quantities whose gradients train the generators / discriminators.
     """
     kind = settings.adversarial_loss
@@ -116,6 +132,11 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
     photo_disc_loss = mean(discriminator_loss(outputs["disc_real_photo"],
                                               outputs["disc_pooled_photo"], kind,
                                               settings.label_smoothing))
+    discriminator_total = monet_disc_loss + photo_disc_loss
+    if settings.lecam_weight > 0:
+        # Not in the logged disc losses: those stay comparable with and without the regulariser.
+        discriminator_total += settings.lecam_weight * mean(outputs["lecam_monet"]
+                                                            + outputs["lecam_photo"])
     generator_total = (monet_gen_loss + photo_gen_loss
                        + settings.cycle_weight * cycle_loss
                        + settings.identity_weight * settings.cycle_weight * identity_loss)
@@ -127,7 +148,7 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
         "cycle_loss": cycle_loss,
         "identity_loss": identity_loss,
         "generator_total": generator_total,
-        "discriminator_total": monet_disc_loss + photo_disc_loss,
+        "discriminator_total": discriminator_total,
     }
 
 

@@ -3,12 +3,17 @@
 One training step, on either backend:
   1. Translate both ways and back: fake_monet = G(real_photo), cycled_photo = F(fake_monet),
      fake_photo = F(real_monet), cycled_monet = G(fake_photo); identity: same_monet = G(real_monet),
-     same_photo = F(real_photo).
-  2. Judge: D_monet(real_monet), D_monet(fake_monet) for the generator's loss, and D_monet on the
-     image pool's answer for the discriminator's loss (and the photo mirror images).
-  3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch.
+     same_photo = F(real_photo). Calls that share a network and an input size run as one call of
+     twice the batch (G on [real_photo; real_monet]): instance norm is per image, so this is exact,
+     and larger calls fill a TPU's matrix units and halve the per-call overhead.
+  2. Judge: D_monet(fake_monet) for the generator's loss, and D_monet on [real_monet; the image
+     pool's answer] for the discriminator's loss (and the photo mirror images); with DiffAugment
+     every one of these inputs is augmented first.
+  3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch;
+     with LeCam, the discriminators' regulariser against their running averages.
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
      both from the same forward pass; each set applied by its own Adam.
+  5. With an EMA, the Monet generator's weight average folds in the new weights.
 The TensorFlow step uses a GradientTape; the JAX step is stateless (state in, state out) so Keras can
 jit it and shard it with keras.distribution.
 """
@@ -21,6 +26,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from painter.cyclegan.averages import LeCamAverages, WeightAverage
+from painter.cyclegan.diffaugment import DiffAugment
 from painter.cyclegan.losses import LOGGED_LOSSES, LossSettings, cyclegan_losses
 from painter.cyclegan.optimizer import CycleGANOptimizers
 from painter.cyclegan.pool import ImagePool
@@ -31,6 +38,9 @@ if TYPE_CHECKING:
 
 NETWORKS = ("monet_generator", "photo_generator", "monet_discriminator", "photo_discriminator")
 POOLS = ("monet_pool", "photo_pool")
+# Layers whose non-trainable variables the step updates besides the pools (always built, so a
+# checkpoint's keys do not depend on whether DiffAugment or LeCam is switched on).
+STATE_LAYERS = ("diffaugment", "monet_lecam", "photo_lecam")
 
 
 def default_optimizer(learning_rate: Any = 2e-4, beta_1: float = 0.5, name: str = "adam"):
@@ -47,7 +57,10 @@ class CycleGAN(keras.Model):
         photo_generator: Monet -> photo (F).
         monet_discriminator / photo_discriminator: judge Monets / photos (logits).
         pool_size: generated images remembered per domain for the discriminators (0 = off).
-        seed: seed of the pools' random choices.
+        seed: seed of the pools' and DiffAugment's random choices.
+        diffaugment: DiffAugment policies applied to every discriminator input (empty = off).
+        ema_decay: > 0 keeps an exponential moving average of the Monet generator's weights;
+            `painting_generator()` paints with it.
 
     Logged scalars (History, progress bar), each averaged over the global batch and the epoch:
         monet_gen_loss / photo_gen_loss: the adversarial term of G / F (unweighted);
@@ -64,7 +77,8 @@ class CycleGAN(keras.Model):
     """
 
     def __init__(self, monet_generator, photo_generator, monet_discriminator, photo_discriminator,
-                 pool_size: int = 50, seed: int = 0, **kwargs):
+                 pool_size: int = 50, seed: int = 0, diffaugment=(), ema_decay: float = 0.0,
+                 **kwargs):
         kwargs.setdefault("name", "cyclegan")
         super().__init__(**kwargs)
         self.monet_generator = monet_generator
@@ -75,6 +89,19 @@ class CycleGAN(keras.Model):
         self.seed = int(seed)
         self.monet_pool = ImagePool(pool_size, seed=seed, name="monet_pool")
         self.photo_pool = ImagePool(pool_size, seed=seed + 1, name="photo_pool")
+        self.diffaugment = DiffAugment(tuple(diffaugment), seed=seed + 2, name="diffaugment")
+        self.monet_lecam = LeCamAverages(name="monet_lecam")
+        self.photo_lecam = LeCamAverages(name="photo_lecam")
+        self.ema_decay = float(ema_decay)
+        self.monet_generator_average = None
+        if self.ema_decay > 0:
+            weights = monet_generator.trainable_weights
+            self.monet_generator_average = WeightAverage(
+                [w.shape for w in weights], self.ema_decay, name="monet_generator_average")
+            for average, weight in zip(self.monet_generator_average.averages, weights, strict=True):
+                # A host copy: on JAX, assigning the array itself would share its buffer.
+                average.assign(np.array(weight.numpy()))  # start as a copy of the weights
+        self._painting_copy = None
         # Made here and listed in `metrics` so fit() resets them every epoch.
         self.loss_trackers = [keras.metrics.Mean(name=name) for name in LOGGED_LOSSES]
         self.loss_settings = LossSettings()
@@ -98,6 +125,7 @@ class CycleGAN(keras.Model):
     def compile(self, generator_optimizer=None, discriminator_optimizer=None, *,
                 adversarial_loss: str = "lsgan", label_smoothing: float = 0.0,
                 cycle_weight: float = 10.0, identity_weight: float = 0.5,
+                lecam_weight: float = 0.0,
                 steps_per_execution: int = 1, jit_compile: Any = "auto",
                 run_eagerly: bool = False):
         """Set the optimizers and the objective.
@@ -109,12 +137,14 @@ class CycleGAN(keras.Model):
             label_smoothing: for "bce": the real label is 1 - label_smoothing.
             cycle_weight: lambda of the cycle-consistency loss (paper: 10).
             identity_weight: weight of the identity loss, times cycle_weight (paper: 0.5; 0 = off).
+            lecam_weight: weight of the LeCam regulariser of the discriminators (0 = off).
             steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
         """
         super().compile(steps_per_execution=steps_per_execution, jit_compile=jit_compile,
                         run_eagerly=run_eagerly)
         self.loss_settings = LossSettings(adversarial_loss, float(label_smoothing),
-                                          float(cycle_weight), float(identity_weight))
+                                          float(cycle_weight), float(identity_weight),
+                                          float(lecam_weight))
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
             name="discriminator_adam")
@@ -139,25 +169,41 @@ class CycleGAN(keras.Model):
 
     # -- the step, shared part ------------------------------------------------------------------
     def _forward(self, real_photo, real_monet, nets) -> dict:
-        """Steps 1-2 of the plan. `nets[name](x)` runs a network (or a pool); `*_for_generator`
-        discriminators are the same network, separated so JAX can differentiate them apart."""
+        """Steps 1-2 of the plan. `nets[name](x)` runs a network (or a state layer); the
+        `*_for_generator` discriminators are the same network, separated so JAX can differentiate
+        them apart."""
         real_photo = ops.cast(real_photo, "float32")
         real_monet = ops.cast(real_monet, "float32")
-        fake_monet = nets["monet_generator"](real_photo)
-        cycled_photo = nets["photo_generator"](fake_monet)
-        fake_photo = nets["photo_generator"](real_monet)
-        cycled_monet = nets["monet_generator"](fake_photo)
-        outputs = {"real_photo": real_photo, "real_monet": real_monet,
-                   "cycled_photo": cycled_photo, "cycled_monet": cycled_monet}
+        batch = ops.shape(real_photo)[0]
+
+        def halves(images):
+            return images[:batch], images[batch:]
+
+        outputs = {"real_photo": real_photo, "real_monet": real_monet}
         if self.loss_settings.identity_weight > 0:
-            outputs["same_monet"] = nets["monet_generator"](real_monet)
-            outputs["same_photo"] = nets["photo_generator"](real_photo)
-        outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](fake_monet)
-        outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](fake_photo)
-        outputs["disc_real_monet"] = nets["monet_discriminator"](real_monet)
-        outputs["disc_real_photo"] = nets["photo_discriminator"](real_photo)
-        outputs["disc_pooled_monet"] = nets["monet_discriminator"](nets["monet_pool"](fake_monet))
-        outputs["disc_pooled_photo"] = nets["photo_discriminator"](nets["photo_pool"](fake_photo))
+            fake_monet, outputs["same_monet"] = halves(
+                nets["monet_generator"](ops.concatenate([real_photo, real_monet], axis=0)))
+            fake_photo, outputs["same_photo"] = halves(
+                nets["photo_generator"](ops.concatenate([real_monet, real_photo], axis=0)))
+        else:
+            fake_monet = nets["monet_generator"](real_photo)
+            fake_photo = nets["photo_generator"](real_monet)
+        outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
+        outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
+        augment = nets["diffaugment"]
+        outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](augment(fake_monet))
+        outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](augment(fake_photo))
+        judged_monet = nets["monet_discriminator"](augment(
+            ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0)))
+        judged_photo = nets["photo_discriminator"](augment(
+            ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0)))
+        outputs["disc_real_monet"], outputs["disc_pooled_monet"] = halves(judged_monet)
+        outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)
+        if self.loss_settings.lecam_weight > 0:
+            outputs["lecam_monet"] = nets["monet_lecam"](outputs["disc_real_monet"],
+                                                         outputs["disc_pooled_monet"])
+            outputs["lecam_photo"] = nets["photo_lecam"](outputs["disc_real_photo"],
+                                                         outputs["disc_pooled_photo"])
         return outputs
 
     def train_step(self, *args):
@@ -179,7 +225,7 @@ class CycleGAN(keras.Model):
         # examples divided by the GLOBAL batch, so the sum is the gradient of the global mean.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         global_batch = tf.shape(real_photo)[0] * replicas
-        nets = {name: getattr(self, name) for name in (*NETWORKS, *POOLS)}
+        nets = {name: getattr(self, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
         nets["monet_discriminator_for_generator"] = self.monet_discriminator
         nets["photo_discriminator_for_generator"] = self.photo_discriminator
         with tf.GradientTape(persistent=True) as tape:
@@ -194,6 +240,9 @@ class CycleGAN(keras.Model):
         self.generator_optimizer.apply_gradients(zip(generator_grads, generator_variables, strict=True))
         self.discriminator_optimizer.apply_gradients(
             zip(discriminator_grads, discriminator_variables, strict=True))
+        if self.monet_generator_average is not None:
+            self.monet_generator_average(
+                [ops.convert_to_tensor(w) for w in self.monet_generator.trainable_variables])
         context = tf.distribute.get_replica_context()
         logged = {name: losses[name] for name in LOGGED_LOSSES}
         if replicas > 1 and context is not None:
@@ -205,90 +254,93 @@ class CycleGAN(keras.Model):
 
     # -- JAX -----------------------------------------------------------------------------------
     def _train_step_jax(self, state, data):
+        """The stateless step Keras' JAX trainer jits: (state, batch) -> (logs, new state)."""
         import jax
 
-        (trainable_values, non_trainable_values, optimizer_values, metrics_values) = state
+        trainable_values, non_trainable_values, optimizer_values, metrics_values = state
         real_photo, real_monet = data
         # Under keras.distribution the arrays are global: the plain mean is the global mean.
         global_batch = ops.shape(real_photo)[0]
-        trainable_index = {id(v): i for i, v in enumerate(self.trainable_variables)}
-        non_trainable_index = {id(v): i for i, v in enumerate(self.non_trainable_variables)}
+        generator_variables = self.generator_variables()
+        discriminator_variables = self.discriminator_variables()
+        weights = _ValuesByVariable(self.trainable_variables, trainable_values)
 
-        def positions(variables, index):
-            return [index[id(v)] for v in variables]
-
-        generator_positions = positions(self.generator_variables(), trainable_index)
-        discriminator_positions = positions(self.discriminator_variables(), trainable_index)
-
-        def values_of(layer, all_values, index, trainable):
-            variables = layer.trainable_variables if trainable else layer.non_trainable_variables
-            return [all_values[index[id(v)]] for v in variables]
-
-        def loss_fn(generator_values, discriminator_values, discriminator_values_for_generator,
-                    non_trainable):
-            # Rebuild the full trainable list from the differentiated pieces.
-            full = list(trainable_values)
-            for position, value in zip(generator_positions, generator_values, strict=True):
-                full[position] = value
-            full_for_generator = list(full)
-            for position, value in zip(discriminator_positions, discriminator_values, strict=True):
-                full[position] = value
-            for position, value in zip(discriminator_positions, discriminator_values_for_generator, strict=True):
-                full_for_generator[position] = value
-            new_non_trainable = list(non_trainable)
-
-            def stateless(layer, trainable_source):
-                def run(x):
-                    out, updated = layer.stateless_call(
-                        values_of(layer, trainable_source, trainable_index, True),
-                        values_of(layer, new_non_trainable, non_trainable_index, False),
-                        x, training=True)
-                    for v, value in zip(layer.non_trainable_variables, updated, strict=True):
-                        new_non_trainable[non_trainable_index[id(v)]] = value
-                    return out
-                return run
-
-            nets = {name: stateless(getattr(self, name), full) for name in (*NETWORKS, *POOLS)}
-            nets["monet_discriminator_for_generator"] = stateless(self.monet_discriminator,
-                                                                  full_for_generator)
-            nets["photo_discriminator_for_generator"] = stateless(self.photo_discriminator,
-                                                                  full_for_generator)
+        def compute_losses(generator_values, discriminator_values,
+                           discriminator_values_for_generator, non_trainable_values):
+            # The generators' loss sees D through its own, undifferentiated copy of D's weights, and
+            # the pooled fakes are stop_gradient'ed, so d(generator_total + discriminator_total)
+            # gives d(generator_total)/d(G) and d(discriminator_total)/d(D) exactly.
+            weights_for_discriminator = weights.replaced(generator_variables, generator_values)
+            weights_for_generator = weights_for_discriminator.replaced(
+                discriminator_variables, discriminator_values_for_generator)
+            weights_for_discriminator = weights_for_discriminator.replaced(
+                discriminator_variables, discriminator_values)
+            layer_state = _ValuesByVariable(self.non_trainable_variables, non_trainable_values)
+            nets = {name: _stateless(getattr(self, name), weights_for_discriminator, layer_state)
+                    for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+            nets["monet_discriminator_for_generator"] = _stateless(
+                self.monet_discriminator, weights_for_generator, layer_state)
+            nets["photo_discriminator_for_generator"] = _stateless(
+                self.photo_discriminator, weights_for_generator, layer_state)
             outputs = self._forward(real_photo, real_monet, nets)
             losses = cyclegan_losses(outputs, self.loss_settings, global_batch)
-            # d(generator_total)/d(generators) and d(discriminator_total)/d(discriminators): the
-            # generator's view of D is a separate, undifferentiated argument, and the pooled fakes
-            # are stop_gradient'ed, so one sum gives both gradients exactly.
             total = losses["generator_total"] + losses["discriminator_total"]
-            return total, (losses, new_non_trainable)
+            return total, (losses, layer_state.values)
 
-        generator_values = [trainable_values[i] for i in generator_positions]
-        discriminator_values = [trainable_values[i] for i in discriminator_positions]
-        grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
-        (_, (losses, non_trainable_values)), (generator_grads, discriminator_grads) = grad_fn(
-            generator_values, discriminator_values, discriminator_values,
-            list(non_trainable_values))
+        generator_values = weights.of(generator_variables)
+        discriminator_values = weights.of(discriminator_variables)
+        gradients_of = jax.value_and_grad(compute_losses, argnums=(0, 1), has_aux=True)
+        (_, (losses, non_trainable_values)), (generator_grads, discriminator_grads) = gradients_of(
+            generator_values, discriminator_values, discriminator_values, non_trainable_values)
 
         split = self.optimizer.generator_variable_count
-        new_generator_values, new_generator_optimizer = self.generator_optimizer.stateless_apply(
+        generator_values, generator_optimizer_values = self.generator_optimizer.stateless_apply(
             optimizer_values[:split], generator_grads, generator_values)
-        new_discriminator_values, new_discriminator_optimizer = (
+        discriminator_values, discriminator_optimizer_values = (
             self.discriminator_optimizer.stateless_apply(
                 optimizer_values[split:], discriminator_grads, discriminator_values))
-        trainable_values = list(trainable_values)
-        for position, value in zip(generator_positions, new_generator_values, strict=True):
-            trainable_values[position] = value
-        for position, value in zip(discriminator_positions, new_discriminator_values, strict=True):
-            trainable_values[position] = value
-        optimizer_values = list(new_generator_optimizer) + list(new_discriminator_optimizer)
+        weights = weights.replaced(generator_variables, generator_values)
+        weights = weights.replaced(discriminator_variables, discriminator_values)
+        optimizer_values = list(generator_optimizer_values) + list(discriminator_optimizer_values)
+        if self.monet_generator_average is not None:
+            layer_state = _ValuesByVariable(self.non_trainable_variables, non_trainable_values)
+            _stateless(self.monet_generator_average, weights, layer_state)(
+                weights.of(self.monet_generator.trainable_variables))
+            non_trainable_values = layer_state.values
 
         mapping = list(zip(self.metrics_variables, metrics_values, strict=True))
         with keras.StatelessScope(state_mapping=mapping) as scope:
             for tracker in self.loss_trackers:
                 tracker.update_state(losses[tracker.name])
             logs = {tracker.name: tracker.result() for tracker in self.loss_trackers}
-        metrics_values = [scope.get_current_value(v) if scope.get_current_value(v) is not None
-                          else value for v, value in zip(self.metrics_variables, metrics_values, strict=True)]
-        return logs, (trainable_values, non_trainable_values, optimizer_values, metrics_values)
+        metrics_values = [
+            value if scope.get_current_value(v) is None else scope.get_current_value(v)
+            for v, value in zip(self.metrics_variables, metrics_values, strict=True)
+        ]
+        return logs, (weights.values, non_trainable_values, optimizer_values, metrics_values)
+
+    # -- painting -------------------------------------------------------------------------------
+    def painting_generator(self) -> keras.Model:
+        """The photo -> Monet generator to paint with: the Monet generator itself, or with
+        `ema_decay` > 0 a copy of it holding the weights' moving average (refreshed on every
+        call; samples, `monet_generator.keras` and the submission use it)."""
+        if self.monet_generator_average is None:
+            return self.monet_generator
+        if hasattr(self, "jax_state_sync"):
+            self.jax_state_sync()  # inside fit() on JAX the live values sit outside the variables
+        if self._painting_copy is None:
+            copy = keras.models.clone_model(self.monet_generator)
+            copy.build(self.monet_generator.input_shape)
+            # Not an attribute Keras tracks: the copy's weights are not part of this model's state.
+            object.__setattr__(self, "_painting_copy", copy)
+        copy = self._painting_copy
+        for target, average in zip(copy.trainable_weights,
+                                   self.monet_generator_average.averages, strict=True):
+            target.assign(average.value)
+        for target, source in zip(copy.non_trainable_weights,
+                                  self.monet_generator.non_trainable_weights, strict=True):
+            target.assign(source.value)
+        return copy
 
     # -- checkpoint state -----------------------------------------------------------------------
     def _state_variables(self) -> dict:
@@ -302,10 +354,13 @@ class CycleGAN(keras.Model):
             # Index first: both generators have the same layer names, so optimizer slot names repeat.
             for index, variable in enumerate(optimizer.variables):
                 named[f"{label}/{index:04d}_{variable.name}"] = variable
-        for name in POOLS:
+        state_layers = [*POOLS, *STATE_LAYERS]
+        if self.monet_generator_average is not None:
+            state_layers.append("monet_generator_average")
+        for name in state_layers:
             for variable in getattr(self, name).weights:
                 named[f"{name}/{variable.name}"] = variable
-        if len(named) != (sum(len(getattr(self, n).weights) for n in (*NETWORKS, *POOLS))
+        if len(named) != (sum(len(getattr(self, n).weights) for n in (*NETWORKS, *state_layers))
                           + len(self.optimizer.variables)):
             raise RuntimeError("CycleGAN state names collide; give every layer a unique name.")
         return named
@@ -344,7 +399,8 @@ class CycleGAN(keras.Model):
         config = super().get_config()
         for name in NETWORKS:
             config[name] = keras.saving.serialize_keras_object(getattr(self, name))
-        config.update(pool_size=self.pool_size, seed=self.seed)
+        config.update(pool_size=self.pool_size, seed=self.seed,
+                      diffaugment=list(self.diffaugment.policy), ema_decay=self.ema_decay)
         return config
 
     @classmethod
@@ -357,9 +413,44 @@ class CycleGAN(keras.Model):
 
 
 def _training_call(layer):
-    if isinstance(layer, ImagePool):
+    if isinstance(layer, (ImagePool, DiffAugment, LeCamAverages)):
         return layer
     return lambda x: layer(x, training=True)
+
+
+class _ValuesByVariable:
+    """The JAX step's values of a list of variables, read and replaced by variable."""
+
+    def __init__(self, variables: list, values: list, _position: dict | None = None):
+        self.variables = variables
+        self.values = list(values)
+        self._position = _position or {id(v): i for i, v in enumerate(variables)}
+
+    def of(self, variables: list) -> list:
+        return [self.values[self._position[id(v)]] for v in variables]
+
+    def replaced(self, variables: list, values: list) -> _ValuesByVariable:
+        new = _ValuesByVariable(self.variables, self.values, self._position)
+        new.update(variables, values)
+        return new
+
+    def update(self, variables: list, values: list) -> None:
+        for variable, value in zip(variables, values, strict=True):
+            self.values[self._position[id(variable)]] = value
+
+
+def _stateless(layer, weights: _ValuesByVariable, layer_state: _ValuesByVariable):
+    """`layer(*args)` in training mode as a pure function of `weights`; its non-trainable updates
+    (pools, counters, averages, power iterations) are written into `layer_state`."""
+
+    def run(*args):
+        outputs, updated = layer.stateless_call(weights.of(layer.trainable_variables),
+                                                layer_state.of(layer.non_trainable_variables),
+                                                *args, training=True)
+        layer_state.update(layer.non_trainable_variables, updated)
+        return outputs
+
+    return run
 
 
 def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
@@ -381,6 +472,8 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         build_discriminator(config, "photo_discriminator"),
         pool_size=config.pool_size,
         seed=config.seed,
+        diffaugment=config.diffaugment_policy(),
+        ema_decay=config.ema_decay,
     )
     model.build((None, config.image_size, config.image_size, 3))
 
@@ -395,6 +488,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         label_smoothing=config.label_smoothing,
         cycle_weight=config.cycle_weight,
         identity_weight=config.identity_weight,
+        lecam_weight=config.lecam_weight,
         steps_per_execution=config.steps_per_execution,
     )
     return model

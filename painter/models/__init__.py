@@ -49,7 +49,8 @@ def build_generator(config: Config, name: str) -> keras.Model:
 
 
 def build_discriminator(config: Config, name: str) -> keras.Model:
-    """The PatchGAN discriminator sized by `discriminator_filters` / `discriminator_layers`."""
+    """The PatchGAN discriminator sized by `discriminator_filters` / `discriminator_layers`,
+    spectrally normalised when `config.spectral_norm`."""
     smallest = patchgan_min_size(config.discriminator_layers)
     if config.image_size < smallest:
         raise ValueError(
@@ -59,7 +60,8 @@ def build_discriminator(config: Config, name: str) -> keras.Model:
         )
     return patchgan_discriminator(filters=config.discriminator_filters,
                                   layers=config.discriminator_layers,
-                                  dtype=_policy(config), name=name)
+                                  dtype=_policy(config), spectral_norm=config.spectral_norm,
+                                  name=name)
 
 
 def required_multiple(generator: keras.Model) -> int:

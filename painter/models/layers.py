@@ -7,6 +7,8 @@
   so that the skip connections / upsampling line up again).
 - `instance_norm()`: tensorflow-addons' InstanceNormalization is exactly
   `GroupNormalization(groups=-1, epsilon=1e-3)` (one group per channel).
+- `SpectralConv2D`: a convolution whose kernel is divided by its largest singular value (Miyato et
+  al. 2018), estimated by one power iteration per training call.
 """
 
 from __future__ import annotations
@@ -118,3 +120,67 @@ class SizeCheck(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "multiple": self.multiple, "generator": self.generator}
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class SpectralConv2D(keras.layers.Conv2D):
+    """`Conv2D` with spectral normalization (Miyato et al. 2018), reparametrised as the paper's
+    and PyTorch's `spectral_norm`: the convolution uses W / sigma(W), sigma = v^T W u from one
+    power iteration on the kernel reshaped to [k*k*in, out], with u, v held constant in the
+    gradient, so gradients flow through sigma's dependence on W. A training call stores the
+    iterated u (non-trainable `vector_u`); inference uses the stored u without changing it.
+
+    Why not `keras.layers.SpectralNormalization`: it assigns W / sigma back into the wrapped
+    layer's trainable kernel inside the call, which a stateless JAX step cannot express (its
+    trainable values are inputs), so TensorFlow and JAX would train differently.
+
+    Args: as `keras.layers.Conv2D`.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.vector_u = self.add_weight(
+            shape=(1, self.filters), initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            trainable=False, name="vector_u", dtype="float32")
+
+    # Conv2D saves only its kernel and bias: u is state too (a reloaded model paints the same).
+    def save_own_variables(self, store):
+        if not self.built:
+            return
+        for index, variable in enumerate([self.kernel, *([self.bias] if self.use_bias else []),
+                                          self.vector_u]):
+            store[str(index)] = variable
+
+    def load_own_variables(self, store):
+        self._check_load_own_variables(store)
+        if not self.built:
+            return
+        for index, variable in enumerate([self._kernel, *([self.bias] if self.use_bias else []),
+                                          self.vector_u]):
+            variable.assign(store[str(index)])
+
+    def normalized_kernel(self):
+        """W / sigma(W) in float32, and the power iteration's new u."""
+        kernel = ops.cast(self.kernel, "float32")
+        matrix = ops.reshape(kernel, (-1, self.filters))  # [k*k*in, out]
+        u = ops.convert_to_tensor(self.vector_u.value)
+        v = _l2_normalize(ops.matmul(u, ops.transpose(matrix)))  # [1, k*k*in]
+        new_u = _l2_normalize(ops.matmul(v, matrix))  # [1, out]
+        v, new_u = ops.stop_gradient(v), ops.stop_gradient(new_u)
+        sigma = ops.sum(ops.matmul(v, matrix) * new_u)
+        return kernel / sigma, new_u
+
+    def call(self, inputs, training=False):
+        kernel, new_u = self.normalized_kernel()
+        if training:
+            self.vector_u.assign(new_u)
+        outputs = self.convolution_op(inputs, ops.cast(kernel, self.compute_dtype))
+        if self.use_bias:
+            outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
+
+def _l2_normalize(x, epsilon: float = 1e-12):
+    return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))

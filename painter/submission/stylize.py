@@ -171,7 +171,8 @@ def _replicas(generator: Any) -> int:
 def _run(generator: Any, real_photos: list[np.ndarray], multiple: int) -> np.ndarray:
     """Paint same-shaped uint8 images (or tiles) in one call -> float32 in [-1, 1]. The batch is
     padded (repeating the first image) to a multiple of the replica count, as a TPU strategy or
-    JAX DataParallel requires. Floats are made per call: a huge photo is never float32 whole."""
+    JAX DataParallel requires, and each replica paints its share (`writer.run_model`: sharded
+    over the devices on JAX). Floats are made per call: a huge photo is never float32 whole."""
     padded = [reflect_pad(photo.astype(np.float32) / 127.5 - 1.0, multiple)[0]
               for photo in real_photos]
     height, width = real_photos[0].shape[:2]
@@ -179,7 +180,9 @@ def _run(generator: Any, real_photos: list[np.ndarray], multiple: int) -> np.nda
     padded += [padded[0]] * (-len(padded) % replicas)
     batch = np.stack(padded)
     if hasattr(generator, "predict_on_batch"):
-        fake_monet = generator.predict_on_batch(batch)
+        from painter.submission.writer import run_model
+
+        fake_monet = run_model(generator, batch)
     else:
         fake_monet = generator(batch)
     return np.asarray(fake_monet, np.float32)[: len(real_photos), :height, :width]

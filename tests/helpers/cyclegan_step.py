@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=0)
     parser.add_argument("--adversarial-loss", default="lsgan")
     parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--recipes", action="store_true",
+                        help="DiffAugment, LeCam, spectral norm and the EMA all on")
     args = parser.parse_args(argv)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
 
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         global_batch_size=GLOBAL_BATCH, pool_size=args.pool, epochs=2, decay_epochs=1,
         adversarial_loss=args.adversarial_loss, label_smoothing=0.1 if args.adversarial_loss == "bce" else 0.0,
     )
+    if args.recipes:
+        config = config.replace(diffaugment="color,translation,cutout", lecam_weight=0.5,
+                                spectral_norm=True, ema_decay=0.9)
     import contextlib
 
     with scope or contextlib.nullcontext():

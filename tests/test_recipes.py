@@ -1,0 +1,254 @@
+"""The recipes beyond the paper, each a config field: DiffAugment, LeCam, spectral norm, the EMA.
+
+Golden tests of each one's math on tiny tensors (NumPy written from the papers' formulas), their
+state, and a resume-equals-unbroken run with all of them on. The TF-vs-JAX same-update test with
+every recipe on lives in test_cyclegan_equivalence.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from painter.config import preset
+from painter.errors import ConfigError
+
+pytestmark = pytest.mark.backend
+
+RECIPES = dict(diffaugment="color,translation,cutout", lecam_weight=0.5, spectral_norm=True,
+               ema_decay=0.9)
+
+
+def _np(x):
+    import keras
+
+    return keras.ops.convert_to_numpy(x)
+
+
+# --- DiffAugment ---------------------------------------------------------------------------------
+def test_color_is_the_papers_brightness_saturation_contrast():
+    from painter.cyclegan.diffaugment import color
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, 4, 5, 3)).astype("float32")
+    b, s, c = (rng.uniform(0, 1, 2).astype("float32") for _ in range(3))
+    expected = x + (b - 0.5)[:, None, None, None]
+    mean = expected.mean(axis=3, keepdims=True)
+    expected = (expected - mean) * (2 * s)[:, None, None, None] + mean
+    mean = expected.mean(axis=(1, 2, 3), keepdims=True)
+    expected = (expected - mean) * (c + 0.5)[:, None, None, None] + mean
+    np.testing.assert_allclose(_np(color(x, b, s, c)), expected, atol=1e-6)
+
+
+def _shifted(image, dy, dx):
+    """NumPy: out[i, j] = image[i + dy, j + dx], zeros from outside."""
+    height, width = image.shape[:2]
+    out = np.zeros_like(image)
+    for i in range(height):
+        for j in range(width):
+            if 0 <= i + dy < height and 0 <= j + dx < width:
+                out[i, j] = image[i + dy, j + dx]
+    return out
+
+
+def test_translation_shifts_by_whole_pixels_with_zeros_entering():
+    from painter.cyclegan.diffaugment import translate
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (3, 16, 12, 3)).astype("float32")
+    # Uniforms that map to the extreme and middle shifts: 16 * 1/8 = 2 rows, 12 / 8 -> 2 columns.
+    u_y = np.array([0.0, 0.5, 0.999], "float32")  # -> -2, 0, +2
+    u_x = np.array([0.999, 0.0, 0.45], "float32")  # -> +2, -2, 0
+    out = _np(translate(x, u_y, u_x))
+    for index, (dy, dx) in enumerate([(-2, 2), (0, -2), (2, 0)]):
+        np.testing.assert_allclose(out[index], _shifted(x[index], dy, dx), atol=1e-6)
+
+
+def test_cutout_zeroes_one_half_side_square_clipped_at_the_border():
+    from painter.cyclegan.diffaugment import cutout
+
+    x = np.ones((2, 16, 16, 3), "float32")
+    # Offsets in [0, 16]: u=0 puts the centre at 0 (a 4x4 corner survives the clip), u=0.5 -> 8.
+    out = _np(cutout(x, np.array([0.0, 0.5], "float32"), np.array([0.0, 0.5], "float32")))
+    expected = np.ones_like(x)
+    expected[0, 0:4, 0:4] = 0  # rows/cols -4..3 clipped to 0..3
+    expected[1, 4:12, 4:12] = 0  # centre 8, side 8
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_diffaugment_draws_fresh_deterministic_numbers_and_passes_gradients():
+    import keras
+
+    from painter.cyclegan.diffaugment import DRAWS_PER_IMAGE, DiffAugment
+
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    first, second = DiffAugment(seed=3), DiffAugment(seed=3)
+    a, b = _np(first(x)), _np(first(x))
+    assert not np.allclose(a, b), "two calls must draw new augmentations"
+    np.testing.assert_array_equal(_np(second(x)), a)  # same seed, same first draw
+    assert int(_np(first.draws.value)) == 2 * 2 * DRAWS_PER_IMAGE
+    off = DiffAugment(policy=())
+    np.testing.assert_array_equal(_np(off(x)), x)
+    assert DiffAugment.from_config(first.get_config()).policy == first.policy
+    with pytest.raises(ValueError, match="rotate"):
+        DiffAugment(policy=("rotate",))
+    # Differentiable: the generator learns through it (a zero gradient would stop it).
+    grad = _gradient(lambda images: keras.ops.sum(DiffAugment(("translation",), seed=0)(images)), x)
+    assert np.abs(grad).sum() > 0
+
+
+def _gradient(fn, x):
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return np.asarray(jax.grad(fn)(x))
+    import tensorflow as tf
+
+    value = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(value)
+        out = fn(value)
+    return tape.gradient(out, value).numpy()
+
+
+# --- LeCam ---------------------------------------------------------------------------------------
+def test_lecam_regularization_is_the_papers_one_sided_squares():
+    from painter.cyclegan.losses import lecam_regularization
+
+    real = np.array([[[[0.9]], [[0.1]]], [[[-0.2]], [[0.5]]]], "float32")  # [2, 2, 1, 1]
+    fake = np.array([[[[-0.4]], [[0.3]]], [[[0.2]], [[-1.0]]]], "float32")
+    average_real, average_fake = 0.4, -0.1
+    expected = (np.maximum(real - average_fake, 0) ** 2).reshape(2, -1).mean(1) + (
+        np.maximum(average_real - fake, 0) ** 2).reshape(2, -1).mean(1)
+    out = _np(lecam_regularization(real, fake, average_real, average_fake))
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_lecam_averages_start_at_the_first_means_then_decay():
+    from painter.cyclegan.averages import LeCamAverages
+
+    layer = LeCamAverages(decay=0.99)
+    real1, fake1 = np.full((2, 3, 3, 1), 0.8, "float32"), np.full((2, 3, 3, 1), -0.6, "float32")
+    layer(real1, fake1)
+    assert float(_np(layer.real.value)) == pytest.approx(0.8)
+    assert float(_np(layer.fake.value)) == pytest.approx(-0.6)
+    layer(np.zeros_like(real1), np.ones_like(fake1))
+    assert float(_np(layer.real.value)) == pytest.approx(0.99 * 0.8)
+    assert float(_np(layer.fake.value)) == pytest.approx(0.99 * -0.6 + 0.01)
+    assert int(_np(layer.count.value)) == 2
+
+
+# --- the EMA -------------------------------------------------------------------------------------
+def test_weight_average_follows_the_warmed_up_recurrence():
+    from painter.cyclegan.averages import EMA_WARMUP, WeightAverage
+
+    layer = WeightAverage([(2,), (1, 3)], decay=0.5)
+    rng = np.random.default_rng(4)
+    expected = [np.zeros(2), np.zeros((1, 3))]
+    for t in range(4):
+        weights = [rng.normal(size=(2,)).astype("float32"), rng.normal(size=(1, 3)).astype("float32")]
+        layer(weights)
+        decay = min(0.5, t / (EMA_WARMUP + t))  # 0 at the first update: a copy
+        expected = [decay * e + (1 - decay) * w for e, w in zip(expected, weights, strict=True)]
+    for average, value in zip(layer.averages, expected, strict=True):
+        np.testing.assert_allclose(_np(average.value), value, rtol=1e-5)
+    assert int(_np(layer.updates.value)) == 4
+
+
+# --- spectral norm -------------------------------------------------------------------------------
+def test_spectral_conv_divides_the_kernel_by_its_largest_singular_value():
+    import keras
+
+    from painter.models.layers import SpectralConv2D
+
+    keras.utils.set_random_seed(0)  # a fixed kernel: the power iteration's speed depends on it
+    layer = SpectralConv2D(5, 3, name="sn")
+    x = np.random.default_rng(5).normal(size=(1, 8, 8, 4)).astype("float32")
+    layer(x, training=False)
+    u_before = _np(layer.vector_u.value).copy()
+    layer(x, training=False)
+    np.testing.assert_array_equal(_np(layer.vector_u.value), u_before)  # inference leaves u alone
+    for _ in range(100):  # power iterations converge on the top singular vector
+        layer(x, training=True)
+    kernel, _ = layer.normalized_kernel()
+    top = np.linalg.svd(_np(kernel).reshape(-1, 5), compute_uv=False)[0]
+    assert top == pytest.approx(1.0, abs=1e-3)
+    raw_top = np.linalg.svd(_np(layer.kernel.value).reshape(-1, 5), compute_uv=False)[0]
+    assert raw_top != pytest.approx(1.0, abs=0.05)  # the raw kernel was not normalised by hand
+
+
+def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tmp_path):
+    import keras
+
+    from painter.models import build_discriminator
+    from painter.models.layers import SpectralConv2D
+
+    config = preset("smoke").replace(spectral_norm=True)
+    model = build_discriminator(config, "monet_discriminator")
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert "GroupNormalization" not in kinds
+    assert sum(isinstance(layer, SpectralConv2D) for layer in model.layers) == 5
+    x = np.random.default_rng(6).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    model(x, training=True)
+    model.save(tmp_path / "d.keras")
+    loaded = keras.saving.load_model(tmp_path / "d.keras")
+    np.testing.assert_allclose(_np(loaded(x)), _np(model(x)), atol=1e-5)
+
+
+# --- config --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("field, value, message", [
+    ("diffaugment", "color,zoom", "diffaugment"),
+    ("lecam_weight", -0.1, "lecam_weight"),
+    ("ema_decay", 1.0, "ema_decay"),
+])
+def test_bad_recipe_values_are_refused_by_name(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        preset("smoke").replace(**{field: value})
+
+
+# --- a run with every recipe on -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from painter.training.synthetic import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48,
+                        records_per_file=8)
+
+
+def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
+    import keras
+
+    from painter.runtime import select_runtime
+    from painter.training.train import train
+
+    runtime = select_runtime(keras.backend.backend(), "single")
+    config = preset("smoke").replace(**RECIPES)
+    unbroken = train(config, tmp_path / "unbroken", data=tiny_data, runtime=runtime, verbose=0)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, index, logs=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "resumed", data=tiny_data, runtime=runtime, verbose=0,
+              callbacks=[Interrupt()])
+    resumed = train(config, tmp_path / "resumed", data=tiny_data, runtime=runtime, verbose=0)
+    assert resumed.start_epoch == 1
+
+    reference, state = unbroken.model.get_state(), resumed.model.get_state()
+    assert state.keys() == reference.keys()
+    for key in ("diffaugment/draws", "monet_lecam/count", "monet_generator_average/updates"):
+        assert int(state[key]) == int(reference[key]) > 0, key
+    worst = max(float(np.max(np.abs(state[k].astype("float64") - reference[k])))
+                for k in reference if reference[k].size)
+    assert worst <= 1e-5, f"resumed state differs from the unbroken run's by {worst}"
+    # The EMA is what paints, and it is not the live generator.
+    painting = resumed.model.painting_generator()
+    averages = resumed.model.monet_generator_average.averages
+    for weight, average in zip(painting.trainable_weights, averages, strict=True):
+        np.testing.assert_array_equal(_np(weight.value), _np(average.value))
+    live = resumed.model.monet_generator.trainable_weights
+    assert any(not np.allclose(_np(a.value), _np(b.value))
+               for a, b in zip(painting.trainable_weights, live, strict=True))
