@@ -50,27 +50,43 @@ def make_callbacks(clock: FakeClock, record: list):
 
 
 def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_path, tiny_data):
+    """Interrupted after epoch 2 of a 4-epoch plan, resumed in a new "session": the plan comes
+    back from the checkpoint and the lr still reaches 0 with epoch 4."""
     import keras
 
     from painter.runtime import select_runtime
     from painter.training.budget import TimeBudget
     from painter.training.train import train
 
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == 2:
+                raise KeyboardInterrupt  # like Ctrl-C, or the session ending
+
     # smoke: 4 steps a epoch, 2 per execution -> 2 batch ends of 10 fake seconds: 20 s an epoch.
     config = preset("smoke").replace(epochs=0, decay_epochs=1, steps_per_execution=2,
                                      checkpoint_dir=str(tmp_path / "elsewhere"))
-    clock = FakeClock()
-    budget = TimeBudget(limit_seconds=90.0, clock=clock)  # 4 epochs of 20 s fit, not 5
-    budget.reserve("images.zip", 0.0)  # no real-time measurement on a fake clock
-    record: list = []
-    lines: list[str] = []
     workdir = tmp_path / "run"
     runtime = select_runtime(keras.backend.backend(), "single")
-    result = train(config, workdir, data=tiny_data, runtime=runtime, budget=budget, verbose=0,
-                   callbacks=make_callbacks(clock, record), printer=lines.append)
+    record: list = []
+    lines: list[str] = []
 
-    assert (result.epochs_done, result.planned_epochs, result.stop_reason) == (4, 4, None)
+    def session(limit_seconds: float, extra: list):
+        clock = FakeClock()
+        budget = TimeBudget(limit_seconds=limit_seconds, clock=clock)
+        budget.reserve("images.zip", 0.0)  # no real-time measurement on a fake clock
+        return train(config, workdir, data=tiny_data, runtime=runtime, budget=budget, verbose=0,
+                     callbacks=[*make_callbacks(clock, record), *extra], printer=lines.append)
+
+    with pytest.raises(KeyboardInterrupt):
+        session(90.0, [Interrupt()])  # 4 epochs of 20 s fit, not 5
     assert sum(line.startswith("lr plan (epochs=0): 4 epochs") for line in lines) == 1, lines
+    lines.clear()
+    result = session(50.0, [])  # after the resumed epoch 3, one more fits: the plan holds
+    assert any(line.startswith("lr plan continued from epoch-0002: 4 epochs: lr 0.0002 now, "
+                               "linearly to 0 at the end of epoch 4") for line in lines), lines
+    assert (result.start_epoch, result.epochs_done, result.planned_epochs) == (2, 4, 4)
+    assert result.stop_reason is None and result.history["epoch"] == [1, 2, 3, 4]
     assert any("lr plan: done after epoch 4 of 4" in line for line in lines)
     # Iterations: exactly 4 per epoch. lr: constant for 2 epochs, then linearly to 0 at step 16.
     assert [steps for steps, _ in record] == [4, 8, 12, 16]

@@ -282,6 +282,11 @@ def _fit(config, workdir, runtime, latest, pending_state, restored_plan, start_e
         f"data: {training_data.photo_count} photos, {training_data.monet_count} Monet paintings; "
         f"{steps_per_epoch} steps of {config.global_batch_size} per epoch; {epochs_words}"
     )
+    if planned and plan.epochs > 0:
+        step = int(latest.meta.get("optimizer_steps", start_epoch * steps_per_epoch))
+        printer(f"lr plan continued from {latest.path.name}: {plan.epochs} epochs: "
+                f"{plan.describe(steps_per_epoch, step, config.generator_lr)} (replanned to this "
+                "session's budget after its first epoch)")
     if folder != workdir / checkpoints.CHECKPOINTS:
         printer(f"checkpoints: {folder} (config.checkpoint_dir)")
 
