@@ -73,9 +73,11 @@ def test_a_second_run_on_a_busy_workdir_stops_at_once_naming_the_first(tmp_path,
     finally:
         holder.kill()  # SIGKILL: the OS releases its lock
         holder.wait()
+    assert (workdir / ".lock").exists()  # a killed holder leaves the file, not the lock
     with WorkdirLock(workdir):  # not stuck
         with pytest.raises(WorkdirBusyError, match=str(os.getpid())):
             WorkdirLock(workdir).acquire()  # and one process cannot hold it twice either
+    assert not (workdir / ".lock").exists()  # a normal end leaves nothing behind
 
 
 @pytest.mark.slow

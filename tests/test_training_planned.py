@@ -106,7 +106,7 @@ def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_pat
     # Checkpoints went to checkpoint_dir; the workdir holds what a notebook's output should.
     assert not (workdir / "checkpoints").exists()
     assert sorted(p.name for p in workdir.iterdir()) == [
-        ".lock", "config.json", "history.json", "loss_curves.png", "monet_generator.keras",
+        "config.json", "history.json", "loss_curves.png", "monet_generator.keras",
         "samples"]
     saved = list_checkpoints(workdir, folder=tmp_path / "elsewhere")
     assert [c.epoch for c in saved] == [3, 4]

@@ -2,10 +2,10 @@
 
 Two runs writing one workdir would interleave checkpoints, history and the exported generator.
 `WorkdirLock` takes an exclusive `fcntl.flock` on `workdir/.lock` (without waiting) and writes
-who holds it (pid, host, start time) into the file. The lock belongs to the open file, so the
-operating system releases it when the process ends in any way (an exception, Ctrl-C, `kill -9`,
-a crash): a dead run never leaves the workdir locked, and the stale text in the file is simply
-overwritten by the next holder. Where `fcntl` does not exist (Windows) no lock is taken.
+who holds it (pid, host, start time) into the file; a normal end removes the file. The lock
+belongs to the open file, so the operating system releases it when the process ends in any way
+(an exception, Ctrl-C, `kill -9`, a crash): a dead run never leaves the workdir locked, and the
+stale file it leaves is simply taken over by the next run. Where `fcntl` does not exist (Windows) no lock is taken.
 
 Standard library only.
 """
@@ -47,26 +47,35 @@ class WorkdirLock:
         if fcntl is None or self._stream is not None:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # "a+" neither truncates (the holder's text stays readable until we own the lock) nor
-        # fails if the file exists.
-        stream = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
-        try:
-            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                # A file system without locks (some network mounts): run, but say so.
+        while True:
+            # "a+" neither truncates (the holder's text stays readable until we own the lock)
+            # nor fails if the file exists.
+            stream = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+            try:
+                fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    # A file system without locks (some network mounts): run, but say so.
+                    stream.close()
+                    warnings.warn(f"cannot lock {self.path} ({error.strerror}): nothing stops a "
+                                  "second run on this workdir", stacklevel=2)
+                    return self
+                stream.seek(0)
+                holder = _describe(stream.read())
                 stream.close()
-                warnings.warn(f"cannot lock {self.path} ({error.strerror}): nothing stops a "
-                              "second run on this workdir", stacklevel=2)
-                return self
-            stream.seek(0)
-            holder = _describe(stream.read())
+                raise WorkdirBusyError(
+                    f"workdir {self.workdir} is in use by another painter run ({holder}; lock "
+                    f"file {self.path}). Wait for that run to finish or stop it, or use another "
+                    "--workdir. (A run that died releases the lock by itself.)"
+                ) from None
+            # The holder before us removes the file when it releases: if we locked a file that
+            # is no longer at self.path, the lock protects nothing; open the new one.
+            try:
+                if os.fstat(stream.fileno()).st_ino == os.stat(self.path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             stream.close()
-            raise WorkdirBusyError(
-                f"workdir {self.workdir} is in use by another painter run ({holder}; lock file "
-                f"{self.path}). Wait for that run to finish or stop it, or use another --workdir. "
-                "(A run that died releases the lock by itself.)"
-            ) from None
         stream.seek(0)
         stream.truncate()
         stream.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
@@ -77,8 +86,9 @@ class WorkdirLock:
 
     def release(self) -> None:
         if self._stream is not None:
-            # Closing the file releases the flock; the file stays (removing it could race with
-            # a process that has just opened it and is about to lock it).
+            # Removed while still locked (so the workdir keeps only the run's results), then
+            # closed, which releases the lock; `acquire` copes with a file removed under it.
+            self.path.unlink(missing_ok=True)
             self._stream.close()
             self._stream = None
 

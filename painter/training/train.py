@@ -22,7 +22,7 @@ The order matters:
 
 Workdir layout:
 
-    .lock                         held by the run in progress (released when it ends, however)
+    .lock                         while a run is in progress (an OS lock, released however it ends)
     config.json                   the resolved config of the latest run
     checkpoints/epoch-NNNN/       state.npz + meta.json; the last `keep_checkpoints` kept
                                   (in `config.checkpoint_dir` instead when that is set)
