@@ -71,8 +71,11 @@ class Config:
     generator_lr: float = 2e-4  # Adam lr of the paper
     discriminator_lr: float = 2e-4  # may differ (TTUR); the paper uses the same
     beta_1: float = 0.5  # Adam beta_1 of the paper: stabler GAN training than 0.9
-    epochs: int = 30  # each epoch covers all 7,038 photos: ~23 times the paper's steps per epoch
+    epochs: int = 30  # each epoch covers all 7,038 photos: ~23 times the paper's steps per epoch;
+    # 0 = as many as the time budget fits, planned after the first measured epochs and replanned
     decay_epochs: int = 15  # lr constant, then linearly to 0 over the last decay_epochs (paper)
+    # With epochs=0: any value > 0 decays over the last half of the planned epochs (the paper's
+    # 100 of 200; a count cannot be fixed before the plan exists), 0 keeps the lr constant.
     global_batch_size: int = 8  # 1 per core on a TPU v5e-8; instance norm makes batch size benign
     steps_per_epoch: int = 0  # 0 = every photo once per epoch; >0 caps an epoch (smoke runs)
     steps_per_execution: int = 1  # >1 runs several steps per host call: less overhead on TPU
@@ -89,6 +92,8 @@ class Config:
     # --- outputs ----------------------------------------------------------------------------
     sample_count: int = 4  # photos in each epoch's sample grid
     keep_checkpoints: int = 2  # the last good epoch survives a crash while the next one is written
+    checkpoint_dir: str = ""  # "" = workdir/checkpoints; ~0.4 GB each at 256 px: Kaggle keeps them
+    # out of /kaggle/working (the notebook's output). One run's checkpoints per folder.
     submission_batch_size: int = 64  # images per inference call when writing images.zip
 
     # Fields that change the networks' shapes: a workdir made with other values is refused.
@@ -123,7 +128,7 @@ class Config:
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"`{name}` must be one of {list(allowed)}. Received: {value!r}")
-        positive = ("image_size", "generator_filters", "discriminator_filters", "epochs",
+        positive = ("image_size", "generator_filters", "discriminator_filters",
                     "global_batch_size", "steps_per_execution", "submission_batch_size")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -133,7 +138,7 @@ class Config:
                 f"`resize_size` ({self.resize_size}) must be >= `image_size` ({self.image_size}): "
                 "the augmentation crops image_size out of a resize_size image."
             )
-        non_negative = ("steps_per_epoch", "resnet_blocks", "unet_depth", "pool_size",
+        non_negative = ("epochs", "steps_per_epoch", "resnet_blocks", "unet_depth", "pool_size",
                         "sample_count", "cycle_weight", "identity_weight", "color_jitter",
                         "cache_memory_mb", "safety_margin_minutes", "keep_checkpoints")
         for name in non_negative:
@@ -165,7 +170,7 @@ class Config:
                 f"`safety_margin_minutes` ({self.safety_margin_minutes}) must be less than "
                 f"`session_limit_minutes` ({self.session_limit_minutes}): no time would be left."
             )
-        if not 0 <= self.decay_epochs <= self.epochs:
+        if self.decay_epochs < 0 or (self.epochs > 0 and self.decay_epochs > self.epochs):
             raise ConfigError(
                 f"`decay_epochs` must be in [0, epochs={self.epochs}]. Received: {self.decay_epochs}"
             )
@@ -312,6 +317,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "kaggle-tpu": {
         # The defaults are the competition on a TPU v5e-8 in one session.
         "mixed_precision": True,  # bfloat16 is the TPU's native matmul type: ~2x throughput
+        "epochs": 0,  # as many as the session fits: a fixed 30 used ~25-45 of its ~180 minutes
         "steps_per_execution": 16,  # the starter's step was overhead-bound (126 ms at batch 1 or 32)
     },
     "gpu": {
@@ -325,7 +331,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "generator_filters": 32,  # half width: 4x fewer FLOPs
         "discriminator_filters": 32,
         "global_batch_size": 4,
-        "epochs": 4,
+        "epochs": 0,  # as many as the hour fits: a fixed 4 trained 14 of its 55 training minutes
         "decay_epochs": 2,
         "steps_per_epoch": 200,  # an epoch of 800 photos keeps epochs (and checkpoints) ~10 min
         "session_limit_minutes": 60.0,

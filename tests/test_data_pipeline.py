@@ -159,3 +159,42 @@ def test_keras_fit_consumes_the_dataset(identity_domains):
     model.compile(optimizer="sgd", loss="mse")
     history = model.fit(data.dataset, steps_per_epoch=data.steps_per_epoch, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+
+
+def test_steps_per_epoch_is_a_multiple_of_steps_per_execution(identity_domains):
+    """Keras runs whole executions: 6 steps at 4 per execution would run 8 and slip the epoch
+    boundaries. Rounded down to 4; the photos left out differ between epochs."""
+    monets, photos = identity_domains
+    data = pipeline.make_training_dataset(monets, photos, config(steps_per_execution=4))
+    assert (data.batches_per_epoch, data.steps_per_epoch) == (6, 4)
+    assert "rounded down from 6 to 4" in data.rounding_note(4)
+    all_batches = batches(data)
+    assert len(all_batches) == 3 * 4
+    left_out = []
+    for epoch in range(3):
+        seen = [i for p, _ in all_batches[epoch * 4 : (epoch + 1) * 4] for i in decode_identity(p)]
+        assert len(seen) == len(set(seen)) == 16  # each photo at most once an epoch
+        left_out.append(set(range(24)) - set(seen))
+    assert left_out[0] != left_out[1] != left_out[2]
+    assert pipeline.make_training_dataset(monets, photos, config()).rounding_note(1) is None
+    with pytest.raises(ConfigError, match=r"fewer than one execution of steps_per_execution=8: "
+                                          r"set steps_per_execution to at most 6"):
+        pipeline.make_training_dataset(monets, photos, config(steps_per_execution=8))
+
+
+def test_epochs_0_streams_epochs_without_end_the_same_as_a_fixed_run(textured_domains):
+    """epochs=0: the stream goes on past any fixed count; epoch k of it (from the start or
+    resumed at k) is epoch k of a fixed run."""
+    monets, photos = textured_domains
+    fixed = batches(pipeline.make_training_dataset(monets, photos, config(epochs=3)))
+    open_ended = pipeline.make_training_dataset(monets, photos, config(epochs=0, decay_epochs=5))
+    stream = [(p.numpy(), m.numpy()) for p, m in open_ended.dataset.take(5 * 3)]
+    assert len(stream) == 15  # more epochs than the fixed run has
+    resumed = pipeline.make_training_dataset(monets, photos, config(epochs=0), start_epoch=2)
+    resumed_first = [(p.numpy(), m.numpy()) for p, m in resumed.dataset.take(3)]
+    for (p1, m1), (p2, m2), (p3, m3) in zip(fixed[6:], stream[6:9], resumed_first, strict=True):
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(p2, p3)
+        np.testing.assert_array_equal(m1, m2)
+        np.testing.assert_array_equal(m2, m3)
+    assert not np.array_equal(stream[9][0], stream[6][0])  # epoch 4 is another shuffle

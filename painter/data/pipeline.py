@@ -5,14 +5,16 @@ images (in memory when both domains fit `config.cache_memory_mb`, else in a cach
 reused by later runs) -> per epoch: shuffle -> augment -> batch -> prefetch.
 
 Every epoch covers every photo once (up to the last partial batch, dropped so that every batch
-splits evenly over the replicas); the 300 Monet paintings repeat, reshuffled on each pass, to
-match. Each epoch's shuffles and augmentation draws are seeded from (config.seed, epoch), and the
-dataset is the concatenation of epochs start_epoch .. config.epochs - 1, so a run resumed at epoch
-k sees exactly the batches an unbroken run sees from epoch k on. tf.data's seeded shuffle combines
-its seed with TensorFlow's global seed, so call `keras.utils.set_random_seed(config.seed)` before
-building the dataset (`train()` does) for the same order in every process. Use it as
-`model.fit(data.dataset, steps_per_epoch=data.steps_per_epoch, epochs=config.epochs,
-initial_epoch=start_epoch)`.
+splits evenly over the replicas, and up to the batches that rounding to a multiple of
+config.steps_per_execution leaves out: Keras runs whole executions, see `steps_per_epoch`); the
+300 Monet paintings repeat, reshuffled on each pass, to match. Each epoch's shuffles and
+augmentation draws are seeded from (config.seed, epoch), and the dataset is the stream of epochs
+start_epoch .. config.epochs - 1 (open-ended with config.epochs = 0: the time budget plans the
+count), so a run resumed at epoch k sees exactly the batches an unbroken run sees from epoch k
+on. tf.data's seeded shuffle combines its seed with TensorFlow's global seed, so call
+`keras.utils.set_random_seed(config.seed)` before building the dataset (`train()` does) for the
+same order in every process. Use it as `model.fit(data.dataset,
+steps_per_epoch=data.steps_per_epoch, epochs=config.epochs, initial_epoch=start_epoch)`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from painter.errors import ConfigError, DataError
 from painter.fileio import atomic_write_text
 
 _FILL_BATCH = 128
+# epochs=0 (as many as the time budget fits): the stream of epochs has no planned end.
+OPEN_ENDED_EPOCHS = 2**62
 _CACHE_VERSION = 1  # bump when what a cache file holds changes
 
 
@@ -43,11 +47,24 @@ class TrainingData:
     """The training dataset and the counts `fit()` and the learning-rate schedule need."""
 
     dataset: Any  # tf.data.Dataset of (real_photo, real_monet), float32 [B, S, S, 3] in [-1, 1]
-    steps_per_epoch: int
+    steps_per_epoch: int  # a multiple of config.steps_per_execution (see `steps_per_epoch()`)
     photo_count: int
     monet_count: int
     cache: str = "memory"  # where decoded images live: "memory", "disk" or "none"
     report: dict[str, reader.ReadReport] = field(default_factory=dict)  # per domain
+    batches_per_epoch: int = 0  # whole batches of photos before that rounding
+
+    def rounding_note(self, steps_per_execution: int) -> str | None:
+        """What rounding to a multiple of `steps_per_execution` left out, or None."""
+        dropped = self.batches_per_epoch - self.steps_per_epoch
+        if dropped <= 0:
+            return None
+        return (
+            f"steps per epoch rounded down from {self.batches_per_epoch} to "
+            f"{self.steps_per_epoch}, a multiple of steps_per_execution={steps_per_execution}: "
+            f"{dropped} batch(es) of photos per epoch are left out, different ones each epoch "
+            "(the photos reshuffle), so none is lost for good"
+        )
 
 
 def derive_seed(*values: int) -> int:
@@ -57,11 +74,20 @@ def derive_seed(*values: int) -> int:
 
 
 def steps_per_epoch(photo_count: int, config: Config) -> int:
-    """Batches per epoch: every photo once (capped by config.steps_per_epoch when > 0)."""
+    """Batches per epoch: every photo once (capped by config.steps_per_epoch when > 0), rounded
+    DOWN to a multiple of config.steps_per_execution.
+
+    Keras runs whole executions of `steps_per_execution` steps, so 879 steps with 16 per execution
+    would run 880 and every epoch boundary would slip by a batch (and the learning-rate schedule
+    with it). Rounding down leaves out fewer than `steps_per_execution` batches of photos per
+    epoch; the photos reshuffle every epoch, so a different few are left out each time and none
+    is lost for good (at Kaggle's 7,038 photos, batch 8 and 16 steps per execution: 879 -> 864
+    steps, 120 photos an epoch). Returns 0 when not even one execution fits (the caller says so).
+    """
     steps = photo_count // config.global_batch_size
     if config.steps_per_epoch > 0:
         steps = min(steps, config.steps_per_epoch)
-    return steps
+    return steps - steps % config.steps_per_execution
 
 
 def choose_cache(config: Config, image_count: int) -> str:
@@ -150,52 +176,55 @@ def _prepare_domain(source: ImageSource, config: Config, cache: str, cache_dir: 
     return cached.map(lambda e: e["image"]), count, report
 
 
-def _epoch_order(photos, monets, photo_count: int, monet_count: int, size: int, epoch: int,
-                 config: Config):
-    """One epoch's (photo, painting) pairs, `size` of them, shuffled from (seed, epoch)."""
-    photo_seed, monet_seed = (derive_seed(config.seed, epoch, stream) for stream in (0, 1))
-    photos = photos.shuffle(
-        min(config.shuffle_buffer, photo_count) or 1, seed=photo_seed, reshuffle_each_iteration=False
-    ).take(size)
-    # A fresh permutation of the paintings on every pass (the seed fixes the sequence of them).
-    monets = monets.shuffle(
-        min(config.shuffle_buffer, monet_count) or 1, seed=monet_seed, reshuffle_each_iteration=True
-    ).repeat().take(size)
-    return photos, monets
+def _epoch_seeds(seed: int, epoch):
+    """The four seeds of one epoch as an int64 tensor [photo order, painting order, photo
+    augmentation, painting augmentation], from `derive_seed(seed, epoch, stream)`. Computed
+    when tf.data reaches the epoch, so the stream can be open-ended (epochs=0)."""
+    import tensorflow as tf
+
+    def seeds(epoch_value):
+        return np.array([derive_seed(seed, int(epoch_value), stream) for stream in range(4)],
+                        np.int64)
+
+    return tf.ensure_shape(tf.numpy_function(seeds, [epoch], tf.int64, stateful=False), [4])
 
 
 def _epochs(photos, monets, photo_count: int, monet_count: int, steps: int, start_epoch: int,
             config: Config):
-    """Batches of epochs start_epoch .. epochs-1. Only the shuffles are built per epoch; one
+    """Batches of epochs start_epoch .. epochs-1 (open-ended when config.epochs == 0).
+
+    Only the shuffles are built per epoch (inside `flat_map`, from the epoch's seeds); one
     augmentation map (traced once) and one batching serve all epochs: each epoch holds a whole
-    number of batches, so batching the concatenation gives exactly the per-epoch batches."""
+    number of batches, so batching the stream gives exactly the per-epoch batches."""
     import tensorflow as tf
 
     size = steps * config.global_batch_size
-    epochs = range(start_epoch, config.epochs)
-    photo_stream = monet_stream = None
-    for epoch in epochs:
-        p, m = _epoch_order(photos, monets, photo_count, monet_count, size, epoch, config)
-        photo_stream = p if photo_stream is None else photo_stream.concatenate(p)
-        monet_stream = m if monet_stream is None else monet_stream.concatenate(m)
-    # Augmentation seeds: (per-epoch stream seed, position in the epoch); the table covers every
-    # epoch of the run so that a resumed dataset draws the same numbers.
-    table = tf.constant(
-        [[derive_seed(config.seed, epoch, 2), derive_seed(config.seed, epoch, 3)]
-         for epoch in range(config.epochs)],
-        tf.int64,
-    )
-    positions = tf.data.Dataset.range(start_epoch * size, config.epochs * size)
+    stop = config.epochs if config.epochs > 0 else OPEN_ENDED_EPOCHS
 
-    def augment(real_photo, real_monet, position):
-        epoch, index = position // size, position % size
-        photo_seed = tf.stack([table[epoch, 0], index])
-        monet_seed = tf.stack([table[epoch, 1], index])
+    def one_epoch(epoch):
+        seeds = _epoch_seeds(config.seed, epoch)
+        photo_order = photos.shuffle(
+            min(config.shuffle_buffer, photo_count) or 1, seed=seeds[0],
+            reshuffle_each_iteration=False,
+        ).take(size)
+        # A fresh permutation of the paintings on every pass (the seed fixes the sequence of them).
+        monet_order = monets.shuffle(
+            min(config.shuffle_buffer, monet_count) or 1, seed=seeds[1],
+            reshuffle_each_iteration=True,
+        ).repeat().take(size)
+        # Augmentation seeds: (the epoch's stream seed, position in the epoch).
+        index = tf.data.Dataset.range(size)
+        augment_seeds = index.map(lambda i: (tf.stack([seeds[2], i]), tf.stack([seeds[3], i])))
+        return tf.data.Dataset.zip((photo_order, monet_order, augment_seeds))
+
+    def augment(real_photo, real_monet, seeds):
+        photo_seed, monet_seed = seeds
         return (augment_image(real_photo, photo_seed, config),
                 augment_image(real_monet, monet_seed, config))
 
     return (
-        tf.data.Dataset.zip((photo_stream, monet_stream, positions))
+        tf.data.Dataset.range(start_epoch, stop)
+        .flat_map(one_epoch)
         .map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .batch(config.global_batch_size, drop_remainder=True)
     )
@@ -210,7 +239,8 @@ def make_training_dataset(
     start_epoch: int = 0,
     cache_dir: str | os.PathLike | None = None,
 ) -> TrainingData:
-    """The `(real_photo, real_monet)` dataset for epochs start_epoch .. config.epochs - 1.
+    """The `(real_photo, real_monet)` dataset for epochs start_epoch .. config.epochs - 1
+    (an open-ended stream of epochs when config.epochs == 0).
 
     Args:
       monet, photo: the two domains (ImageSource or a path `find_source` accepts).
@@ -231,7 +261,7 @@ def make_training_dataset(
             f"`global_batch_size` ({config.global_batch_size}) must be a multiple of the number of "
             f"replicas ({num_replicas}): set global_batch_size to a multiple of {num_replicas}."
         )
-    if not 0 <= start_epoch < config.epochs:
+    if start_epoch < 0 or (config.epochs > 0 and start_epoch >= config.epochs):
         raise ConfigError(
             f"start_epoch must be in [0, epochs={config.epochs}). Received: {start_epoch}"
         )
@@ -248,15 +278,26 @@ def make_training_dataset(
     photos, photo_count, photo_report = prepared["photo"]
     monets, monet_count, monet_report = prepared["monet"]
     steps = steps_per_epoch(photo_count, config)
-    if steps == 0:
+    batches = photo_count // config.global_batch_size
+    if config.steps_per_epoch > 0:
+        batches = min(batches, config.steps_per_epoch)
+    if batches == 0:
         raise DataError(
             f"{photo_source.root}: {photo_count} photo(s), fewer than one global batch of "
             f"{config.global_batch_size}: add photos or lower global_batch_size."
+        )
+    if steps == 0:
+        raise ConfigError(
+            f"an epoch has {batches} batch(es) of {config.global_batch_size} ({photo_count} "
+            f"photos in {photo_source.root}, steps_per_epoch={config.steps_per_epoch}), fewer "
+            f"than one execution of steps_per_execution={config.steps_per_execution}: set "
+            f"steps_per_execution to at most {batches}, or add photos."
         )
     dataset = _epochs(photos, monets, photo_count, monet_count, steps, start_epoch, config)
     return TrainingData(
         dataset=dataset.prefetch(tf.data.AUTOTUNE),
         steps_per_epoch=steps,
+        batches_per_epoch=batches,
         photo_count=photo_count,
         monet_count=monet_count,
         cache=cache,
@@ -275,5 +316,5 @@ def _estimate_count(source: ImageSource) -> int:
     return total
 
 
-__all__ = ["TrainingData", "make_training_dataset", "steps_per_epoch", "derive_seed",
-           "choose_cache"]
+__all__ = ["OPEN_ENDED_EPOCHS", "TrainingData", "make_training_dataset", "steps_per_epoch",
+           "derive_seed", "choose_cache"]

@@ -7,7 +7,10 @@
    `monet_generator.keras` (atomic).
 4. `SampleGridCallback`: `samples/epoch-NNNN.png`, the same photos every epoch.
 5. `BudgetCallback`: prints the plan, stops before an epoch that would not fit (last in the list,
-   so the epoch it times includes the work of the callbacks above).
+   so the epoch it times includes the work of the callbacks above). With `epochs=0` it also plans
+   the number of epochs and the learning rate (`painter.training.planner`) after each epoch, sets
+   the optimizers' schedules (between epochs, where both backends read them) and stops at the
+   plan's end; a changed plan is written into the checkpoint just saved.
 
 They share a `RunState`: an epoch that diverged or was cut short is neither recorded nor
 checkpointed (a resume redoes it from the last complete checkpoint).
@@ -31,6 +34,7 @@ from painter.errors import PainterError
 from painter.fileio import atomic_write_text
 from painter.training import checkpoint as checkpoints
 from painter.training.budget import BudgetMonitor, TimeBudget
+from painter.training.planner import EpochPlanner, LrPlan
 
 GENERATOR_FILE = "monet_generator.keras"
 HISTORY_FILE = "history.json"
@@ -53,6 +57,21 @@ class RunState:
     partial_epoch: bool = False  # the current epoch was cut short (mid-epoch budget stop)
     last_checkpoint: checkpoints.Checkpoint | None = None
     epoch_began: float = 0.0
+    checkpoint_folder: Path | None = None  # config.checkpoint_dir, or None = workdir/checkpoints
+    plan: LrPlan | None = None  # the learning-rate plan in force (saved in each checkpoint)
+    planner: EpochPlanner | None = None  # epochs=0: plans epochs and lr from the budget
+    schedules: list = field(default_factory=list)  # the optimizers' LinearDecaySchedules
+    progbar: Any = None  # Keras' progress bar, told the planned epoch count
+
+    def set_plan(self, plan: LrPlan) -> None:
+        """Make `plan` the one in force: in the optimizers' schedules and in `run.plan`."""
+        self.plan = plan
+        for schedule in self.schedules:
+            schedule.set_plan(*plan.vector())
+        if plan.epochs > 0:
+            self.epochs = plan.epochs
+            if self.progbar is not None:
+                self.progbar.epochs = plan.epochs
 
     @property
     def epoch_complete(self) -> bool:
@@ -192,12 +211,19 @@ class CheckpointCallback(keras.callbacks.Callback):
             "keras_backend": keras.backend.backend(),
             "config": run.config.to_dict(),
             "history": run.history,
+            "optimizer_steps": optimizer_steps(self.model),
+            "plan": run.plan.to_dict() if run.plan is not None else None,
         }
         run.last_checkpoint = checkpoints.save_checkpoint(
-            run.workdir, epoch + 1, state, meta, keep=self.keep
+            run.workdir, epoch + 1, state, meta, keep=self.keep, folder=run.checkpoint_folder
         )
         save_history(run.workdir, run.history)
         export_generator(self.model.monet_generator, run.workdir / GENERATOR_FILE)
+
+
+def optimizer_steps(model) -> int:
+    """The optimizers' step count (on JAX, valid between epochs: the variables are synced)."""
+    return int(np.asarray(keras.ops.convert_to_numpy(model.optimizer.iterations)))
 
 
 class SampleGridCallback(keras.callbacks.Callback):
@@ -243,6 +269,9 @@ class BudgetCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.printer(self.monitor.budget.plan())
+        if self.run.progbar is not None:
+            # fit() was given a bound, not the plan; 1 = no "Epoch k/N" header until planned.
+            self.run.progbar.epochs = max(1, self.run.epochs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.run.partial_epoch = False
@@ -256,13 +285,38 @@ class BudgetCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        reason = self.monitor.on_epoch_end(last_epoch=epoch + 1 >= self.run.epochs)
+        run, planner = self.run, self.run.planner
+        reason = self.monitor.on_epoch_end(
+            last_epoch=planner is None and epoch + 1 >= run.epochs)
         self.printer(self.monitor.budget.status())
-        if reason and not self.run.stop_reason:
-            self.run.stop_reason = reason
+        if planner is not None and run.epoch_complete:
+            reason = self._plan(epoch + 1, reason)
+        if reason and not run.stop_reason:
+            run.stop_reason = reason
             self.model.stop_training = True
-        if self.run.stop_reason and self.model.stop_training:
-            self.printer(self.run.stop_reason)
+        if run.stop_reason and self.model.stop_training:
+            self.printer(run.stop_reason)
+
+    def _plan(self, epochs_done: int, reason: str | None) -> str | None:
+        """epochs=0: replan (printing a new plan), apply it between epochs, stop at its end.
+        Returns the stop reason left (None at the plan's end with the rate at 0)."""
+        run, planner = self.run, self.run.planner
+        step = optimizer_steps(self.model)
+        line = planner.after_epoch(epochs_done, step)
+        if line is not None:
+            self.printer(line)
+            run.set_plan(planner.plan)
+            if run.last_checkpoint is not None and run.last_checkpoint.epoch == epochs_done:
+                # The checkpoint was written before this plan: a resume must continue this one.
+                run.last_checkpoint = checkpoints.update_meta(run.last_checkpoint,
+                                                              plan=planner.plan.to_dict())
+        if planner.finished(epochs_done):
+            self.model.stop_training = True
+            if planner.plan.fraction(step) == 0.0:
+                self.printer(f"lr plan: done after epoch {epochs_done} of {planner.plan.epochs}; "
+                             "the learning rate reached 0")
+                return None
+        return reason
 
 
 class ProgressPrinter(keras.callbacks.Callback):
@@ -278,7 +332,8 @@ class ProgressPrinter(keras.callbacks.Callback):
             return
         losses = "  ".join(f"{k} {_float(v):.4f}" for k, v in (logs or {}).items())
         seconds = self.run.history.get("epoch_seconds", [0.0])[-1]
-        self.printer(f"epoch {epoch + 1}/{self.run.epochs} ({seconds:.1f}s): {losses}")
+        planned = self.run.epochs if self.run.epochs > 0 else "?"  # "?": epochs=0, not planned yet
+        self.printer(f"epoch {epoch + 1}/{planned} ({seconds:.1f}s): {losses}")
 
 
 __all__ = [
@@ -293,6 +348,7 @@ __all__ = [
     "SampleGridCallback",
     "TrainingDivergedError",
     "export_generator",
+    "optimizer_steps",
     "save_history",
     "save_samples",
 ]

@@ -66,7 +66,8 @@ def _train(args: argparse.Namespace) -> int:
     verbose = 1 if sys.stdout.isatty() else 0
     result = train(config, args.workdir, data=args.data, monet=args.monet, photo=args.photo,
                    verbose=verbose)
-    print(f"done: {result.epochs_done}/{config.epochs} epochs in {result.workdir}"
+    planned = config.epochs or f"{result.planned_epochs or '?'} planned"
+    print(f"done: {result.epochs_done}/{planned} epochs in {result.workdir}"
           + (f" (stopped early: {result.stop_reason})" if result.stop_reason else ""))
     if result.generator_path is not None:
         print(f"generator: {result.generator_path}")
