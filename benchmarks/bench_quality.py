@@ -69,6 +69,10 @@ RECIPES: dict[str, dict] = {
                                  "pool_size": 0, "spectral_norm": True}, "decay": 0.0},
     "starter-decay": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
                                     "pool_size": 0}, "decay": 0.5},
+    "starter-noidentity": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                         "pool_size": 0, "identity_weight": 0.0}, "decay": 0.0},
+    "starter-cycle5": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
+                                     "pool_size": 0, "cycle_weight": 5.0}, "decay": 0.0},
     # Combinations.
     "unet-diffaug-ema": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
                                        "pool_size": 0, "diffaugment": "color,translation,cutout",
@@ -127,10 +131,14 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
                      else model.monet_generator)
     else:
         generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
+    embed = style_fd.StyleEmbedder()
     paintings = paint_fixed_photos(generator, image_size, data)
-    features = style_fd.StyleEmbedder()(paintings)
-    np.savez(workdir / "quality.npz", features=features,
-             samples=paintings[sample_indices(len(paintings))])
+    arrays = {"features": embed(paintings), "samples": paintings[sample_indices(len(paintings))]}
+    if result.model is not None and generator is not result.model.monet_generator:
+        # With an EMA, the live generator too: the average's own contribution, from one run.
+        arrays["live_features"] = embed(paint_fixed_photos(result.model.monet_generator,
+                                                           image_size, data))
+    np.savez(workdir / "quality.npz", **arrays)
     history = result.history or {}
     last = {k: float(v[-1]) for k, v in history.items() if k != "epoch" and v}
     (workdir / "run.json").write_text(json.dumps({
@@ -298,23 +306,31 @@ def main(argv: list[str] | None = None) -> int:
             if known and known["overrides"] == RECIPES[name]["overrides"] and not args.retrain:
                 continue
             workdir = workdir_of(args, name, seed)
-            if args.retrain and (workdir / "quality.npz").exists():
+            finished = (workdir / "quality.npz").exists() and (workdir / "run.json").exists()
+            if args.retrain and finished:
                 (workdir / "quality.npz").unlink()
-            print(f"--- training {key} in {workdir}", flush=True)
+                finished = False
+            if finished:  # trained and painted earlier (e.g. by an interrupted benchmark)
+                print(f"--- scoring {key} from {workdir}", flush=True)
+            else:
+                print(f"--- training {key} in {workdir}", flush=True)
             env = dict(os.environ, KERAS_BACKEND=args.backend)
             log = workdir.parent / f"{workdir.name}.log"
             workdir.mkdir(parents=True, exist_ok=True)
             with open(log, "a") as stream:
-                proc = subprocess.run(
+                proc = None if finished else subprocess.run(
                     [sys.executable, __file__, "--child", name, str(seed), "--steps",
                      str(args.steps), "--image-size", str(args.image_size), "--data",
                      str(args.data), "--out", str(args.out)],
                     env=env, stdout=stream, stderr=subprocess.STDOUT, check=False)
-            if proc.returncode != 0:
+            if proc is not None and proc.returncode != 0:
                 print(f"    FAILED (exit {proc.returncode}); see {log}", flush=True)
                 continue
             with np.load(workdir / "quality.npz") as saved:
                 scores = style_fd.style_scores(saved["features"], refs["monet"])
+                if "live_features" in saved.files:
+                    scores["style_fd_live"] = style_fd.style_scores(
+                        saved["live_features"], refs["monet"])["style_fd"]
             run = json.loads((workdir / "run.json").read_text())
             results["runs"][key] = {
                 "recipe": name, "seed": seed, "steps": args.steps,
@@ -324,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
                 "final_losses": run["final_losses"], **scores,
             }
             save_results(results, args.results)
-            print(f"    style FD {scores['style_fd']:.3f} in {run['train_seconds']:.0f}s",
+            live = (f" (live generator {scores['style_fd_live']:.3f})"
+                    if "style_fd_live" in scores else "")
+            print(f"    style FD {scores['style_fd']:.3f}{live} in {run['train_seconds']:.0f}s",
                   flush=True)
 
     print_table(results, names, seeds, args)
@@ -359,8 +377,10 @@ def print_table(results: dict, names: list[str], seeds: list[int], args) -> None
                 print(f"{name:24s} {seed:4d} {'(not measured)':>30s}")
                 continue
             values.append(run["style_fd"])
+            live = (f"  (without the EMA: {run['style_fd_live']:.3f})"
+                    if "style_fd_live" in run else "")
             print(f"{name:24s} {seed:4d} {run['steps']:6d} {run['train_seconds']:8.0f} "
-                  f"{run['style_fd']:9.3f} {run['memorization']:9.4f}")
+                  f"{run['style_fd']:9.3f} {run['memorization']:9.4f}{live}")
         if len(values) > 1:
             print(f"{'':24s} mean {np.mean(values):.3f}, spread {min(values):.3f}-"
                   f"{max(values):.3f}")

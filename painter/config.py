@@ -50,6 +50,7 @@ class Config:
     generator_filters: int = 64  # the paper's width (c7s1-64)
     resnet_blocks: int = 0  # 0 = the paper's choice: 9 blocks at 256 px, 6 at 128 px and below
     unet_depth: int = 0  # 0 = as deep as the image allows (8 at 256 px, like the starter)
+    upsampling: str = "resize"  # nearest x2 + conv: no checkerboards; "transpose" = paper/starter
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
 
@@ -102,6 +103,7 @@ class Config:
         "generator_filters",
         "resnet_blocks",
         "unet_depth",
+        "upsampling",
         "discriminator_filters",
         "discriminator_layers",
         "pool_size",  # the image pools are part of the saved state; their shape follows it
@@ -117,6 +119,7 @@ class Config:
         choices = {
             "cache": ("auto", "memory", "disk", "none"),
             "generator": ("resnet", "unet"),
+            "upsampling": ("resize", "transpose"),
             "adversarial_loss": ("lsgan", "bce"),
             "backend": ("auto", "jax", "tensorflow"),
             "distribution": ("auto", "tpu", "mirrored", "data_parallel", "single"),

@@ -157,7 +157,8 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     assert report["data_dir"] == str(data)
     # The kaggle-tpu preset's structure: bfloat16, several steps per execution, one image per device.
     assert report["policy"] == "mixed_bfloat16" and report["steps_per_execution"] == 2
-    assert report["epochs_done"] >= 1
+    # epochs=0: the planner filled the smoke "session" (~50 s of training) with several epochs.
+    assert report["epochs_done"] >= 2
     if rehearsal:
         assert (report["distribution"], report["replicas"]) == ("data_parallel", REHEARSAL_DEVICES)
         assert report["global_batch_size"] == REHEARSAL_DEVICES

@@ -252,3 +252,20 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
     live = resumed.model.monet_generator.trainable_weights
     assert any(not np.allclose(_np(a.value), _np(b.value))
                for a, b in zip(painting.trainable_weights, live, strict=True))
+
+
+def test_a_resize_upsampling_unet_has_no_transposed_convolutions(tmp_path):
+    import keras
+
+    from painter.models import build_generator
+
+    config = preset("smoke").replace(generator="unet", upsampling="resize")
+    model = build_generator(config, "monet_generator")
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in model.layers)
+    transposed = build_generator(config.replace(upsampling="transpose"), "monet_generator")
+    assert any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in transposed.layers)
+    x = np.random.default_rng(7).uniform(-1, 1, (1, 32, 64, 3)).astype("float32")
+    assert _np(model(x)).shape == (1, 32, 64, 3)
+    model.save(tmp_path / "g.keras")
+    np.testing.assert_allclose(_np(keras.saving.load_model(tmp_path / "g.keras")(x)), _np(model(x)),
+                               atol=1e-6)

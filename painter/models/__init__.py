@@ -32,10 +32,12 @@ def build_generator(config: Config, name: str) -> keras.Model:
     if config.generator == "resnet":
         blocks = config.resnet_blocks or default_resnet_blocks(config.image_size)
         model = resnet_generator(filters=config.generator_filters, residual_blocks=blocks,
+                                 upsampling=config.upsampling,
                                  dtype=_policy(config), name=name)
     elif config.generator == "unet":
         depth = config.unet_depth or default_unet_depth(config.image_size)
         model = unet_generator(filters=config.generator_filters, depth=depth,
+                               upsampling=config.upsampling,
                                dtype=_policy(config), name=name)
     else:
         raise ValueError(f"`generator` must be 'resnet' or 'unet'. Received: {config.generator!r}")

@@ -6,13 +6,23 @@ concatenated with the encoder's output of the same size (skip connections); a la
 convolution to 3 channels and tanh. No dropout: the paper's CycleGAN trains without it
 (pytorch-CycleGAN-and-pix2pix `--no_dropout` is the CycleGAN default), and it would add random state
 to every step. Depth is configurable so the net fits 32-64 px images too.
+
+`upsampling="resize"` replaces each transposed convolution by nearest-neighbour x2 and a 3x3
+convolution (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"): the starter's
+transposed convolutions paint a grid-like checkerboard once its discriminator starts winning.
 """
 
 from __future__ import annotations
 
 import keras
 
-from painter.models.layers import SizeCheck, conv_initializer, dtype_policy, instance_norm
+from painter.models.layers import (
+    ReflectionPadding2D,
+    SizeCheck,
+    conv_initializer,
+    dtype_policy,
+    instance_norm,
+)
 
 MAX_DEPTH = 8  # the starter's depth at 256 px: 256 / 2^8 = 1 pixel at the bottleneck
 _ENCODER_WIDTHS = (1, 2, 4, 8, 8, 8, 8, 8)  # times `filters`, as the starter's 64..512
@@ -34,6 +44,7 @@ def unet_generator(
     *,
     filters: int = 64,
     depth: int = MAX_DEPTH,
+    upsampling: str = "transpose",
     dtype: str | None = None,
     name: str = "unet_generator",
 ) -> keras.Model:
@@ -42,6 +53,8 @@ def unet_generator(
     Args:
         filters: width of the first encoder layer (starter: 64), doubled up to 8x.
         depth: stride-2 encoder layers (1..8); height and width must be multiples of 2**depth.
+        upsampling: "transpose" (the starter's 4x4 transposed convolutions) or "resize" (nearest
+            x2 + 3x3 convolution: no checkerboards).
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name.
     """
@@ -49,11 +62,23 @@ def unet_generator(
         raise ValueError(f"`depth` must be in [1, {MAX_DEPTH}]. Received: {depth}")
     if filters <= 0:
         raise ValueError(f"`filters` must be > 0. Received: {filters}")
+    if upsampling not in ("resize", "transpose"):
+        raise ValueError(f"`upsampling` must be 'resize' or 'transpose'. Received: {upsampling!r}")
     with dtype_policy(dtype):
-        return _build(int(filters), int(depth), name)
+        return _build(int(filters), int(depth), upsampling, name)
 
 
-def _build(filters: int, depth: int, name: str) -> keras.Model:
+def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False):
+    if upsampling == "transpose":
+        return keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=use_bias,
+                                            kernel_initializer=conv_initializer(), name=name)(x)
+    x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+    x = ReflectionPadding2D(1, name=f"{name}_pad")(x)
+    return keras.layers.Conv2D(width, 3, padding="valid", use_bias=use_bias,
+                               kernel_initializer=conv_initializer(), name=name)(x)
+
+
+def _build(filters: int, depth: int, upsampling: str, name: str) -> keras.Model:
     inputs = keras.Input((None, None, 3), name="real_image")
     x = SizeCheck(2**depth, generator="U-Net", name="size_check")(inputs)
     skips = []
@@ -68,13 +93,10 @@ def _build(filters: int, depth: int, name: str) -> keras.Model:
     # Decoder mirrors the encoder; the deepest output has no skip partner.
     for index in reversed(range(depth - 1)):
         width = filters * _ENCODER_WIDTHS[index]
-        x = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False,
-                                         kernel_initializer=conv_initializer(),
-                                         name=f"up{index + 1}_conv")(x)
+        x = _upsample(x, width, f"up{index + 1}_conv", upsampling)
         x = instance_norm(f"up{index + 1}_norm")(x)
         x = keras.layers.ReLU(name=f"up{index + 1}_relu")(x)
         x = keras.layers.Concatenate(name=f"up{index + 1}_skip")([x, skips[index]])
-    x = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same",
-                                     kernel_initializer=conv_initializer(), name="last_conv")(x)
+    x = _upsample(x, 3, "last_conv", upsampling, use_bias=True)
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)

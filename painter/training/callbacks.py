@@ -195,7 +195,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         if run.partial_epoch:
             # Cut short by the time budget: the latest weights are the best submission, but the
             # epoch is not complete, so it gets no checkpoint (a resume redoes it).
-            export_generator(self.model.monet_generator, run.workdir / GENERATOR_FILE)
+            export_generator(self.model.painting_generator(), run.workdir / GENERATOR_FILE)
             return
         state = self.model.get_state()
         bad = checkpoints.non_finite_arrays(state)
@@ -218,7 +218,7 @@ class CheckpointCallback(keras.callbacks.Callback):
             run.workdir, epoch + 1, state, meta, keep=self.keep, folder=run.checkpoint_folder
         )
         save_history(run.workdir, run.history)
-        export_generator(self.model.monet_generator, run.workdir / GENERATOR_FILE)
+        export_generator(self.model.painting_generator(), run.workdir / GENERATOR_FILE)
 
 
 def optimizer_steps(model) -> int:
@@ -244,7 +244,8 @@ class SampleGridCallback(keras.callbacks.Callback):
 
 def save_samples(model, real_photo: np.ndarray, path: Path, *, title: str | None = None) -> Path:
     """Run the generators on `real_photo` ([-1, 1] float) and save the three-column grid."""
-    fake_monet = keras.ops.convert_to_numpy(model.monet_generator(real_photo, training=False))
+    fake_monet = keras.ops.convert_to_numpy(
+        model.painting_generator()(real_photo, training=False))
     cycled_photo = keras.ops.convert_to_numpy(model.photo_generator(fake_monet, training=False))
     from painter import plots
 

@@ -118,7 +118,7 @@ def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]
         write_submission,
     )
 
-    generator = result.model.monet_generator if result.model is not None else None
+    generator = result.model.painting_generator() if result.model is not None else None
     if generator is None:  # nothing trained in this call: load what the workdir holds
         generator = keras.saving.load_model(result.generator_path)
     painter_model = at_submission_size(generator, config.image_size, SUBMISSION_IMAGE_SIZE)

@@ -399,7 +399,7 @@ def _submission_seconds(model, photo_count: int, config: Config, printer) -> flo
         estimate_submission_seconds,
     )
 
-    generator = at_submission_size(model.monet_generator, config.image_size,
+    generator = at_submission_size(model.painting_generator(), config.image_size,
                                    SUBMISSION_IMAGE_SIZE)
     seconds = estimate_submission_seconds(
         generator, photo_count, batch_size=config.submission_batch_size,
