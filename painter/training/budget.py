@@ -12,6 +12,10 @@ epoch: the estimate is the slowest of the last few, so epochs that turn out slow
 shrink the plan at once. If an epoch still overruns so far that the next batch would eat into the
 reserve, training stops at this batch end (`BudgetMonitor.on_batch_end`).
 
+With `epochs=0` the same estimate plans the run: `epochs_that_fit()` after each epoch is what
+`painter.training.planner` turns into the number of epochs and the learning-rate schedule, so
+the plan and the stop agree.
+
 This module is Keras-free; `painter.training.callbacks.BudgetCallback` drives it from `fit()`.
 Every time comes from one injectable `clock` (default `time.time`, so `started_at` may be the
 notebook's `time.time()` from its first cell); tests pass a fake clock.
