@@ -40,64 +40,60 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import style_fd  # noqa: E402
 
+from painter.config import PRESETS, QUALITY_RECIPE, Config  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 SAMPLE_PHOTOS = 6  # photos shown side by side in the PNG (the first of the fixed set, spread)
 STEPS_PER_EPOCH = 200  # cpu-small's epoch: 800 photos at batch 4
 
 # Each recipe: painter config overrides on top of the cpu-small preset. `decay` is the fraction of
 # the run over which the learning rate decays linearly to 0 (the paper: the second half).
+_STARTER = {"generator": "unet", "upsampling": "transpose", "adversarial_loss": "bce",
+            "pool_size": 0}
 RECIPES: dict[str, dict] = {
     # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
     "paper": {"overrides": {}, "decay": 0.5},
-    # The competition starter through painter's settings: U-Net, BCE, no pool, constant lr.
-    "starter": {"overrides": {"generator": "unet", "adversarial_loss": "bce", "pool_size": 0},
-                "decay": 0.0},
+    # The competition starter through painter's settings: U-Net with transposed convolutions,
+    # BCE, no pool, constant lr.
+    "starter": {"overrides": dict(_STARTER), "decay": 0.0},
     # One change at a time from the paper, to find why it loses to the starter.
-    "paper-unet": {"overrides": {"generator": "unet"}, "decay": 0.5},
+    "paper-unet": {"overrides": {"generator": "unet", "upsampling": "transpose"}, "decay": 0.5},
     "paper-nopool": {"overrides": {"pool_size": 0}, "decay": 0.5},
     "paper-bce": {"overrides": {"adversarial_loss": "bce"}, "decay": 0.5},
-    # The starter plus one technique from the literature.
-    "starter-lsgan": {"overrides": {"generator": "unet", "pool_size": 0}, "decay": 0.0},
-    "starter-diffaug": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                      "pool_size": 0, "diffaugment": "color,translation,cutout"},
+    # The starter plus one change.
+    "starter-lsgan": {"overrides": {**_STARTER, "adversarial_loss": "lsgan"}, "decay": 0.0},
+    "starter-diffaug": {"overrides": {**_STARTER, "diffaugment": "color,translation,cutout"},
                         "decay": 0.0},
-    "starter-ema": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                  "pool_size": 0, "ema_decay": 0.999}, "decay": 0.0},
-    "starter-lecam": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                    "pool_size": 0, "lecam_weight": 0.1}, "decay": 0.0},
-    "starter-sn": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                 "pool_size": 0, "spectral_norm": True}, "decay": 0.0},
-    "starter-decay": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                    "pool_size": 0}, "decay": 0.5},
-    "starter-noidentity": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                         "pool_size": 0, "identity_weight": 0.0}, "decay": 0.0},
-    "starter-cycle5": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                     "pool_size": 0, "cycle_weight": 5.0}, "decay": 0.0},
+    "starter-ema": {"overrides": {**_STARTER, "ema_decay": 0.999}, "decay": 0.0},
+    "starter-lecam": {"overrides": {**_STARTER, "lecam_weight": 0.1}, "decay": 0.0},
+    "starter-sn": {"overrides": {**_STARTER, "spectral_norm": True}, "decay": 0.0},
+    "starter-decay": {"overrides": dict(_STARTER), "decay": 0.5},
+    "starter-noidentity": {"overrides": {**_STARTER, "identity_weight": 0.0}, "decay": 0.0},
+    "starter-cycle5": {"overrides": {**_STARTER, "cycle_weight": 5.0}, "decay": 0.0},
     # Combinations.
-    "unet-diffaug-ema": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                       "pool_size": 0, "diffaugment": "color,translation,cutout",
+    "unet-diffaug-ema": {"overrides": {**_STARTER, "diffaugment": "color,translation,cutout",
                                        "ema_decay": 0.999}, "decay": 0.5},
-    "unet-diffaug-ema-lecam": {"overrides": {"generator": "unet", "adversarial_loss": "bce",
-                                             "pool_size": 0,
-                                             "diffaugment": "color,translation,cutout",
-                                             "ema_decay": 0.999, "lecam_weight": 0.1},
-                               "decay": 0.5},
+    # What the presets use (painter.config.QUALITY_RECIPE), with the paper's decay.
+    "painter": {"overrides": dict(QUALITY_RECIPE), "decay": 0.5},
+    "painter-diffaug": {"overrides": {**QUALITY_RECIPE, "diffaugment": "color,translation,cutout"},
+                        "decay": 0.5},
+    "painter-lecam": {"overrides": {**QUALITY_RECIPE, "lecam_weight": 0.1}, "decay": 0.5},
 }
 DEFAULT_RECIPES = ("paper", "starter")
 
 
 # --- one recipe, in its own process ----------------------------------------------------------
 def recipe_config(name: str, seed: int, steps: int, image_size: int):
-    """The painter Config of recipe `name`: cpu-small's architecture, `steps` steps of 4."""
-    from painter.config import preset
-
+    """The painter Config of recipe `name`: cpu-small's sizes (not its recipe: every run starts
+    from the paper's choices), `steps` steps of 4."""
     recipe = RECIPES[name]
     per_epoch = min(steps, STEPS_PER_EPOCH)
     epochs = steps // per_epoch
     if epochs * per_epoch != steps:
         raise SystemExit(f"--steps must be below or a multiple of {STEPS_PER_EPOCH}. "
                          f"Received: {steps}")
-    base = preset("cpu-small")
+    sizes = {k: v for k, v in PRESETS["cpu-small"].items() if k not in QUALITY_RECIPE}
+    base = Config.from_dict({**sizes, "preset": "cpu-small"})
     jitter = round(image_size * base.resize_size / base.image_size)
     return base.replace(
         image_size=image_size, resize_size=jitter, seed=seed, epochs=epochs,
