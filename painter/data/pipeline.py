@@ -189,6 +189,9 @@ def _epoch_seeds(seed: int, epoch):
     return tf.ensure_shape(tf.numpy_function(seeds, [epoch], tf.int64, stateful=False), [4])
 
 
+ZERO_GLOBAL_SEED_STAND_IN = 0x5EED  # see one_epoch in _epochs
+
+
 def _epochs(photos, monets, photo_count: int, monet_count: int, steps: int, start_epoch: int,
             config: Config):
     """Batches of epochs start_epoch .. epochs-1 (open-ended when config.epochs == 0).
@@ -202,6 +205,12 @@ def _epochs(photos, monets, photo_count: int, monet_count: int, steps: int, star
     stop = config.epochs if config.epochs > 0 else OPEN_ENDED_EPOCHS
 
     def one_epoch(epoch):
+        # tf.data's shuffle compares (global seed, op seed) with (0, 0) in Python: with a global
+        # seed of 0 (config.seed = 0) and an op seed known only at run time that comparison
+        # fails. A stand-in graph seed for 0 keeps seed 0 usable (and every other seed as it was).
+        graph = tf.compat.v1.get_default_graph()
+        if graph.seed == 0:
+            graph.seed = ZERO_GLOBAL_SEED_STAND_IN
         seeds = _epoch_seeds(config.seed, epoch)
         photo_order = photos.shuffle(
             min(config.shuffle_buffer, photo_count) or 1, seed=seeds[0],
