@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -150,8 +151,9 @@ def time_painter(config, batch: int, steps: int) -> tuple[float, float]:
     forward = sum(forward_flops(network, config.image_size) for network in (
         model.monet_generator, model.photo_generator,
         model.monet_discriminator, model.photo_discriminator))
-    # A step runs each generator 3 times (translate, cycle, identity) and each discriminator 3
-    # times (real, fake for the generator, pooled fake); forward + backward ~ 3x forward.
+    # A step runs each generator on 3 batches' worth (translate + identity in one call of 2B,
+    # cycle) and each discriminator on 3 (real + pooled fake in one call, fake for the
+    # generator); forward + backward ~ 3x forward.
     passes, train_factor = 3, 3
     return timer.seconds / steps, train_factor * passes * forward * batch
 
@@ -164,12 +166,15 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--pool-size", type=int, default=50,
                         help="painter's image pool (the paper's 50; 0 = off)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="alternating starter/painter runs per batch size; medians reported")
     args = parser.parse_args()
 
     from painter.config import preset
 
     config = preset("smoke").replace(
         image_size=args.size, resize_size=args.size, generator="unet", unet_depth=0,
+        upsampling="transpose",  # the starter's U-Net
         generator_filters=args.filters, discriminator_filters=args.filters,
         adversarial_loss="bce", pool_size=args.pool_size,
     )
@@ -177,15 +182,26 @@ def main() -> int:
     print(f"bench_train_step: U-Net + PatchGAN at {args.size}px, filters {args.filters}, "
           f"pool {args.pool_size}, TensorFlow on {os.cpu_count()} CPUs; nominal peak "
           f"{peak / 1e9:.0f} GFLOP/s")
+    ratios = {}
     for batch in args.batches:
-        starter_seconds = time_starter(config, batch, args.steps)
-        painter_seconds, flops = time_painter(config, batch, args.steps)
+        # Interleaved runs, medians: this machine is shared and noisy.
+        starter_runs, painter_runs = [], []
+        for _ in range(args.repeats):
+            starter_runs.append(time_starter(config, batch, args.steps))
+            seconds, flops = time_painter(config, batch, args.steps)
+            painter_runs.append(seconds)
+        starter_seconds = statistics.median(starter_runs)
+        painter_seconds = statistics.median(painter_runs)
+        ratios[batch] = starter_seconds / painter_seconds
         print(f"  batch {batch}: starter {batch / starter_seconds:7.2f} images/s "
               f"({starter_seconds * 1e3:.0f} ms/step); painter {batch / painter_seconds:7.2f} "
               f"images/s ({painter_seconds * 1e3:.0f} ms/step); painter/starter "
-              f"{starter_seconds / painter_seconds:.2f}x")
+              f"{ratios[batch]:.2f}x (medians of {args.repeats}; painter runs "
+              f"{', '.join(f'{s * 1e3:.0f}' for s in painter_runs)} ms)")
         print(f"           painter step: {flops / 1e9:.2f} GFLOP, {flops / painter_seconds / 1e9:.1f} "
               f"GFLOP/s = {flops / painter_seconds / peak:.1%} of the nominal peak")
+    for batch, ratio in ratios.items():
+        print(f"ratio painter/starter batch {batch}: {ratio:.2f}")
     return 0
 
 
