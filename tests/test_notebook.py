@@ -157,10 +157,12 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     assert report["data_dir"] == str(data)
     # The kaggle-tpu preset's structure: bfloat16, several steps per execution, one image per device.
     assert report["policy"] == "mixed_bfloat16" and report["steps_per_execution"] == 2
-    # epochs=0: the planner filled the smoke "session" (about a minute of training) with epochs.
+    # epochs=0: the planner planned the smoke "session" (about 1.5 minutes of training) and
+    # trained epochs in it (how many depends on the machine's load).
     training_output = next(_outputs_text(cell) for cell in notebook.cells
                            if cell.cell_type == "code" and "result = train(" in cell.source)
-    assert report["epochs_done"] >= 2, training_output[-4000:]
+    assert report["epochs_done"] >= 1, training_output[-4000:]
+    assert "lr plan" in training_output, training_output[-4000:]
     if rehearsal:
         assert (report["distribution"], report["replicas"]) == ("data_parallel", REHEARSAL_DEVICES)
         assert report["global_batch_size"] == REHEARSAL_DEVICES

@@ -334,12 +334,14 @@ class CycleGAN(keras.Model):
             # Not an attribute Keras tracks: the copy's weights are not part of this model's state.
             object.__setattr__(self, "_painting_copy", copy)
         copy = self._painting_copy
+        # Host copies: on JAX the copy must not share the averages' buffers, which the next
+        # training step donates (deletes).
         for target, average in zip(copy.trainable_weights,
                                    self.monet_generator_average.averages, strict=True):
-            target.assign(average.value)
+            target.assign(np.array(keras.ops.convert_to_numpy(average.value)))
         for target, source in zip(copy.non_trainable_weights,
                                   self.monet_generator.non_trainable_weights, strict=True):
-            target.assign(source.value)
+            target.assign(np.array(keras.ops.convert_to_numpy(source.value)))
         return copy
 
     # -- checkpoint state -----------------------------------------------------------------------
