@@ -106,7 +106,9 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     output_dir, run_dir, temp_dir = tmp_path / "output", tmp_path / "run", tmp_path / "tmp"
     run_dir.mkdir()
     temp_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
+    # PAINTER_DATA_DIR (CI sets it) would bypass the notebook's search under /kaggle/input.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "XLA_FLAGS", "PAINTER_DATA_DIR")}
     env.update({
         "PAINTER_NOTEBOOK_MODE": "smoke",
         "PAINTER_OUTPUT_DIR": str(output_dir),
