@@ -48,8 +48,12 @@ STEPS_PER_EPOCH = 200  # cpu-small's epoch: 800 photos at batch 4
 
 # Each recipe: painter config overrides on top of the cpu-small preset. `decay` is the fraction of
 # the run over which the learning rate decays linearly to 0 (the paper: the second half).
-_STARTER = {"generator": "unet", "upsampling": "transpose", "adversarial_loss": "bce",
-            "pool_size": 0}
+_STARTER = {
+    "generator": "unet",
+    "upsampling": "transpose",
+    "adversarial_loss": "bce",
+    "pool_size": 0,
+}
 RECIPES: dict[str, dict] = {
     # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
     "paper": {"overrides": {}, "decay": 0.5},
@@ -62,8 +66,10 @@ RECIPES: dict[str, dict] = {
     "paper-bce": {"overrides": {"adversarial_loss": "bce"}, "decay": 0.5},
     # The starter plus one change.
     "starter-lsgan": {"overrides": {**_STARTER, "adversarial_loss": "lsgan"}, "decay": 0.0},
-    "starter-diffaug": {"overrides": {**_STARTER, "diffaugment": "color,translation,cutout"},
-                        "decay": 0.0},
+    "starter-diffaug": {
+        "overrides": {**_STARTER, "diffaugment": "color,translation,cutout"},
+        "decay": 0.0,
+    },
     "starter-ema": {"overrides": {**_STARTER, "ema_decay": 0.999}, "decay": 0.0},
     "starter-lecam": {"overrides": {**_STARTER, "lecam_weight": 0.1}, "decay": 0.0},
     "starter-sn": {"overrides": {**_STARTER, "spectral_norm": True}, "decay": 0.0},
@@ -71,13 +77,29 @@ RECIPES: dict[str, dict] = {
     "starter-noidentity": {"overrides": {**_STARTER, "identity_weight": 0.0}, "decay": 0.0},
     "starter-cycle5": {"overrides": {**_STARTER, "cycle_weight": 5.0}, "decay": 0.0},
     # Combinations.
-    "unet-diffaug-ema": {"overrides": {**_STARTER, "diffaugment": "color,translation,cutout",
-                                       "ema_decay": 0.999}, "decay": 0.5},
+    "unet-diffaug-ema": {
+        "overrides": {**_STARTER, "diffaugment": "color,translation,cutout", "ema_decay": 0.999},
+        "decay": 0.5,
+    },
     # What the presets use (painter.config.QUALITY_RECIPE), with the paper's decay.
     "painter": {"overrides": dict(QUALITY_RECIPE), "decay": 0.5},
-    "painter-diffaug": {"overrides": {**QUALITY_RECIPE, "diffaugment": "color,translation,cutout"},
-                        "decay": 0.5},
+    "painter-diffaug": {
+        "overrides": {**QUALITY_RECIPE, "diffaugment": "color,translation,cutout"},
+        "decay": 0.5,
+    },
     "painter-lecam": {"overrides": {**QUALITY_RECIPE, "lecam_weight": 0.1}, "decay": 0.5},
+    # The presets' recipe with a constant lr: what an hour-long cpu-small run (epochs=0, decay
+    # over the second half of the plan) has done after its first 800 steps.
+    "painter-const": {"overrides": dict(QUALITY_RECIPE), "decay": 0.0},
+    "painter-const-cycle2": {"overrides": {**QUALITY_RECIPE, "cycle_weight": 2.0}, "decay": 0.0},
+    "painter-const-identity": {
+        "overrides": {**QUALITY_RECIPE, "identity_weight": 0.5},
+        "decay": 0.0,
+    },
+    "painter-const-lr4": {
+        "overrides": {**QUALITY_RECIPE, "generator_lr": 4e-4, "discriminator_lr": 4e-4},
+        "decay": 0.0,
+    },
 }
 DEFAULT_RECIPES = ("paper", "starter")
 
@@ -90,15 +112,21 @@ def recipe_config(name: str, seed: int, steps: int, image_size: int):
     per_epoch = min(steps, STEPS_PER_EPOCH)
     epochs = steps // per_epoch
     if epochs * per_epoch != steps:
-        raise SystemExit(f"--steps must be below or a multiple of {STEPS_PER_EPOCH}. "
-                         f"Received: {steps}")
+        raise SystemExit(
+            f"--steps must be below or a multiple of {STEPS_PER_EPOCH}. Received: {steps}"
+        )
     sizes = {k: v for k, v in PRESETS["cpu-small"].items() if k not in QUALITY_RECIPE}
     base = Config.from_dict({**sizes, "preset": "cpu-small"})
     jitter = round(image_size * base.resize_size / base.image_size)
     return base.replace(
-        image_size=image_size, resize_size=jitter, seed=seed, epochs=epochs,
-        steps_per_epoch=per_epoch, decay_epochs=round(epochs * recipe["decay"]),
-        session_limit_minutes=100000.0, sample_count=SAMPLE_PHOTOS,
+        image_size=image_size,
+        resize_size=jitter,
+        seed=seed,
+        epochs=epochs,
+        steps_per_epoch=per_epoch,
+        decay_epochs=round(epochs * recipe["decay"]),
+        session_limit_minutes=100000.0,
+        sample_count=SAMPLE_PHOTOS,
         **recipe["overrides"],
     )
 
@@ -123,8 +151,11 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
 
     if result.model is not None:
         model = result.model
-        generator = (model.painting_generator() if hasattr(model, "painting_generator")
-                     else model.monet_generator)
+        generator = (
+            model.painting_generator()
+            if hasattr(model, "painting_generator")
+            else model.monet_generator
+        )
     else:
         generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
     embed = style_fd.StyleEmbedder()
@@ -132,15 +163,24 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
     arrays = {"features": embed(paintings), "samples": paintings[sample_indices(len(paintings))]}
     if result.model is not None and generator is not result.model.monet_generator:
         # With an EMA, the live generator too: the average's own contribution, from one run.
-        arrays["live_features"] = embed(paint_fixed_photos(result.model.monet_generator,
-                                                           image_size, data))
+        arrays["live_features"] = embed(
+            paint_fixed_photos(result.model.monet_generator, image_size, data)
+        )
     np.savez(workdir / "quality.npz", **arrays)
     history = result.history or {}
     last = {k: float(v[-1]) for k, v in history.items() if k != "epoch" and v}
-    (workdir / "run.json").write_text(json.dumps({
-        "train_seconds": train_seconds, "epochs": result.epochs_done, "final_losses": last,
-        "backend": keras.backend.backend(), "config": config.to_dict(),
-    }, indent=2))
+    (workdir / "run.json").write_text(
+        json.dumps(
+            {
+                "train_seconds": train_seconds,
+                "epochs": result.epochs_done,
+                "final_losses": last,
+                "backend": keras.backend.backend(),
+                "config": config.to_dict(),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -150,10 +190,12 @@ def paint_fixed_photos(generator, image_size: int, data: Path) -> np.ndarray:
 
     photos = style_fd.load_images(style_fd.fixed_photo_files(data))
     small = style_fd.to_model_size(photos, image_size)
-    painted = np.concatenate([
-        keras.ops.convert_to_numpy(generator(small[i:i + 50], training=False))
-        for i in range(0, len(small), 50)
-    ])
+    painted = np.concatenate(
+        [
+            keras.ops.convert_to_numpy(generator(small[i : i + 50], training=False))
+            for i in range(0, len(small), 50)
+        ]
+    )
     return style_fd.to_full_size(painted)
 
 
@@ -172,11 +214,16 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
     scores = style_fd.style_scores(style_fd.StyleEmbedder()(paintings), refs["monet"])
     history = workdir / "history.json"
     epochs = len(json.loads(history.read_text()).get("epoch", [])) if history.exists() else "?"
-    print(f"{workdir}: {epochs} epochs at {config.image_size} px: style FD "
-          f"{scores['style_fd']:.3f}, memorization {scores['memorization']:.4f}; floors: photos "
-          f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}")
-    side_by_side(workdir / "quality_samples.png", refs["photo_samples"],
-                 [("painted", paintings[sample_indices(len(paintings))])])
+    print(
+        f"{workdir}: {epochs} epochs at {config.image_size} px: style FD "
+        f"{scores['style_fd']:.3f}, memorization {scores['memorization']:.4f}; floors: photos "
+        f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}"
+    )
+    side_by_side(
+        workdir / "quality_samples.png",
+        refs["photo_samples"],
+        [("painted", paintings[sample_indices(len(paintings))])],
+    )
     return 0
 
 
@@ -206,10 +253,18 @@ def reference_features(size: int, data: Path, cache: Path) -> dict[str, np.ndarr
 
 def commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "painter"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "painter"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return out + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -244,8 +299,10 @@ def side_by_side(path: Path, photo_samples: np.ndarray, columns: list[tuple[str,
     for col, (name, column) in enumerate(zip(names, images, strict=True)):
         draw.text((col * tile + 4, 3), name[:26], fill="black")
         for row, image in enumerate(column):
-            canvas.paste(Image.fromarray(image).resize((tile, tile), Image.BICUBIC),
-                         (col * tile, label + row * tile))
+            canvas.paste(
+                Image.fromarray(image).resize((tile, tile), Image.BICUBIC),
+                (col * tile, label + row * tile),
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
 
@@ -257,18 +314,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
-        "PAINTER_DATA_DIR", ROOT.parent / "shared" / "data" / "gan-getting-started")))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(
+            os.environ.get(
+                "PAINTER_DATA_DIR", ROOT.parent / "shared" / "data" / "gan-getting-started"
+            )
+        ),
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "quality")
-    parser.add_argument("--results", type=Path, default=RESULTS,
-                        help="the JSON of measured runs (default benchmarks/results/quality.json)")
-    parser.add_argument("--png", type=Path, default=None,
-                        help="side-by-side PNG (default OUT/side_by_side-SIZEpx.png)")
-    parser.add_argument("--retrain", action="store_true",
-                        help="measure again even where quality.json has the run")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="the JSON of measured runs (default benchmarks/results/quality.json)",
+    )
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="side-by-side PNG (default OUT/side_by_side-SIZEpx.png)",
+    )
+    parser.add_argument(
+        "--retrain", action="store_true", help="measure again even where quality.json has the run"
+    )
     parser.add_argument("--list", action="store_true", help="print the recipes and exit")
-    parser.add_argument("--evaluate", type=Path, metavar="WORKDIR",
-                        help="only measure the monet_generator.keras of a training workdir")
+    parser.add_argument(
+        "--evaluate",
+        type=Path,
+        metavar="WORKDIR",
+        help="only measure the monet_generator.keras of a training workdir",
+    )
     parser.add_argument("--child", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -280,8 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate_workdir(args.evaluate, args.data, args.out)
     if args.child:
         name, seed = args.child[0], int(args.child[1])
-        return run_child(name, seed, args.steps, args.image_size, args.data,
-                         workdir_of(args, name, seed))
+        return run_child(
+            name, seed, args.steps, args.image_size, args.data, workdir_of(args, name, seed)
+        )
 
     style_fd.require_benchmark_packages()
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
@@ -314,11 +392,31 @@ def main(argv: list[str] | None = None) -> int:
             log = workdir.parent / f"{workdir.name}.log"
             workdir.mkdir(parents=True, exist_ok=True)
             with open(log, "a") as stream:
-                proc = None if finished else subprocess.run(
-                    [sys.executable, __file__, "--child", name, str(seed), "--steps",
-                     str(args.steps), "--image-size", str(args.image_size), "--data",
-                     str(args.data), "--out", str(args.out)],
-                    env=env, stdout=stream, stderr=subprocess.STDOUT, check=False)
+                proc = (
+                    None
+                    if finished
+                    else subprocess.run(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--child",
+                            name,
+                            str(seed),
+                            "--steps",
+                            str(args.steps),
+                            "--image-size",
+                            str(args.image_size),
+                            "--data",
+                            str(args.data),
+                            "--out",
+                            str(args.out),
+                        ],
+                        env=env,
+                        stdout=stream,
+                        stderr=subprocess.STDOUT,
+                        check=False,
+                    )
+                )
             if proc is not None and proc.returncode != 0:
                 print(f"    FAILED (exit {proc.returncode}); see {log}", flush=True)
                 continue
@@ -326,22 +424,36 @@ def main(argv: list[str] | None = None) -> int:
                 scores = style_fd.style_scores(saved["features"], refs["monet"])
                 if "live_features" in saved.files:
                     scores["style_fd_live"] = style_fd.style_scores(
-                        saved["live_features"], refs["monet"])["style_fd"]
+                        saved["live_features"], refs["monet"]
+                    )["style_fd"]
             run = json.loads((workdir / "run.json").read_text())
+            # Reloaded before adding this run: another benchmark process may have added its own.
+            results = load_results(args.results)
             results["runs"][key] = {
-                "recipe": name, "seed": seed, "steps": args.steps,
-                "image_size": args.image_size, "backend": args.backend,
-                "overrides": RECIPES[name]["overrides"], "decay": RECIPES[name]["decay"],
-                "commit": commit(), "train_seconds": round(run["train_seconds"], 1),
-                "final_losses": run["final_losses"], **scores,
+                "recipe": name,
+                "seed": seed,
+                "steps": args.steps,
+                "image_size": args.image_size,
+                "backend": args.backend,
+                "overrides": RECIPES[name]["overrides"],
+                "decay": RECIPES[name]["decay"],
+                "commit": commit(),
+                "train_seconds": round(run["train_seconds"], 1),
+                "final_losses": run["final_losses"],
+                **scores,
             }
             save_results(results, args.results)
-            live = (f" (live generator {scores['style_fd_live']:.3f})"
-                    if "style_fd_live" in scores else "")
-            print(f"    style FD {scores['style_fd']:.3f}{live} in {run['train_seconds']:.0f}s",
-                  flush=True)
+            live = (
+                f" (live generator {scores['style_fd_live']:.3f})"
+                if "style_fd_live" in scores
+                else ""
+            )
+            print(
+                f"    style FD {scores['style_fd']:.3f}{live} in {run['train_seconds']:.0f}s",
+                flush=True,
+            )
 
-    print_table(results, names, seeds, args)
+    print_table(load_results(args.results), names, seeds, args)
     columns = []
     for name in names:
         workdir = workdir_of(args, name, seeds[0])
@@ -360,26 +472,35 @@ def workdir_of(args, name: str, seed: int) -> Path:
 
 def print_table(results: dict, names: list[str], seeds: list[int], args) -> None:
     floor = results["floors"][f"{args.image_size}px"]
-    print(f"\nstyle FD at {args.image_size} px against the 300 Monets (lower is better); "
-          f"floors: photos {floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}")
-    print(f"{'recipe':24s} {'seed':>4s} {'steps':>6s} {'train s':>8s} {'style FD':>9s} "
-          f"{'memoriz.':>9s}")
+    print(
+        f"\nstyle FD at {args.image_size} px against the 300 Monets (lower is better); "
+        f"floors: photos {floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}"
+    )
+    print(
+        f"{'recipe':24s} {'seed':>4s} {'steps':>6s} {'train s':>8s} {'style FD':>9s} "
+        f"{'memoriz.':>9s}"
+    )
     for name in names:
         values = []
         for seed in seeds:
-            run = results["runs"].get(run_key(name, seed, args.steps, args.image_size,
-                                              args.backend))
+            run = results["runs"].get(
+                run_key(name, seed, args.steps, args.image_size, args.backend)
+            )
             if run is None:
                 print(f"{name:24s} {seed:4d} {'(not measured)':>30s}")
                 continue
             values.append(run["style_fd"])
-            live = (f"  (without the EMA: {run['style_fd_live']:.3f})"
-                    if "style_fd_live" in run else "")
-            print(f"{name:24s} {seed:4d} {run['steps']:6d} {run['train_seconds']:8.0f} "
-                  f"{run['style_fd']:9.3f} {run['memorization']:9.4f}{live}")
+            live = (
+                f"  (without the EMA: {run['style_fd_live']:.3f})" if "style_fd_live" in run else ""
+            )
+            print(
+                f"{name:24s} {seed:4d} {run['steps']:6d} {run['train_seconds']:8.0f} "
+                f"{run['style_fd']:9.3f} {run['memorization']:9.4f}{live}"
+            )
         if len(values) > 1:
-            print(f"{'':24s} mean {np.mean(values):.3f}, spread {min(values):.3f}-"
-                  f"{max(values):.3f}")
+            print(
+                f"{'':24s} mean {np.mean(values):.3f}, spread {min(values):.3f}-{max(values):.3f}"
+            )
 
 
 if __name__ == "__main__":

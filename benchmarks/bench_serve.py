@@ -59,7 +59,7 @@ def build_painters(folder: Path, bf16: bool) -> dict[str, str]:
     return {
         "demo": f"demo preset ({demo.generator_filters} filters, {demo.resnet_blocks} blocks)",
         "resnet256": f"kaggle-tpu ResNet ({resnet.generator_filters} filters, 9 blocks"
-                     f"{', bf16' if bf16 else ''})",
+        f"{', bf16' if bf16 else ''})",
     }
 
 
@@ -79,8 +79,9 @@ def start_server(painters: list[str]) -> tuple[subprocess.Popen, str]:
     for spec in painters:
         command += ["--painter", spec]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     for line in server.stdout:
         match = re.search(r"serving .* at (http://\S+?)/ ", line)
         if match:
@@ -118,8 +119,12 @@ def latency(url: str, data: bytes, count: int) -> tuple[float, float, float, flo
     post(url, data)  # warm-up: the first call of a new size traces the model
     results = [post(url, data) for _ in range(count)]
     totals = [total * 1e3 for total, _ in results]
-    return (percentile(totals, 50), percentile(totals, 95),
-            statistics.median(inside * 1e3 for _, inside in results), 1e3 * count / sum(totals))
+    return (
+        percentile(totals, 50),
+        percentile(totals, 95),
+        statistics.median(inside * 1e3 for _, inside in results),
+        1e3 * count / sum(totals),
+    )
 
 
 def throughput(url: str, data: bytes, clients: int, per_client: int) -> float:
@@ -142,8 +147,12 @@ def throughput(url: str, data: bytes, clients: int, per_client: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=12, help="256-px requests per painter")
-    parser.add_argument("--large-requests", type=int, default=4,
-                        help="1024-px requests per painter (each takes seconds on a CPU)")
+    parser.add_argument(
+        "--large-requests",
+        type=int,
+        default=4,
+        help="1024-px requests per painter (each takes seconds on a CPU)",
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--per-client", type=int, default=4, help="256-px requests per client")
     parser.add_argument("--bf16", action="store_true", help="the ResNet in bfloat16")
@@ -153,25 +162,38 @@ def main(argv: list[str] | None = None) -> int:
         descriptions = build_painters(Path(folder), args.bf16)
         server, url = start_server([f"{name}={folder}/{name}.keras" for name in descriptions])
         try:
-            print(f"bench_serve: `python -m painter serve` at {url}, pid {server.pid}, "
-                  f"{os.cpu_count()} CPU cores; server RSS {rss_mb(server.pid):.0f} MB at start")
+            print(
+                f"bench_serve: `python -m painter serve` at {url}, pid {server.pid}, "
+                f"{os.cpu_count()} CPU cores; server RSS {rss_mb(server.pid):.0f} MB at start"
+            )
             small, large = photo(256), photo(1024)
-            print(f"{'painter':<10} {'generator':<42} {'photo':>9} {'n':>3} {'p50 ms':>8} "
-                  f"{'p95 ms':>8} {'in server':>10}")
+            print(
+                f"{'painter':<10} {'generator':<42} {'photo':>9} {'n':>3} {'p50 ms':>8} "
+                f"{'p95 ms':>8} {'in server':>10}"
+            )
             one_client = {}
             for name, description in descriptions.items():
-                for data, side, count in ((small, 256, args.requests),
-                                          (large, 1024, args.large_requests)):
+                for data, side, count in (
+                    (small, 256, args.requests),
+                    (large, 1024, args.large_requests),
+                ):
                     p50, p95, inside, rate = latency(f"{url}/paint?painter={name}", data, count)
                     one_client.setdefault(name, rate)  # the 256-px run's
-                    print(f"{name:<10} {description:<42} {side:>4}x{side:<4} {count:>3} "
-                          f"{p50:>8.0f} {p95:>8.0f} {inside:>8.0f}ms", flush=True)
+                    print(
+                        f"{name:<10} {description:<42} {side:>4}x{side:<4} {count:>3} "
+                        f"{p50:>8.0f} {p95:>8.0f} {inside:>8.0f}ms",
+                        flush=True,
+                    )
             for name in descriptions:
-                rate = throughput(f"{url}/paint?painter={name}", small, args.clients,
-                                  args.per_client)
-                print(f"{name:<10} 256x256: {rate:.2f} requests/s with {args.clients} concurrent "
-                      f"clients ({args.clients * args.per_client} requests); "
-                      f"{one_client[name]:.2f} with one", flush=True)
+                rate = throughput(
+                    f"{url}/paint?painter={name}", small, args.clients, args.per_client
+                )
+                print(
+                    f"{name:<10} 256x256: {rate:.2f} requests/s with {args.clients} concurrent "
+                    f"clients ({args.clients * args.per_client} requests); "
+                    f"{one_client[name]:.2f} with one",
+                    flush=True,
+                )
             print(f"server RSS {rss_mb(server.pid):.0f} MB at the end")
         finally:
             server.terminate()

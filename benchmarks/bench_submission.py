@@ -61,8 +61,14 @@ def run_painter(args, generator, source, out_dir: Path) -> int:
     from painter.submission.writer import write_submission
 
     count = len(source.files)
-    report = write_submission(generator, source, out_dir / "images.zip", batch_size=args.batch_size,
-                              min_count=min(7000, count), progress=False)
+    report = write_submission(
+        generator,
+        source,
+        out_dir / "images.zip",
+        batch_size=args.batch_size,
+        min_count=min(7000, count),
+        progress=False,
+    )
     return report.count
 
 
@@ -101,9 +107,18 @@ def child(args) -> None:
         count = method(args, generator, source, Path(out_dir))
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"method": args.method, "count": count, "seconds": seconds,
-                      "images_per_second": count / seconds, "peak_rss_mb": peak_mb,
-                      "rss_before_run_mb": baseline_mb}))
+    print(
+        json.dumps(
+            {
+                "method": args.method,
+                "count": count,
+                "seconds": seconds,
+                "images_per_second": count / seconds,
+                "peak_rss_mb": peak_mb,
+                "rss_before_run_mb": baseline_mb,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -112,15 +127,23 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=data / "photo_jpg")
     parser.add_argument("--generator", choices=("conv", "conv3", "resnet"), default="conv")
     parser.add_argument("--limit", type=int, default=None, help="time the first N photos only")
-    parser.add_argument("--starter-limit", type=int, default=None,
-                        help="time the starter on fewer photos than painter (it is slow)")
+    parser.add_argument(
+        "--starter-limit",
+        type=int,
+        default=None,
+        help="time the starter on fewer photos than painter (it is slow)",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--bf16", action="store_true", help="keep the preset's bfloat16")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     parser.add_argument("--tmp", default=None, help="where the zips are written (default: /tmp)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each method, alternating; the median is reported (the "
-                        "starter's rate varies up to 2x between runs on a shared 2-core machine)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each method, alternating; the median is reported (the "
+        "starter's rate varies up to 2x between runs on a shared 2-core machine)",
+    )
     parser.add_argument("--method", choices=("painter", "starter"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.method:
@@ -130,8 +153,18 @@ def main() -> None:
     for _ in range(max(1, args.repeat)):
         for method in ("painter", "starter"):
             limit = args.starter_limit if method == "starter" and args.starter_limit else args.limit
-            command = [sys.executable, __file__, "--method", method, "--photos", str(args.photos),
-                       "--generator", args.generator, "--batch-size", str(args.batch_size)]
+            command = [
+                sys.executable,
+                __file__,
+                "--method",
+                method,
+                "--photos",
+                str(args.photos),
+                "--generator",
+                args.generator,
+                "--batch-size",
+                str(args.batch_size),
+            ]
             command += ["--limit", str(limit)] if limit else []
             command += ["--bf16"] if args.bf16 else []
             command += ["--tmp", args.tmp] if args.tmp else []
@@ -142,24 +175,34 @@ def main() -> None:
                 sys.exit(f"{method} failed:\n{done.stderr[-3000:]}")
             runs[method].append(json.loads(lines[-1]))
     # The median run of each method (by rate); the range shows the spread.
-    results = {m: sorted(r, key=lambda x: x["images_per_second"])[len(r) // 2]
-               for m, r in runs.items()}
+    results = {
+        m: sorted(r, key=lambda x: x["images_per_second"])[len(r) // 2] for m, r in runs.items()
+    }
 
-    print(f"bench_submission: generator={args.generator} backend={args.backend} "
-          f"batch={args.batch_size} cpus={os.cpu_count()}")
+    print(
+        f"bench_submission: generator={args.generator} backend={args.backend} "
+        f"batch={args.batch_size} cpus={os.cpu_count()}"
+    )
     for method, r in results.items():
-        print(f"  {method:8s} {r['count']:5d} images in {r['seconds']:7.1f} s = "
-              f"{r['images_per_second']:7.1f} images/s; peak RSS {r['peak_rss_mb']:.0f} MB "
-              f"({r['rss_before_run_mb']:.0f} MB before the run); runs: "
-              + ", ".join(f"{x['images_per_second']:.0f}" for x in runs[method]) + " images/s")
+        print(
+            f"  {method:8s} {r['count']:5d} images in {r['seconds']:7.1f} s = "
+            f"{r['images_per_second']:7.1f} images/s; peak RSS {r['peak_rss_mb']:.0f} MB "
+            f"({r['rss_before_run_mb']:.0f} MB before the run); runs: "
+            + ", ".join(f"{x['images_per_second']:.0f}" for x in runs[method])
+            + " images/s"
+        )
     ratio = results["painter"]["images_per_second"] / results["starter"]["images_per_second"]
     print(f"  speed-up painter/starter (medians of {len(runs['painter'])} runs): {ratio:.1f}x")
     painter_calls = -(-results["painter"]["count"] // args.batch_size)
-    print(f"  generator calls: painter {painter_calls}, starter {results['starter']['count']} "
-          "(one per photo: on an accelerator each call also pays a host<->device round trip)")
+    print(
+        f"  generator calls: painter {painter_calls}, starter {results['starter']['count']} "
+        "(one per photo: on an accelerator each call also pays a host<->device round trip)"
+    )
     seconds_7038 = {m: 7038 / r["images_per_second"] for m, r in results.items()}
-    print("  extrapolated to 7,038 photos: " + ", ".join(
-        f"{m} {s / 60:.1f} min" for m, s in seconds_7038.items()))
+    print(
+        "  extrapolated to 7,038 photos: "
+        + ", ".join(f"{m} {s / 60:.1f} min" for m, s in seconds_7038.items())
+    )
 
 
 if __name__ == "__main__":

@@ -84,17 +84,26 @@ def starter_step(monet_generator, photo_generator, monet_discriminator, photo_di
             disc_real_photo = photo_discriminator(real_photo, training=True)
             disc_fake_monet = monet_discriminator(fake_monet, training=True)
             disc_fake_photo = photo_discriminator(fake_photo, training=True)
-            total_cycle = cycle_loss(real_monet, cycled_monet) + cycle_loss(real_photo, cycled_photo)
-            monet_gen_loss = (generator_loss(disc_fake_monet) + total_cycle
-                              + identity_loss(real_monet, same_monet))
-            photo_gen_loss = (generator_loss(disc_fake_photo) + total_cycle
-                              + identity_loss(real_photo, same_photo))
+            total_cycle = cycle_loss(real_monet, cycled_monet) + cycle_loss(
+                real_photo, cycled_photo
+            )
+            monet_gen_loss = (
+                generator_loss(disc_fake_monet)
+                + total_cycle
+                + identity_loss(real_monet, same_monet)
+            )
+            photo_gen_loss = (
+                generator_loss(disc_fake_photo)
+                + total_cycle
+                + identity_loss(real_photo, same_photo)
+            )
             monet_disc_loss = discriminator_loss(disc_real_monet, disc_fake_monet)
             photo_disc_loss = discriminator_loss(disc_real_photo, disc_fake_photo)
         for loss, model, optimizer in zip(
             (monet_gen_loss, photo_gen_loss, monet_disc_loss, photo_disc_loss),
             (monet_generator, photo_generator, monet_discriminator, photo_discriminator),
-            optimizers, strict=True,
+            optimizers,
+            strict=True,
         ):
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
@@ -108,12 +117,17 @@ def time_starter(config, batch: int, steps: int) -> float:
 
     from painter.models import build_discriminator, build_generator
 
-    networks = [build_generator(config, "monet_generator"), build_generator(config, "photo_generator"),
-                build_discriminator(config, "monet_discriminator"),
-                build_discriminator(config, "photo_discriminator")]
+    networks = [
+        build_generator(config, "monet_generator"),
+        build_generator(config, "photo_generator"),
+        build_discriminator(config, "monet_discriminator"),
+        build_discriminator(config, "photo_discriminator"),
+    ]
     step = starter_step(*networks)
     rng = np.random.default_rng(0)
-    real_monet = rng.uniform(-1, 1, (batch, config.image_size, config.image_size, 3)).astype("float32")
+    real_monet = rng.uniform(-1, 1, (batch, config.image_size, config.image_size, 3)).astype(
+        "float32"
+    )
     real_photo = rng.uniform(-1, 1, real_monet.shape).astype("float32")
     for _ in range(2):  # trace + warm up
         step(real_monet, real_photo)
@@ -135,7 +149,10 @@ def time_painter(config, batch: int, steps: int) -> tuple[float, float]:
     model = build_cyclegan(config, steps_per_epoch=steps)
     rng = np.random.default_rng(0)
     shape = (batch, config.image_size, config.image_size, 3)
-    pair = (rng.uniform(-1, 1, shape).astype("float32"), rng.uniform(-1, 1, shape).astype("float32"))
+    pair = (
+        rng.uniform(-1, 1, shape).astype("float32"),
+        rng.uniform(-1, 1, shape).astype("float32"),
+    )
     dataset = tf.data.Dataset.from_tensors(pair).repeat()
 
     class Timer(keras.callbacks.Callback):
@@ -148,9 +165,15 @@ def time_painter(config, batch: int, steps: int) -> tuple[float, float]:
 
     timer = Timer()
     model.fit(dataset, steps_per_epoch=steps + 2, epochs=1, verbose=0, callbacks=[timer])
-    forward = sum(forward_flops(network, config.image_size) for network in (
-        model.monet_generator, model.photo_generator,
-        model.monet_discriminator, model.photo_discriminator))
+    forward = sum(
+        forward_flops(network, config.image_size)
+        for network in (
+            model.monet_generator,
+            model.photo_generator,
+            model.monet_discriminator,
+            model.photo_discriminator,
+        )
+    )
     # A step runs each generator on 3 batches' worth (translate + identity in one call of 2B,
     # cycle) and each discriminator on 3 (real + pooled fake in one call, fake for the
     # generator); forward + backward ~ 3x forward.
@@ -164,24 +187,36 @@ def main() -> int:
     parser.add_argument("--filters", type=int, default=32)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--pool-size", type=int, default=50,
-                        help="painter's image pool (the paper's 50; 0 = off)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="alternating starter/painter runs per batch size; medians reported")
+    parser.add_argument(
+        "--pool-size", type=int, default=50, help="painter's image pool (the paper's 50; 0 = off)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="alternating starter/painter runs per batch size; medians reported",
+    )
     args = parser.parse_args()
 
     from painter.config import preset
 
     config = preset("smoke").replace(
-        image_size=args.size, resize_size=args.size, generator="unet", unet_depth=0,
+        image_size=args.size,
+        resize_size=args.size,
+        generator="unet",
+        unet_depth=0,
         upsampling="transpose",  # the starter's U-Net
-        generator_filters=args.filters, discriminator_filters=args.filters,
-        adversarial_loss="bce", pool_size=args.pool_size,
+        generator_filters=args.filters,
+        discriminator_filters=args.filters,
+        adversarial_loss="bce",
+        pool_size=args.pool_size,
     )
     peak = nominal_peak_flops()
-    print(f"bench_train_step: U-Net + PatchGAN at {args.size}px, filters {args.filters}, "
-          f"pool {args.pool_size}, TensorFlow on {os.cpu_count()} CPUs; nominal peak "
-          f"{peak / 1e9:.0f} GFLOP/s")
+    print(
+        f"bench_train_step: U-Net + PatchGAN at {args.size}px, filters {args.filters}, "
+        f"pool {args.pool_size}, TensorFlow on {os.cpu_count()} CPUs; nominal peak "
+        f"{peak / 1e9:.0f} GFLOP/s"
+    )
     ratios = {}
     for batch in args.batches:
         # Interleaved runs, medians: this machine is shared and noisy.
@@ -193,13 +228,17 @@ def main() -> int:
         starter_seconds = statistics.median(starter_runs)
         painter_seconds = statistics.median(painter_runs)
         ratios[batch] = starter_seconds / painter_seconds
-        print(f"  batch {batch}: starter {batch / starter_seconds:7.2f} images/s "
-              f"({starter_seconds * 1e3:.0f} ms/step); painter {batch / painter_seconds:7.2f} "
-              f"images/s ({painter_seconds * 1e3:.0f} ms/step); painter/starter "
-              f"{ratios[batch]:.2f}x (medians of {args.repeats}; painter runs "
-              f"{', '.join(f'{s * 1e3:.0f}' for s in painter_runs)} ms)")
-        print(f"           painter step: {flops / 1e9:.2f} GFLOP, {flops / painter_seconds / 1e9:.1f} "
-              f"GFLOP/s = {flops / painter_seconds / peak:.1%} of the nominal peak")
+        print(
+            f"  batch {batch}: starter {batch / starter_seconds:7.2f} images/s "
+            f"({starter_seconds * 1e3:.0f} ms/step); painter {batch / painter_seconds:7.2f} "
+            f"images/s ({painter_seconds * 1e3:.0f} ms/step); painter/starter "
+            f"{ratios[batch]:.2f}x (medians of {args.repeats}; painter runs "
+            f"{', '.join(f'{s * 1e3:.0f}' for s in painter_runs)} ms)"
+        )
+        print(
+            f"           painter step: {flops / 1e9:.2f} GFLOP, {flops / painter_seconds / 1e9:.1f} "
+            f"GFLOP/s = {flops / painter_seconds / peak:.1%} of the nominal peak"
+        )
     for batch, ratio in ratios.items():
         print(f"ratio painter/starter batch {batch}: {ratio:.2f}")
     return 0

@@ -44,7 +44,6 @@ def require_benchmark_packages() -> None:
         )
 
 
-
 class StyleEmbedder:
     """uint8 [N, 256, 256, 3] images -> [N, 100] style embeddings (one image per ONNX call: the
     exported graph has a fixed batch of 1)."""
@@ -108,8 +107,10 @@ def fixed_photo_files(data_dir: Path) -> list[Path]:
     files = sorted((Path(data_dir) / "photo_jpg").glob("*.jpg"))
     chosen = files[::PHOTO_STRIDE][:PHOTO_COUNT]
     if len(chosen) < PHOTO_COUNT:
-        raise SystemExit(f"{data_dir}/photo_jpg holds {len(files)} photos; need "
-                         f"{PHOTO_STRIDE * (PHOTO_COUNT - 1) + 1} for the fixed set of {PHOTO_COUNT}")
+        raise SystemExit(
+            f"{data_dir}/photo_jpg holds {len(files)} photos; need "
+            f"{PHOTO_STRIDE * (PHOTO_COUNT - 1) + 1} for the fixed set of {PHOTO_COUNT}"
+        )
     return chosen
 
 

@@ -37,12 +37,18 @@ class Config:
     resize_size: int = 286  # random upscale before a random crop back to image_size (paper: 286)
     resize_prob: float = 1.0  # the paper resizes+crops every image ("jitter")
     flip_prob: float = 0.5  # horizontal flip: landscapes are mirror-symmetric in style
-    rotate90_prob: float = 0.0  # 90-degree turns multiply 300 paintings but put skies sideways; opt in
+    rotate90_prob: float = (
+        0.0  # 90-degree turns multiply 300 paintings but put skies sideways; opt in
+    )
     color_jitter: float = 0.0  # off: colour is the very style the generator must learn
-    cache: str = "auto"  # decoded images: "memory" when they fit cache_memory_mb, else "disk"; "none"
+    cache: str = (
+        "auto"  # decoded images: "memory" when they fit cache_memory_mb, else "disk"; "none"
+    )
     cache_memory_mb: int = 4096  # 7,338 images at 256px are ~1.4 GB of uint8: fits Kaggle's 48 GB
     shuffle_buffer: int = 8192  # >= the 7,038 photos: a full shuffle every epoch
-    skip_bad_records: bool = False  # a corrupt record is an error by default; opt in to skip and count
+    skip_bad_records: bool = (
+        False  # a corrupt record is an error by default; opt in to skip and count
+    )
     seed: int = 42  # augmentation, shuffling and weight init are deterministic under it
 
     # --- model ------------------------------------------------------------------------------
@@ -58,7 +64,9 @@ class Config:
     adversarial_loss: str = "lsgan"  # least squares (paper); "bce" = the starter's
     label_smoothing: float = 0.0  # for bce; an entrant went 51.5 -> 39.7 MiFID with 0.1
     cycle_weight: float = 10.0  # lambda in the paper
-    identity_weight: float = 0.5  # times cycle_weight (paper: 0.5 lambda for painting<->photo); 0 = off
+    identity_weight: float = (
+        0.5  # times cycle_weight (paper: 0.5 lambda for painting<->photo); 0 = off
+    )
     pool_size: int = 50  # history of generated images shown to the discriminators (paper); 0 = off
 
     # --- recipes beyond the paper (each off by default until measured: bench_quality.py) ------
@@ -128,8 +136,14 @@ class Config:
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"`{name}` must be one of {list(allowed)}. Received: {value!r}")
-        positive = ("image_size", "generator_filters", "discriminator_filters",
-                    "global_batch_size", "steps_per_execution", "submission_batch_size")
+        positive = (
+            "image_size",
+            "generator_filters",
+            "discriminator_filters",
+            "global_batch_size",
+            "steps_per_execution",
+            "submission_batch_size",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"`{name}` must be positive. Received: {getattr(self, name)!r}")
@@ -138,28 +152,44 @@ class Config:
                 f"`resize_size` ({self.resize_size}) must be >= `image_size` ({self.image_size}): "
                 "the augmentation crops image_size out of a resize_size image."
             )
-        non_negative = ("epochs", "steps_per_epoch", "resnet_blocks", "unet_depth", "pool_size",
-                        "sample_count", "cycle_weight", "identity_weight", "color_jitter",
-                        "cache_memory_mb", "safety_margin_minutes", "keep_checkpoints")
+        non_negative = (
+            "epochs",
+            "steps_per_epoch",
+            "resnet_blocks",
+            "unet_depth",
+            "pool_size",
+            "sample_count",
+            "cycle_weight",
+            "identity_weight",
+            "color_jitter",
+            "cache_memory_mb",
+            "safety_margin_minutes",
+            "keep_checkpoints",
+        )
         for name in non_negative:
             if getattr(self, name) < 0:
-                raise ConfigError(
-                    f"`{name}` must be >= 0. Received: {getattr(self, name)!r}"
-                )
-        for name in ("generator_lr", "discriminator_lr", "session_limit_minutes",
-                     "shuffle_buffer", "discriminator_layers"):
+                raise ConfigError(f"`{name}` must be >= 0. Received: {getattr(self, name)!r}")
+        for name in (
+            "generator_lr",
+            "discriminator_lr",
+            "session_limit_minutes",
+            "shuffle_buffer",
+            "discriminator_layers",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"`{name}` must be positive. Received: {getattr(self, name)!r}")
         unknown = sorted(set(self.diffaugment_policy()) - set(DIFFAUGMENT_POLICIES))
         if unknown:
             raise ConfigError(
                 f"`diffaugment` takes a comma-separated subset of {list(DIFFAUGMENT_POLICIES)} "
-                f"(or \"\" for off). Received: {self.diffaugment!r}"
+                f'(or "" for off). Received: {self.diffaugment!r}'
             )
         if self.lecam_weight < 0:
             raise ConfigError(f"`lecam_weight` must be >= 0. Received: {self.lecam_weight!r}")
         if not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError(f"`ema_decay` must be in [0, 1) (0 = off). Received: {self.ema_decay!r}")
+            raise ConfigError(
+                f"`ema_decay` must be in [0, 1) (0 = off). Received: {self.ema_decay!r}"
+            )
         for name in ("resize_prob", "flip_prob", "rotate90_prob", "label_smoothing"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(self, name)!r}")
@@ -208,7 +238,9 @@ class Config:
                 raise ConfigError(f"--set expects key=value. Received: {assignment!r}")
             key = key.strip()
             if not key:
-                raise ConfigError(f"--set expects key=value with a non-empty key. Received: {assignment!r}")
+                raise ConfigError(
+                    f"--set expects key=value with a non-empty key. Received: {assignment!r}"
+                )
             changes[key] = raw.strip()
         return self.from_dict({**self.to_dict(), **changes}, source="--set")
 

@@ -100,8 +100,10 @@ class Runtime:
         return contextlib.nullcontext()
 
     def describe(self) -> str:
-        return (f"runtime: {self.backend} + {self.distribution} on {self.num_replicas} x "
-                f"{self.device_kind} ({self.reason})")
+        return (
+            f"runtime: {self.backend} + {self.distribution} on {self.num_replicas} x "
+            f"{self.device_kind} ({self.reason})"
+        )
 
 
 # -- the decision -------------------------------------------------------------------------------
@@ -129,28 +131,41 @@ def decide(detection: Detection, backend: str = "auto", distribution: str = "aut
         backend = _require(backend, "tensorflow", "mirrored (tf.distribute.MirroredStrategy)")
     if distribution == "data_parallel":
         backend = _require(backend, "jax", "data_parallel (keras.distribution.DataParallel)")
-    for name, installed in (("tensorflow", detection.tensorflow_installed),
-                            ("jax", detection.jax_installed)):
+    for name, installed in (
+        ("tensorflow", detection.tensorflow_installed),
+        ("jax", detection.jax_installed),
+    ):
         if backend == name and not installed:
-            raise RuntimeSelectionError(f"backend {name!r} was asked for but {name} is not "
-                                        f"installed: pip install {name}.")
+            raise RuntimeSelectionError(
+                f"backend {name!r} was asked for but {name} is not installed: pip install {name}."
+            )
 
-    tpu_attached = bool(detection.tpu_signals or detection.jax_tpu_devices
-                        or detection.tensorflow_tpu_devices)
+    tpu_attached = bool(
+        detection.tpu_signals or detection.jax_tpu_devices or detection.tensorflow_tpu_devices
+    )
     if distribution == "tpu" and not tpu_attached:
         raise RuntimeSelectionError(
             "distribution 'tpu' was asked for but no TPU is attached (no /dev/accel*, /dev/vfio "
             f"or {', '.join(TPU_ENV_VARS)}{_libtpu_note(detection)}). Use 'auto' or run on a "
-            "TPU machine.")
+            "TPU machine."
+        )
     if tpu_attached or distribution == "tpu":
         return _decide_tpu(detection, backend, distribution)
     if detection.gpu_signals:
         return _decide_gpu(detection, backend, distribution)
-    chosen = backend if backend != "auto" else (
-        "tensorflow" if detection.tensorflow_installed else "jax")
+    chosen = (
+        backend
+        if backend != "auto"
+        else ("tensorflow" if detection.tensorflow_installed else "jax")
+    )
     if distribution in ("mirrored", "data_parallel"):
-        return Decision(chosen, distribution, 0, "CPU",
-                        f"{distribution} was asked for; no accelerator is attached")
+        return Decision(
+            chosen,
+            distribution,
+            0,
+            "CPU",
+            f"{distribution} was asked for; no accelerator is attached",
+        )
     why = "asked for" if backend != "auto" else "no TPU or GPU is attached"
     return Decision(chosen, "single", 1, "CPU", f"one CPU device: {why}{_libtpu_note(detection)}")
 
@@ -162,14 +177,16 @@ def _libtpu_note(detection: Detection) -> str:
     if detection.jax_tpu_devices is None:
         return "; libtpu is installed but JAX was not asked (another backend was requested)"
     jax_errors = [e for e in detection.errors if e.startswith("JAX")]
-    return ("; libtpu is installed but JAX sees no TPU"
-            + (f" ({jax_errors[0]})" if jax_errors else ""))
+    return "; libtpu is installed but JAX sees no TPU" + (
+        f" ({jax_errors[0]})" if jax_errors else ""
+    )
 
 
 def _require(backend: str, needed: str, what: str) -> str:
     if backend not in ("auto", needed):
-        raise RuntimeSelectionError(f"distribution {what} needs the {needed} backend, "
-                                    f"not {backend!r}.")
+        raise RuntimeSelectionError(
+            f"distribution {what} needs the {needed} backend, not {backend!r}."
+        )
     return needed
 
 
@@ -177,36 +194,63 @@ def _decide_tpu(d: Detection, backend: str, distribution: str) -> Decision:
     jax_cores, tf_cores = d.jax_tpu_devices or 0, d.tensorflow_tpu_devices or 0
     signals = ", ".join(d.tpu_signals) or (
         f"no TPU device file or TPU_* variable, but libtpu is installed and JAX sees {jax_cores} "
-        "cores" if d.libtpu_installed and jax_cores else "distribution='tpu' requested")
+        "cores"
+        if d.libtpu_installed and jax_cores
+        else "distribution='tpu' requested"
+    )
     kind = d.device_kind or "TPU"
     if backend in ("auto", "jax") and jax_cores > 0 and distribution != "mirrored":
         chosen = "single" if distribution == "single" else "data_parallel"
         replicas = 1 if chosen == "single" else jax_cores
-        why = ("JAX sees the TPU" + (" (TensorFlow does not)" if backend == "auto" and not tf_cores
-                                      else "") + f": {jax_cores} cores"
-               + ("; found through libtpu, no TPU device file" if not d.tpu_signals else ""))
+        why = (
+            "JAX sees the TPU"
+            + (" (TensorFlow does not)" if backend == "auto" and not tf_cores else "")
+            + f": {jax_cores} cores"
+            + ("; found through libtpu, no TPU device file" if not d.tpu_signals else "")
+        )
         return Decision("jax", chosen, replicas, kind, why)
     if backend in ("auto", "tensorflow") and tf_cores > 0 and distribution in ("auto", "tpu"):
-        return Decision("tensorflow", "tpu", tf_cores, kind,
-                        f"TensorFlow sees the TPU ({tf_cores} cores): TPUStrategy")
+        return Decision(
+            "tensorflow",
+            "tpu",
+            tf_cores,
+            kind,
+            f"TensorFlow sees the TPU ({tf_cores} cores): TPUStrategy",
+        )
     seen = f"JAX sees {jax_cores} TPU cores, TensorFlow {tf_cores}"
     if distribution == "single" and d.tpu_signals:
-        chosen = backend if backend != "auto" else ("tensorflow" if d.tensorflow_installed else "jax")
-        return Decision(chosen, "single", 1, "CPU",
-                        f"PAINTER_DISTRIBUTION=single asked for one device; the attached TPU "
-                        f"({signals}) is NOT used: {seen}")
+        chosen = (
+            backend if backend != "auto" else ("tensorflow" if d.tensorflow_installed else "jax")
+        )
+        return Decision(
+            chosen,
+            "single",
+            1,
+            "CPU",
+            f"PAINTER_DISTRIBUTION=single asked for one device; the attached TPU "
+            f"({signals}) is NOT used: {seen}",
+        )
     problems = "; ".join(d.errors)
     if backend != "auto":
         raise RuntimeSelectionError(
             f"A TPU is attached ({signals}) but the {backend} backend cannot use it ({seen}"
             f"{'; ' + problems if problems else ''}). "
-            + ("JAX can: set PAINTER_BACKEND=jax. " if jax_cores and backend == "tensorflow" else "")
-            + ("TensorFlow can: set PAINTER_BACKEND=tensorflow. "
-               if tf_cores and backend == "jax" else "")
-            + INSTALL_HINT)
+            + (
+                "JAX can: set PAINTER_BACKEND=jax. "
+                if jax_cores and backend == "tensorflow"
+                else ""
+            )
+            + (
+                "TensorFlow can: set PAINTER_BACKEND=tensorflow. "
+                if tf_cores and backend == "jax"
+                else ""
+            )
+            + INSTALL_HINT
+        )
     raise RuntimeSelectionError(
         f"A TPU is attached ({signals}) but neither JAX nor TensorFlow can use it ({seen}"
-        f"{'; ' + problems if problems else ''}). " + INSTALL_HINT)
+        f"{'; ' + problems if problems else ''}). " + INSTALL_HINT
+    )
 
 
 def _decide_gpu(d: Detection, backend: str, distribution: str) -> Decision:
@@ -218,29 +262,41 @@ def _decide_gpu(d: Detection, backend: str, distribution: str) -> Decision:
     if gpus == 0:
         if distribution == "single":
             chosen = backend if backend != "none" else "tensorflow"
-            return Decision(chosen, "single", 1, "CPU",
-                            f"PAINTER_DISTRIBUTION=single asked for one device; the GPUs "
-                            f"({', '.join(d.gpu_signals)}) are NOT used")
+            return Decision(
+                chosen,
+                "single",
+                1,
+                "CPU",
+                f"PAINTER_DISTRIBUTION=single asked for one device; the GPUs "
+                f"({', '.join(d.gpu_signals)}) are NOT used",
+            )
         raise RuntimeSelectionError(
             f"NVIDIA GPUs are attached ({', '.join(d.gpu_signals)}) but "
-            + (f"the {backend} backend sees none" if backend != "none"
-               else "neither TensorFlow nor JAX sees one")
+            + (
+                f"the {backend} backend sees none"
+                if backend != "none"
+                else "neither TensorFlow nor JAX sees one"
+            )
             + (f" ({'; '.join(d.errors)})" if d.errors else "")
             + ". Install a CUDA build (`pip install 'tensorflow[and-cuda]'` or "
-            "`pip install -U 'jax[cuda12]'`), or set PAINTER_DISTRIBUTION=single to use the CPU.")
+            "`pip install -U 'jax[cuda12]'`), or set PAINTER_DISTRIBUTION=single to use the CPU."
+        )
     if distribution == "single" or (distribution == "auto" and gpus == 1):
         return Decision(backend, "single", 1, kind, f"one GPU ({backend} sees {gpus})")
     chosen = "mirrored" if backend == "tensorflow" else "data_parallel"
     if distribution not in ("auto", chosen):
-        raise RuntimeSelectionError(f"distribution {distribution!r} does not fit {gpus} GPUs on "
-                                    f"{backend}; use {chosen!r} or 'single'.")
+        raise RuntimeSelectionError(
+            f"distribution {distribution!r} does not fit {gpus} GPUs on "
+            f"{backend}; use {chosen!r} or 'single'."
+        )
     return Decision(backend, chosen, gpus, kind, f"{gpus} GPUs seen by {backend}")
 
 
 # -- detection ----------------------------------------------------------------------------------
 def _tpu_signals(environ: MutableMapping[str, str]) -> tuple[str, ...]:
-    signals = sorted(glob.glob("/dev/accel*")) + (["/dev/vfio"] if os.path.isdir("/dev/vfio")
-                                                  and os.listdir("/dev/vfio") else [])
+    signals = sorted(glob.glob("/dev/accel*")) + (
+        ["/dev/vfio"] if os.path.isdir("/dev/vfio") and os.listdir("/dev/vfio") else []
+    )
     signals += [f"{name}={environ[name]}" for name in TPU_ENV_VARS if environ.get(name)]
     return tuple(signals)
 
@@ -286,17 +342,30 @@ print("PAINTER_TPU_PROBE " + json.dumps(answer), flush=True)
 """
 
 
-def probe_jax_tpu_subprocess(environ: Mapping[str, str],
-                             timeout: float = TPU_PROBE_TIMEOUT_S) -> tuple[int, str, str]:
+def probe_jax_tpu_subprocess(
+    environ: Mapping[str, str], timeout: float = TPU_PROBE_TIMEOUT_S
+) -> tuple[int, str, str]:
     """(TPU cores JAX sees, device kind, why none) asked of JAX in a child process, given at most
     `timeout` seconds; the child exits before this process touches the TPU."""
     env = {**os.environ, **environ}
     try:
-        done = subprocess.run([sys.executable, "-c", JAX_TPU_PROBE], env=env, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", JAX_TPU_PROBE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        return 0, "", (f"JAX: the TPU probe gave no answer within {timeout:.0f} s (libtpu is "
-                       "installed; a machine without a TPU can hang on GCE metadata queries)")
+        return (
+            0,
+            "",
+            (
+                f"JAX: the TPU probe gave no answer within {timeout:.0f} s (libtpu is "
+                "installed; a machine without a TPU can hang on GCE metadata queries)"
+            ),
+        )
     except OSError as error:
         return 0, "", f"JAX: the TPU probe could not start ({error})"
     for line in reversed(done.stdout.splitlines()):
@@ -319,7 +388,8 @@ def _probe_tensorflow_tpu(environ: MutableMapping[str, str]) -> tuple[int, str, 
         import tensorflow as tf
 
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-            tpu=environ.get("TPU_NAME") or "local")
+            tpu=environ.get("TPU_NAME") or "local"
+        )
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         cores = len(tf.config.list_logical_devices("TPU"))
@@ -355,8 +425,12 @@ def detect_hardware(
         "gpu_signals": tuple(sorted(p for p in glob.glob("/dev/nvidia[0-9]*"))),
     }
     errors = []
-    if (not info["tpu_signals"] and info["libtpu_installed"] and info["jax_installed"]
-            and backend in ("auto", "jax")):
+    if (
+        not info["tpu_signals"]
+        and info["libtpu_installed"]
+        and info["jax_installed"]
+        and backend in ("auto", "jax")
+    ):
         count, kind, error = probe_jax_tpu(environ)
         info.update(jax_tpu_devices=count, device_kind=kind)
         errors.append(error)
@@ -367,8 +441,9 @@ def detect_hardware(
             count, kind, error = _probe_jax("tpu")
             info.update(jax_tpu_devices=count, device_kind=kind)
             errors.append(error)
-        if (backend == "tensorflow" or (backend == "auto" and not info.get("jax_tpu_devices"))) \
-                and info["tensorflow_installed"]:
+        if (
+            backend == "tensorflow" or (backend == "auto" and not info.get("jax_tpu_devices"))
+        ) and info["tensorflow_installed"]:
             count, kind, error = _probe_tensorflow_tpu(environ)
             info.update(tensorflow_tpu_devices=count)
             info["device_kind"] = info.get("device_kind") or kind
@@ -378,8 +453,9 @@ def detect_hardware(
             import tensorflow as tf
 
             info["tensorflow_gpus"] = len(tf.config.list_physical_devices("GPU"))
-        if (backend == "jax" or (backend == "auto" and not info.get("tensorflow_gpus"))) \
-                and info["jax_installed"]:
+        if (backend == "jax" or (backend == "auto" and not info.get("tensorflow_gpus"))) and info[
+            "jax_installed"
+        ]:
             count, kind, error = _probe_jax("gpu")
             info.update(jax_gpus=count, device_kind=kind)
             errors.append(error)
@@ -387,10 +463,14 @@ def detect_hardware(
 
 
 # -- selection ----------------------------------------------------------------------------------
-def select_runtime(backend: str = "auto", distribution: str = "auto", *,
-                   environ: MutableMapping[str, str] | None = None,
-                   detect: Callable[..., Detection] | None = None,
-                   verbose: bool = True) -> Runtime:
+def select_runtime(
+    backend: str = "auto",
+    distribution: str = "auto",
+    *,
+    environ: MutableMapping[str, str] | None = None,
+    detect: Callable[..., Detection] | None = None,
+    verbose: bool = True,
+) -> Runtime:
     """Choose backend + distribution, set KERAS_BACKEND, set up the strategy; print one line.
 
     Args:
@@ -405,11 +485,16 @@ def select_runtime(backend: str = "auto", distribution: str = "auto", *,
     requested_backend = environ.get("PAINTER_BACKEND") or backend
     requested_distribution = environ.get("PAINTER_DISTRIBUTION") or distribution
     keras_preloaded = "keras" in sys.modules
-    detection = (detect or detect_hardware)(environ, _check_choice(
-        "backend", requested_backend, BACKENDS))
+    detection = (detect or detect_hardware)(
+        environ, _check_choice("backend", requested_backend, BACKENDS)
+    )
     decision = decide(detection, requested_backend, requested_distribution)
-    if (detection.libtpu_installed and not detection.jax_tpu_devices
-            and decision.device_kind == "CPU" and not environ.get("JAX_PLATFORMS")):
+    if (
+        detection.libtpu_installed
+        and not detection.jax_tpu_devices
+        and decision.device_kind == "CPU"
+        and not environ.get("JAX_PLATFORMS")
+    ):
         # JAX here would try the TPU runtime again (and might hang as the probe did): CPU only.
         environ["JAX_PLATFORMS"] = os.environ["JAX_PLATFORMS"] = "cpu"
     environ["KERAS_BACKEND"] = decision.backend
@@ -439,14 +524,22 @@ def _switch_keras_backend(backend: str) -> None:
 
 
 def _make_runtime(decision: Decision) -> Runtime:
-    runtime = Runtime(decision.backend, decision.distribution, decision.num_replicas,
-                      decision.reason, decision.device_kind)
+    runtime = Runtime(
+        decision.backend,
+        decision.distribution,
+        decision.num_replicas,
+        decision.reason,
+        decision.device_kind,
+    )
     if decision.backend == "tensorflow":
         import tensorflow as tf
 
         if decision.distribution == "tpu":
-            resolver = (_TF_TPU_RESOLVER[0] if _TF_TPU_RESOLVER
-                        else tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local"))
+            resolver = (
+                _TF_TPU_RESOLVER[0]
+                if _TF_TPU_RESOLVER
+                else tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+            )
             if not _TF_TPU_RESOLVER:
                 tf.config.experimental_connect_to_cluster(resolver)
                 tf.tpu.experimental.initialize_tpu_system(resolver)
@@ -466,5 +559,13 @@ def _make_runtime(decision: Decision) -> Runtime:
     return runtime
 
 
-__all__ = ["Decision", "Detection", "Runtime", "decide", "detect_hardware", "libtpu_installed",
-           "probe_jax_tpu_subprocess", "select_runtime"]
+__all__ = [
+    "Decision",
+    "Detection",
+    "Runtime",
+    "decide",
+    "detect_hardware",
+    "libtpu_installed",
+    "probe_jax_tpu_subprocess",
+    "select_runtime",
+]

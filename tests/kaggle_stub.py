@@ -52,24 +52,28 @@ class KaggleStub:
                 )
                 if path.endswith("/kernels.KernelsApiService/SaveKernel"):
                     slug = (body or {}).get("slug", "owner/kernel")
-                    self._reply(200, {
-                        "ref": f"/code/{slug}",
-                        "url": f"https://www.kaggle.com/code/{slug}",
-                        "versionNumber": stub.version_number,
-                        "error": "",
-                        "invalidTags": [],
-                        "invalidDatasetSources": [],
-                        "invalidCompetitionSources": [],
-                        "invalidKernelSources": [],
-                        "invalidModelSources": [],
-                    })
+                    self._reply(
+                        200,
+                        {
+                            "ref": f"/code/{slug}",
+                            "url": f"https://www.kaggle.com/code/{slug}",
+                            "versionNumber": stub.version_number,
+                            "error": "",
+                            "invalidTags": [],
+                            "invalidDatasetSources": [],
+                            "invalidCompetitionSources": [],
+                            "invalidKernelSources": [],
+                            "invalidModelSources": [],
+                        },
+                    )
                 else:
                     self._reply(404, {"code": 404, "message": f"the stub does not serve {path}"})
 
             def do_GET(self) -> None:  # noqa: N802
                 stub.requests.append(
-                    RecordedRequest("GET", self.path, urlsplit(self.path).path,
-                                    dict(self.headers.items()), None)
+                    RecordedRequest(
+                        "GET", self.path, urlsplit(self.path).path, dict(self.headers.items()), None
+                    )
                 )
                 self._reply(404, {"code": 404, "message": "the stub serves POST only"})
 
@@ -110,27 +114,33 @@ def kaggle_cli_env(stub: KaggleStub, home: str) -> dict[str, str]:
     `home` (nothing of the user's ~/.kaggle is read)."""
     proxy_settings = ("KAGGLE_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(proxy_settings)}
-    env.update({
-        "HOME": home,
-        "KAGGLE_CONFIG_DIR": home,
-        "KAGGLE_USERNAME": "painter-test",
-        "KAGGLE_KEY": "0123456789abcdef",
-        "KAGGLE_API_ENVIRONMENT": "LOCALHOST",  # http://localhost/api/v1/<Service>/<Method>
-        "HTTP_PROXY": stub.address,  # ... which the proxy setting routes to the stub
-        "http_proxy": stub.address,
-        "NO_PROXY": "",
-        "no_proxy": "",
-    })
+    env.update(
+        {
+            "HOME": home,
+            "KAGGLE_CONFIG_DIR": home,
+            "KAGGLE_USERNAME": "painter-test",
+            "KAGGLE_KEY": "0123456789abcdef",
+            "KAGGLE_API_ENVIRONMENT": "LOCALHOST",  # http://localhost/api/v1/<Service>/<Method>
+            "HTTP_PROXY": stub.address,  # ... which the proxy setting routes to the stub
+            "http_proxy": stub.address,
+            "NO_PROXY": "",
+            "no_proxy": "",
+        }
+    )
     return env
 
 
-def push_with_kaggle_cli(folder: str | os.PathLike, home: str | os.PathLike,
-                         *extra_args: str) -> tuple[subprocess.CompletedProcess, KaggleStub]:
+def push_with_kaggle_cli(
+    folder: str | os.PathLike, home: str | os.PathLike, *extra_args: str
+) -> tuple[subprocess.CompletedProcess, KaggleStub]:
     """Run the real `kaggle kernels push -p folder` (the venv's CLI) against a fresh stub."""
     cli = Path(sys.executable).with_name("kaggle")
     with KaggleStub() as stub:
         done = subprocess.run(
             [str(cli), "kernels", "push", "-p", str(folder), *extra_args],
-            env=kaggle_cli_env(stub, str(home)), capture_output=True, text=True, timeout=120,
+            env=kaggle_cli_env(stub, str(home)),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     return done, stub

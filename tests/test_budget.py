@@ -20,8 +20,16 @@ class FakeClock:
         self.now += seconds
 
 
-def simulate(budget: TimeBudget, clock: FakeClock, *, epochs: int, steps: int, step_seconds,
-             compile_seconds: float = 0.0, end_of_epoch_seconds: float = 0.0):
+def simulate(
+    budget: TimeBudget,
+    clock: FakeClock,
+    *,
+    epochs: int,
+    steps: int,
+    step_seconds,
+    compile_seconds: float = 0.0,
+    end_of_epoch_seconds: float = 0.0,
+):
     """Drive a BudgetMonitor like fit() would. `step_seconds(epoch, step)` is the true cost.
     Returns (epochs finished, stop reasons)."""
     monitor = BudgetMonitor(budget)
@@ -30,7 +38,9 @@ def simulate(budget: TimeBudget, clock: FakeClock, *, epochs: int, steps: int, s
         monitor.on_epoch_begin(steps)
         stopped = None
         for step in range(steps):
-            clock.advance(step_seconds(epoch, step) + (compile_seconds if epoch == step == 0 else 0))
+            clock.advance(
+                step_seconds(epoch, step) + (compile_seconds if epoch == step == 0 else 0)
+            )
             stopped = monitor.on_batch_end(step)
             if stopped:
                 reasons.append(stopped)
@@ -50,8 +60,9 @@ def test_steady_epochs_stop_before_the_one_that_would_not_fit():
     clock = FakeClock()
     budget = TimeBudget(3600, margin_seconds=120, clock=clock)
     budget.reserve("images.zip", 300)
-    finished, reasons = simulate(budget, clock, epochs=50, steps=30,
-                                 step_seconds=lambda e, s: 10.0, compile_seconds=60.0)
+    finished, reasons = simulate(
+        budget, clock, epochs=50, steps=30, step_seconds=lambda e, s: 10.0, compile_seconds=60.0
+    )
     # By hand: 3180 s for training; epoch k ends at 60 + 300 k; after epoch 10 (3060 s) only
     # 120 s are left, less than an epoch of 300 s.
     assert finished == 10
@@ -71,7 +82,9 @@ def test_all_epochs_run_when_they_fit():
 
 def test_time_used_before_training_counts():
     clock = FakeClock(now=5000.0)
-    budget = TimeBudget(3600, started_at=5000.0 - 3000, clock=clock)  # the notebook began 50 min ago
+    budget = TimeBudget(
+        3600, started_at=5000.0 - 3000, clock=clock
+    )  # the notebook began 50 min ago
     finished, _ = simulate(budget, clock, epochs=50, steps=10, step_seconds=lambda e, s: 10.0)
     assert finished == 6  # 600 s left, 100 s an epoch
 
@@ -85,8 +98,15 @@ def test_slower_epochs_still_leave_the_zip_its_time(slowdown):
     budget = TimeBudget(3600, margin_seconds=margin, clock=clock)
     budget.reserve("images.zip", zip_seconds)
     step = lambda epoch, s: 5.0 * (slowdown if epoch >= 2 else 1.0)  # noqa: E731
-    finished, reasons = simulate(budget, clock, epochs=100, steps=40, step_seconds=step,
-                                 compile_seconds=30.0, end_of_epoch_seconds=5.0)
+    finished, reasons = simulate(
+        budget,
+        clock,
+        epochs=100,
+        steps=40,
+        step_seconds=step,
+        compile_seconds=30.0,
+        end_of_epoch_seconds=5.0,
+    )
     assert reasons, "training must stop early"
     clock.advance(zip_seconds)
     assert clock.now <= budget.deadline, "images.zip must be written before the deadline"
@@ -113,7 +133,9 @@ def test_plan_and_status_say_what_is_reserved():
     assert "safety margin 10m00s" in plan
     budget.record_epoch(600)
     clock.advance(700)
-    assert "next epoch ~10m00s" in budget.status() and "15 more fit" in budget.status()  # (10800-700-695)//600
+    assert (
+        "next epoch ~10m00s" in budget.status() and "15 more fit" in budget.status()
+    )  # (10800-700-695)//600
 
 
 def test_bad_values_are_refused():

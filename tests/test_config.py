@@ -121,7 +121,9 @@ def test_architecture_fields_cover_the_network_shapes():
     config = preset("smoke")
     assert set(config.architecture()) == set(Config.ARCHITECTURE_FIELDS)
     changed = config.replace(generator_filters=16, epochs=9)
-    differing = {k for k in config.architecture() if config.architecture()[k] != changed.architecture()[k]}
+    differing = {
+        k for k in config.architecture() if config.architecture()[k] != changed.architecture()[k]
+    }
     assert differing == {"generator_filters"}
 
 
@@ -129,5 +131,7 @@ def test_importing_config_loads_no_keras():
     import subprocess
 
     code = "import painter.config, sys; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.split() == ["False", "False"]

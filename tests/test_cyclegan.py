@@ -23,17 +23,26 @@ def _tiny_networks(seed=0):
     params = {}
 
     def net(name, channels, activation):
-        model = keras.Sequential([keras.Input((None, None, 3)),
-                                  keras.layers.Conv2D(channels, 1, name="conv"),
-                                  keras.layers.Activation(activation, name="act")], name=name)
+        model = keras.Sequential(
+            [
+                keras.Input((None, None, 3)),
+                keras.layers.Conv2D(channels, 1, name="conv"),
+                keras.layers.Activation(activation, name="act"),
+            ],
+            name=name,
+        )
         kernel = rng.normal(0, 0.5, (3, channels)).astype("float32")
         bias = rng.normal(0, 0.1, (channels,)).astype("float32")
         model.get_layer("conv").set_weights([kernel[None, None], bias])
         params[name] = (kernel.astype("float64"), bias.astype("float64"))
         return model
 
-    nets = (net("monet_generator", 3, "tanh"), net("photo_generator", 3, "tanh"),
-            net("monet_discriminator", 1, "linear"), net("photo_discriminator", 1, "linear"))
+    nets = (
+        net("monet_generator", 3, "tanh"),
+        net("photo_generator", 3, "tanh"),
+        net("monet_discriminator", 1, "linear"),
+        net("photo_discriminator", 1, "linear"),
+    )
     return nets, params
 
 
@@ -65,12 +74,14 @@ def _paper_losses(params, real_photo, real_monet, kind="lsgan", smoothing=0.0):
         return a @ params["photo_discriminator"][0] + params["photo_discriminator"][1]
 
     if kind == "lsgan":
+
         def gen(z):
             return np.mean((z - 1) ** 2)
 
         def disc(real, fake):
             return 0.5 * (np.mean((real - 1) ** 2) + np.mean(fake**2))
     else:
+
         def gen(z):  # -log D(G(x)), D = sigmoid(logit)
             return np.mean(-_log_sigmoid(z))
 
@@ -124,15 +135,20 @@ def test_first_update_is_minus_lr_times_the_papers_gradient():
     model = CycleGAN(*nets, pool_size=0)
     model.build((None, SIZE, SIZE, 3))
     lr = 0.1
-    model.compile(keras.optimizers.SGD(lr), keras.optimizers.SGD(lr), cycle_weight=10.0,
-                  identity_weight=0.5)
+    model.compile(
+        keras.optimizers.SGD(lr), keras.optimizers.SGD(lr), cycle_weight=10.0, identity_weight=0.5
+    )
     real_photo, real_monet = _batch(seed=4)
 
     def objective(p, which):
         losses = _paper_losses(p, real_photo, real_monet)
         if which == "generator":
-            return (losses["monet_gen_loss"] + losses["photo_gen_loss"] + 10.0 * losses["cycle_loss"]
-                    + 0.5 * 10.0 * losses["identity_loss"])
+            return (
+                losses["monet_gen_loss"]
+                + losses["photo_gen_loss"]
+                + 10.0 * losses["cycle_loss"]
+                + 0.5 * 10.0 * losses["identity_loss"]
+            )
         return losses["monet_disc_loss"] + losses["photo_disc_loss"]
 
     def numeric_gradient(name, which, h=1e-6):
@@ -150,15 +166,24 @@ def test_first_update_is_minus_lr_times_the_papers_gradient():
         return grads
 
     _fit_one_step(model, real_photo, real_monet)
-    for name, which in (("monet_generator", "generator"), ("photo_generator", "generator"),
-                        ("monet_discriminator", "discriminator"),
-                        ("photo_discriminator", "discriminator")):
+    for name, which in (
+        ("monet_generator", "generator"),
+        ("photo_generator", "generator"),
+        ("monet_discriminator", "discriminator"),
+        ("photo_discriminator", "discriminator"),
+    ):
         kernel, bias = getattr(model, name).get_layer("conv").get_weights()
         expected_kernel, expected_bias = numeric_gradient(name, which)
-        np.testing.assert_allclose((params[name][0] - kernel[0, 0]) / lr, expected_kernel,
-                                   rtol=2e-3, atol=2e-4, err_msg=name)
-        np.testing.assert_allclose((params[name][1] - bias) / lr, expected_bias,
-                                   rtol=2e-3, atol=2e-4, err_msg=name)
+        np.testing.assert_allclose(
+            (params[name][0] - kernel[0, 0]) / lr,
+            expected_kernel,
+            rtol=2e-3,
+            atol=2e-4,
+            err_msg=name,
+        )
+        np.testing.assert_allclose(
+            (params[name][1] - bias) / lr, expected_bias, rtol=2e-3, atol=2e-4, err_msg=name
+        )
 
 
 def test_identity_weight_zero_turns_the_identity_term_off():
@@ -170,7 +195,9 @@ def test_identity_weight_zero_turns_the_identity_term_off():
     model.compile(identity_weight=0.0)
     logs = _fit_one_step(model, *_batch())
     assert logs["identity_loss"] == 0.0
-    assert logs["cycle_loss"] == pytest.approx(_paper_losses(params, *_batch())["cycle_loss"], rel=1e-5)
+    assert logs["cycle_loss"] == pytest.approx(
+        _paper_losses(params, *_batch())["cycle_loss"], rel=1e-5
+    )
 
 
 def test_compile_rejects_bad_settings():
@@ -231,7 +258,7 @@ def test_pool_random_numbers_equal_the_numpy_reference_hash():
     from painter.cyclegan.pool import hash_uniform
 
     seed, counter = 12345, np.arange(-5, 3000, dtype=np.int64)
-    mixed = (counter.astype(np.uint32) ^ _lowbias32(np.array([seed]))[0])
+    mixed = counter.astype(np.uint32) ^ _lowbias32(np.array([seed]))[0]
     expected = (_lowbias32(mixed) & np.uint32(0xFFFFFF)).astype(np.float64) / 2**24
     actual = np.asarray(hash_uniform(seed, counter.astype("int32")))
     np.testing.assert_array_equal(actual.astype(np.float64), expected)
@@ -242,7 +269,9 @@ def test_image_pool_is_deterministic_in_its_seed_and_off_at_size_zero():
 
     draws = np.asarray(hash_uniform(5, np.arange(4000, dtype="int32")))
     assert 0.0 <= draws.min() and draws.max() < 1.0 and abs(draws.mean() - 0.5) < 0.03
-    np.testing.assert_array_equal(draws, np.asarray(hash_uniform(5, np.arange(4000, dtype="int32"))))
+    np.testing.assert_array_equal(
+        draws, np.asarray(hash_uniform(5, np.arange(4000, dtype="int32")))
+    )
     assert not np.array_equal(draws, np.asarray(hash_uniform(6, np.arange(4000, dtype="int32"))))
     off = ImagePool(0)
     off.build((None, 2, 2, 3))
@@ -270,8 +299,16 @@ def test_learning_rate_is_constant_then_decays_linearly_to_zero():
 # -- training end to end, state ------------------------------------------------------------------
 # A shallow U-Net learns the toy cycle in a few dozen steps (the ResNet needs hundreds at 16 px).
 TOY = preset("smoke").replace(
-    image_size=16, resize_size=16, generator="unet", unet_depth=2, discriminator_layers=2,
-    pool_size=4, generator_lr=5e-3, discriminator_lr=1e-3, epochs=3, decay_epochs=1,
+    image_size=16,
+    resize_size=16,
+    generator="unet",
+    unet_depth=2,
+    discriminator_layers=2,
+    pool_size=4,
+    generator_lr=5e-3,
+    discriminator_lr=1e-3,
+    epochs=3,
+    decay_epochs=1,
     global_batch_size=2,
 )
 STEPS_PER_EPOCH = 15
@@ -303,18 +340,28 @@ def trained():
     model = build_cyclegan(TOY, steps_per_epoch=STEPS_PER_EPOCH)
     before = model.get_state()
     photos, monets = _toy_domains()
-    dataset = (tf.data.Dataset.from_tensor_slices((photos, monets))
-               .batch(TOY.global_batch_size, drop_remainder=True).repeat())
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((photos, monets))
+        .batch(TOY.global_batch_size, drop_remainder=True)
+        .repeat()
+    )
     history = model.fit(dataset, epochs=TOY.epochs, steps_per_epoch=STEPS_PER_EPOCH, verbose=0)
     return model, before, history.history
 
 
 def test_training_drives_the_cycle_loss_down(trained):
     _, _, history = trained
-    assert set(history) == {"monet_gen_loss", "photo_gen_loss", "monet_disc_loss",
-                            "photo_disc_loss", "cycle_loss", "identity_loss"}
-    assert all(len(values) == TOY.epochs and np.all(np.isfinite(values))
-               for values in history.values())
+    assert set(history) == {
+        "monet_gen_loss",
+        "photo_gen_loss",
+        "monet_disc_loss",
+        "photo_disc_loss",
+        "cycle_loss",
+        "identity_loss",
+    }
+    assert all(
+        len(values) == TOY.epochs and np.all(np.isfinite(values)) for values in history.values()
+    )
     assert history["cycle_loss"][-1] < 0.5 * history["cycle_loss"][0], history["cycle_loss"]
 
 
@@ -364,11 +411,17 @@ def test_state_round_trips_into_a_fresh_model(trained):
 def test_model_call_is_the_monet_generator_and_metrics_are_the_trackers(trained):
     model, _, _ = trained
     photo = _toy_domains(2, seed=6)[0]
-    np.testing.assert_allclose(np.asarray(model(photo)),
-                               np.asarray(model.monet_generator(photo)), atol=1e-6)
-    assert [m.name for m in model.metrics] == ["monet_gen_loss", "photo_gen_loss",
-                                               "monet_disc_loss", "photo_disc_loss",
-                                               "cycle_loss", "identity_loss"]
+    np.testing.assert_allclose(
+        np.asarray(model(photo)), np.asarray(model.monet_generator(photo)), atol=1e-6
+    )
+    assert [m.name for m in model.metrics] == [
+        "monet_gen_loss",
+        "photo_gen_loss",
+        "monet_disc_loss",
+        "photo_disc_loss",
+        "cycle_loss",
+        "identity_loss",
+    ]
 
 
 def test_resuming_from_get_state_continues_exactly_like_an_unbroken_run(trained):
@@ -381,14 +434,22 @@ def test_resuming_from_get_state_continues_exactly_like_an_unbroken_run(trained)
 
     model, _, _ = trained
     photos, monets = _toy_domains()
-    dataset = (tf.data.Dataset.from_tensor_slices((photos, monets))
-               .batch(TOY.global_batch_size, drop_remainder=True).repeat())
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((photos, monets))
+        .batch(TOY.global_batch_size, drop_remainder=True)
+        .repeat()
+    )
     first = build_cyclegan(TOY, steps_per_epoch=STEPS_PER_EPOCH)
     first.fit(dataset, epochs=1, steps_per_epoch=STEPS_PER_EPOCH, verbose=0)
     resumed = build_cyclegan(TOY.replace(seed=99), steps_per_epoch=STEPS_PER_EPOCH)
     resumed.set_state(first.get_state())
-    resumed.fit(dataset.skip(STEPS_PER_EPOCH), initial_epoch=1, epochs=TOY.epochs,
-                steps_per_epoch=STEPS_PER_EPOCH, verbose=0)
+    resumed.fit(
+        dataset.skip(STEPS_PER_EPOCH),
+        initial_epoch=1,
+        epochs=TOY.epochs,
+        steps_per_epoch=STEPS_PER_EPOCH,
+        verbose=0,
+    )
     expected, actual = model.get_state(), resumed.get_state()
     for key in expected:
         np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)

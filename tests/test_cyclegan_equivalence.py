@@ -52,8 +52,13 @@ def _run(name: str, out_dir: Path) -> dict[str, np.ndarray]:
     backend, args = RUNS[name]
     out = out_dir / f"{name}.npz"
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(out), *args], env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(out), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         raise AssertionError(f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     with np.load(out) as data:
@@ -88,11 +93,13 @@ def _assert_same_update(a: dict, b: dict, label: str, weight_atol: float = WEIGH
         if "optimizer/" in key and ("momentum" in key or "velocity" in key):
             # velocity = (1 - beta_2) g^2: compare its square root, on the gradient's scale.
             x, y = (np.sqrt(a[key]), np.sqrt(b[key])) if "velocity" in key else (a[key], b[key])
-            np.testing.assert_allclose(x, y, rtol=MOMENT_RTOL, atol=MOMENT_ATOL,
-                                       err_msg=f"{label}: {key}")
+            np.testing.assert_allclose(
+                x, y, rtol=MOMENT_RTOL, atol=MOMENT_ATOL, err_msg=f"{label}: {key}"
+            )
         else:
-            np.testing.assert_allclose(a[key], b[key], rtol=0, atol=weight_atol,
-                                       err_msg=f"{label}: {key}")
+            np.testing.assert_allclose(
+                a[key], b[key], rtol=0, atol=weight_atol, err_msg=f"{label}: {key}"
+            )
         checked += 1
     assert checked > 100
 

@@ -14,8 +14,14 @@ SIZE = 16
 
 
 def config(**changes):
-    base = dict(image_size=SIZE, resize_size=20, resize_prob=0.0, flip_prob=0.0, rotate90_prob=0.0,
-                color_jitter=0.0)
+    base = dict(
+        image_size=SIZE,
+        resize_size=20,
+        resize_prob=0.0,
+        flip_prob=0.0,
+        rotate90_prob=0.0,
+        color_jitter=0.0,
+    )
     return preset("smoke").replace(**{**base, **changes})
 
 
@@ -24,15 +30,22 @@ def images(count=6):
 
 
 def run_eager(batch, cfg, base=7):
-    return np.stack([
-        augment_image(image, tf.constant([base, i], tf.int64), cfg).numpy() for i, image in enumerate(batch)
-    ])
+    return np.stack(
+        [
+            augment_image(image, tf.constant([base, i], tf.int64), cfg).numpy()
+            for i, image in enumerate(batch)
+        ]
+    )
 
 
 def run_in_tf_data(batch, cfg, base=7):
-    dataset = tf.data.Dataset.zip((tf.data.Dataset.from_tensor_slices(batch), tf.data.Dataset.range(len(batch))))
-    dataset = dataset.map(lambda image, i: augment_image(image, tf.stack([tf.constant(base, tf.int64), i]), cfg),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.zip(
+        (tf.data.Dataset.from_tensor_slices(batch), tf.data.Dataset.range(len(batch)))
+    )
+    dataset = dataset.map(
+        lambda image, i: augment_image(image, tf.stack([tf.constant(base, tf.int64), i]), cfg),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     return np.stack(list(dataset.as_numpy_iterator()))
 
 
@@ -49,8 +62,12 @@ def test_eager_and_tf_data_are_bit_exact_with_every_step_on():
 
 def test_all_off_is_exactly_the_model_range():
     batch = images()
-    np.testing.assert_array_equal(run_eager(batch, config()), batch.astype(np.float32) / 127.5 - 1.0)
-    np.testing.assert_array_equal(to_model_range(batch).numpy(), batch / np.float32(127.5) - np.float32(1.0))
+    np.testing.assert_array_equal(
+        run_eager(batch, config()), batch.astype(np.float32) / 127.5 - 1.0
+    )
+    np.testing.assert_array_equal(
+        to_model_range(batch).numpy(), batch / np.float32(127.5) - np.float32(1.0)
+    )
 
 
 def test_flip_and_rotation_always_on():
@@ -70,8 +87,12 @@ def test_resize_and_crop_is_a_window_of_the_upscaled_image():
     offsets = set()
     for original, crop in zip(batch, result, strict=True):
         big = tf.image.resize(original.astype(np.float32), [20, 20]).numpy() / 127.5 - 1.0
-        found = [(y, x) for y in range(5) for x in range(5)
-                 if np.allclose(big[y:y + SIZE, x:x + SIZE], crop, atol=1e-5)]
+        found = [
+            (y, x)
+            for y in range(5)
+            for x in range(5)
+            if np.allclose(big[y : y + SIZE, x : x + SIZE], crop, atol=1e-5)
+        ]
         assert found, "the crop is not a window of the upscaled image"
         offsets.add(found[0])
     assert len(offsets) > 1  # random positions, not always the same window

@@ -22,8 +22,20 @@ def make_folder(path, count=3, size=20):
 def test_convert_then_inspect(tmp_path, capsys):
     src = make_folder(tmp_path / "src")
     out = tmp_path / "out"
-    code = main(["data", "convert", str(src), str(out), "--target", "photo",
-                 "--records-per-file", "2", "--image-size", "16"])
+    code = main(
+        [
+            "data",
+            "convert",
+            str(src),
+            str(out),
+            "--target",
+            "photo",
+            "--records-per-file",
+            "2",
+            "--image-size",
+            "16",
+        ]
+    )
     assert code == 0
     assert "3 records in 2 file(s)" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["photo00-2.tfrec", "photo01-1.tfrec"]
@@ -33,7 +45,9 @@ def test_convert_then_inspect(tmp_path, capsys):
     assert summary["images_per_target"] == {"none": 3, "photo": 3}
     assert summary["shapes"] == {"16x16x3": 3, "20x20x3": 3}
     assert summary["sources"][0]["files"] == [
-        {"file": "photo00-2.tfrec", "records": 2}, {"file": "photo01-1.tfrec", "records": 1}]
+        {"file": "photo00-2.tfrec", "records": 2},
+        {"file": "photo01-1.tfrec", "records": 1},
+    ]
 
 
 def test_inspect_reports_problems_and_exits_1(tmp_path, capsys):
@@ -55,7 +69,10 @@ def test_bad_paths_give_a_clear_error(tmp_path, capsys):
     assert main(["data", "inspect", str(tmp_path / "missing")]) == 1
     assert "error:" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert main(["data", "convert", str(tmp_path / "empty"), str(tmp_path / "o"), "--target", "x"]) == 1
+    assert (
+        main(["data", "convert", str(tmp_path / "empty"), str(tmp_path / "o"), "--target", "x"])
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.startswith("error:") and "empty" in err and "Traceback" not in err
 
@@ -71,8 +88,21 @@ def test_inspect_real_kaggle_folder(real_data_dir, capsys):
 def test_preview_draws_a_grid(tmp_path, capsys):
     src = make_folder(tmp_path / "src", count=4, size=40)
     png = tmp_path / "grid.png"
-    code = main(["data", "preview", str(src), "--out", str(png), "--count", "3", "--config", "smoke",
-                 "--seed", "1"])
+    code = main(
+        [
+            "data",
+            "preview",
+            str(src),
+            "--out",
+            str(png),
+            "--count",
+            "3",
+            "--config",
+            "smoke",
+            "--seed",
+            "1",
+        ]
+    )
     assert code == 0 and png.is_file()
     picture = tf.io.decode_png(png.read_bytes()).numpy()
     assert picture.shape[0] > 100 and picture.shape[1] > 100 and np.std(picture) > 10

@@ -76,16 +76,24 @@ SCRIPT = textwrap.dedent(
 
 def test_eight_devices_each_paint_their_share_and_the_zip_is_byte_identical(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PAINTER_BACKEND", "XLA_FLAGS")}
-    env.update({
-        "KERAS_BACKEND": "jax",
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    })
+    env.update(
+        {
+            "KERAS_BACKEND": "jax",
+            "JAX_PLATFORMS": "cpu",
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+    )
     script = tmp_path / "eight_devices.py"
     script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     print(line)

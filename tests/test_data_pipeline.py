@@ -19,8 +19,19 @@ SIZE = 16
 
 
 def config(**changes):
-    base = dict(image_size=SIZE, resize_size=18, resize_prob=1.0, flip_prob=0.5, rotate90_prob=0.5,
-                global_batch_size=4, epochs=3, decay_epochs=1, steps_per_epoch=0, cache="memory", seed=5)
+    base = dict(
+        image_size=SIZE,
+        resize_size=18,
+        resize_prob=1.0,
+        flip_prob=0.5,
+        rotate90_prob=0.5,
+        global_batch_size=4,
+        epochs=3,
+        decay_epochs=1,
+        steps_per_epoch=0,
+        cache="memory",
+        seed=5,
+    )
     return preset("smoke").replace(**{**base, **changes})
 
 
@@ -36,7 +47,9 @@ def textured_domains(tmp_path):
     for name, count in (("photo", 12), ("monet", 3)):
         (tmp_path / name).mkdir()
         for i in range(count):
-            Image.fromarray(random_image((20, 24), seed=hash(name) % 1000 + i)).save(tmp_path / name / f"{i}.png")
+            Image.fromarray(random_image((20, 24), seed=hash(name) % 1000 + i)).save(
+                tmp_path / name / f"{i}.png"
+            )
     return tmp_path / "monet", tmp_path / "photo"
 
 
@@ -84,7 +97,9 @@ def test_batch_must_split_over_replicas(identity_domains):
     monets, photos = identity_domains
     with pytest.raises(ConfigError, match=r"`global_batch_size` \(6\).*replicas \(4\)"):
         pipeline.make_training_dataset(monets, photos, config(global_batch_size=6), num_replicas=4)
-    data = pipeline.make_training_dataset(monets, photos, config(global_batch_size=8), num_replicas=4)
+    data = pipeline.make_training_dataset(
+        monets, photos, config(global_batch_size=8), num_replicas=4
+    )
     assert data.steps_per_epoch == 3
 
 
@@ -102,7 +117,9 @@ def test_decoded_once_in_memory_and_disk_cache_reused(identity_domains, tmp_path
 
     def counting_decode(encoded, image_size):
         image = original(encoded, image_size)
-        counted = tf.numpy_function(lambda x: decoded.append(1) or x, [image], tf.uint8, stateful=True)
+        counted = tf.numpy_function(
+            lambda x: decoded.append(1) or x, [image], tf.uint8, stateful=True
+        )
         return tf.ensure_shape(counted, image.shape)
 
     monkeypatch.setattr(reader, "_decode_tf", counting_decode)
@@ -116,7 +133,9 @@ def test_decoded_once_in_memory_and_disk_cache_reused(identity_domains, tmp_path
     on_disk = batches(data)
     assert data.cache == "disk" and len(decoded) == 24 + 5 and any(cache_dir.iterdir())
     decoded.clear()
-    again = batches(pipeline.make_training_dataset(monets, photos, config(cache="disk"), cache_dir=cache_dir))
+    again = batches(
+        pipeline.make_training_dataset(monets, photos, config(cache="disk"), cache_dir=cache_dir)
+    )
     assert len(decoded) == 0  # a later run reads the cache file
     for a, b, c in zip(memory, on_disk, again, strict=True):
         np.testing.assert_array_equal(a[0], b[0])
@@ -177,8 +196,11 @@ def test_steps_per_epoch_is_a_multiple_of_steps_per_execution(identity_domains):
         left_out.append(set(range(24)) - set(seen))
     assert left_out[0] != left_out[1] != left_out[2]
     assert pipeline.make_training_dataset(monets, photos, config()).rounding_note(1) is None
-    with pytest.raises(ConfigError, match=r"fewer than one execution of steps_per_execution=8: "
-                                          r"set steps_per_execution to at most 6"):
+    with pytest.raises(
+        ConfigError,
+        match=r"fewer than one execution of steps_per_execution=8: "
+        r"set steps_per_execution to at most 6",
+    ):
         pipeline.make_training_dataset(monets, photos, config(steps_per_execution=8))
 
 

@@ -38,15 +38,21 @@ def test_real_monet_tfrecords(real_data_dir):
     names, images = reader.load_images(real_data_dir / "monet_tfrec", image_size=256)
     assert images.shape == (300, 256, 256, 3) and images.dtype == np.uint8
     scaled = to_model_range(images).numpy()
-    assert scaled.min() >= -1.0 and scaled.max() <= 1.0 and scaled.min() < -0.9 and scaled.max() > 0.9
+    assert (
+        scaled.min() >= -1.0 and scaled.max() <= 1.0 and scaled.min() < -0.9 and scaled.max() > 0.9
+    )
     assert sorted(names) == sorted(p.stem for p in (real_data_dir / "monet_jpg").glob("*.jpg"))
     # Same pixels as the competition starter's parse + decode_jpeg(channels=3).
-    raw = tf.data.TFRecordDataset(sorted(str(p) for p in (real_data_dir / "monet_tfrec").glob("*.tfrec")))
+    raw = tf.data.TFRecordDataset(
+        sorted(str(p) for p in (real_data_dir / "monet_tfrec").glob("*.tfrec"))
+    )
     for position, record in enumerate(raw.take(5)):
         parsed = tf.io.parse_single_example(record, FEATURE_SPEC)
         assert parsed["target"].numpy() == b"monet"
         assert parsed["image_name"].numpy().decode() == names[position]
-        np.testing.assert_array_equal(tf.io.decode_jpeg(parsed["image"], channels=3).numpy(), images[position])
+        np.testing.assert_array_equal(
+            tf.io.decode_jpeg(parsed["image"], channels=3).numpy(), images[position]
+        )
 
 
 def test_folder_images_of_any_mode_become_rgb_at_size(tmp_path):
@@ -77,7 +83,13 @@ def test_folder_images_of_any_mode_become_rgb_at_size(tmp_path):
     gray = by_name["gray"].astype(int)
     assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
     assert by_name["rgba"][0].min() >= 245  # transparent top rows are white (not black)
-    assert np.abs(by_name["cmyk"].astype(int) - np.asarray(Image.fromarray(base).resize((16, 16), Image.Resampling.LANCZOS))).mean() < 12
+    assert (
+        np.abs(
+            by_name["cmyk"].astype(int)
+            - np.asarray(Image.fromarray(base).resize((16, 16), Image.Resampling.LANCZOS))
+        ).mean()
+        < 12
+    )
     green = by_name["wide"][:, 2:-2]  # the outermost columns blend with the neighbours
     assert green[..., 1].min() > 200 and green[..., 0].max() < 60 and green[..., 2].max() < 60
     rotated = by_name["rotated"]
@@ -110,7 +122,9 @@ def test_empty_folder(tmp_path):
 
 
 def test_truncated_tfrecord_names_file_and_record(tmp_path):
-    path = write_records(tmp_path / "photo00-3.tfrec", [good_record(f"n{i}", seed=i) for i in range(3)])
+    path = write_records(
+        tmp_path / "photo00-3.tfrec", [good_record(f"n{i}", seed=i) for i in range(3)]
+    )
     data = path.read_bytes()
     path.write_bytes(data[: len(data) * 1 // 2])  # cut inside record 1
     with pytest.raises(DataError) as caught:
@@ -119,7 +133,12 @@ def test_truncated_tfrecord_names_file_and_record(tmp_path):
     assert f"{path} record 1" in message and "truncated or corrupt" in message
     assert "skip_bad_records" in message
     report = reader.ReadReport()
-    names = [name for name, _ in reader.iterate_images(path, image_size=16, skip_bad_records=True, report=report)]
+    names = [
+        name
+        for name, _ in reader.iterate_images(
+            path, image_size=16, skip_bad_records=True, report=report
+        )
+    ]
     assert names == ["n0"] and len(report.skipped) == 1 and report.read == 1
 
 
@@ -133,20 +152,30 @@ def test_corrupt_tfrecord_crc(tmp_path):
 
 
 def test_record_without_image_feature(tmp_path):
-    no_image = tf.train.Example(features=tf.train.Features(feature={
-        "image_name": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"])),
-        "target": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"photo"])),
-    })).SerializeToString()
+    no_image = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "image_name": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"])),
+                "target": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"photo"])),
+            }
+        )
+    ).SerializeToString()
     path = write_records(tmp_path / "photo00-2.tfrec", [good_record("a"), no_image])
     with pytest.raises(DataError, match=r"record 1: the record has no bytes feature `image`"):
         reader.read_images(path, image_size=16)
     report = reader.ReadReport()
-    names = [n for n, _ in reader.iterate_images(path, image_size=16, skip_bad_records=True, report=report)]
+    names = [
+        n
+        for n, _ in reader.iterate_images(path, image_size=16, skip_bad_records=True, report=report)
+    ]
     assert names == ["a"] and "no bytes feature `image`" in report.summary()
 
 
 def test_bytes_that_are_not_an_image(tmp_path):
-    path = write_records(tmp_path / "photo00-2.tfrec", [make_example("junk", b"hello world", "photo"), good_record("b")])
+    path = write_records(
+        tmp_path / "photo00-2.tfrec",
+        [make_example("junk", b"hello world", "photo"), good_record("b")],
+    )
     with pytest.raises(DataError, match=r"record 0: the `image` feature is not an image"):
         reader.read_images(path, image_size=16)
     folder = tmp_path / "imgs"
@@ -172,13 +201,25 @@ def test_corrupt_image_data_is_named_when_decoded(tmp_path):
     good = jpeg_bytes(random_image((16, 16)))
     whole = jpeg_bytes(random_image((64, 64), seed=3))
     broken = whole[: len(whole) - 300]  # header intact, pixels cut off
-    path = write_records(tmp_path / "photo00-3.tfrec", [
-        make_example("a", good, "photo"), make_example("broken", broken, "photo"), make_example("c", good, "photo"),
-    ])
-    with pytest.raises(DataError, match=r"photo00-3.tfrec record 1 \(broken\): the image cannot be decoded"):
+    path = write_records(
+        tmp_path / "photo00-3.tfrec",
+        [
+            make_example("a", good, "photo"),
+            make_example("broken", broken, "photo"),
+            make_example("c", good, "photo"),
+        ],
+    )
+    with pytest.raises(
+        DataError, match=r"photo00-3.tfrec record 1 \(broken\): the image cannot be decoded"
+    ):
         list(reader.iterate_images(path, image_size=16, batch_size=2))
     report = reader.ReadReport()
-    names = [n for n, _ in reader.iterate_images(path, image_size=16, skip_bad_records=True, report=report, batch_size=2)]
+    names = [
+        n
+        for n, _ in reader.iterate_images(
+            path, image_size=16, skip_bad_records=True, report=report, batch_size=2
+        )
+    ]
     assert names == ["a", "c"] and report.read == 2 and len(report.skipped) == 1
     # read_images (a plain dataset) drops it when skipping.
     dataset = reader.read_images(path, image_size=16, skip_bad_records=True)
@@ -188,9 +229,13 @@ def test_corrupt_image_data_is_named_when_decoded(tmp_path):
 def test_tfrecord_images_of_other_sizes_are_fitted(tmp_path):
     wide = np.zeros((24, 72, 3), np.uint8)
     wide[:, :24, 2], wide[:, 24:48, 1], wide[:, 48:, 0] = 255, 255, 255
-    path = write_records(tmp_path / "photo00-2.tfrec", [
-        make_example("wide", jpeg_bytes(wide, quality=100), "photo"), good_record("exact", size=16),
-    ])
+    path = write_records(
+        tmp_path / "photo00-2.tfrec",
+        [
+            make_example("wide", jpeg_bytes(wide, quality=100), "photo"),
+            good_record("exact", size=16),
+        ],
+    )
     names, images = reader.load_images(path, image_size=16)
     assert names == ["wide", "exact"] and images.shape == (2, 16, 16, 3)
     green = images[0][:, 2:-2].astype(int)  # the centre third, scaled (same rule as Pillow's path)
@@ -198,7 +243,9 @@ def test_tfrecord_images_of_other_sizes_are_fitted(tmp_path):
 
 
 def test_read_images_element_spec(tmp_path):
-    path = write_records(tmp_path / "photo00-2.tfrec", [good_record("a", size=20), good_record("b", size=20, seed=1)])
+    path = write_records(
+        tmp_path / "photo00-2.tfrec", [good_record("a", size=20), good_record("b", size=20, seed=1)]
+    )
     dataset = reader.read_images(path, image_size=16)
     assert dataset.element_spec["image_name"].dtype == tf.string
     assert dataset.element_spec["image"] == tf.TensorSpec([16, 16, 3], tf.uint8)

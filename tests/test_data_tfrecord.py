@@ -33,7 +33,9 @@ def test_real_photos_round_trip(real_data_dir, photo_tfrec_dir):
     stored = [
         tf.train.Example.FromString(raw).features.feature["image"].bytes_list.value[0]
         for raw in tf.data.TFRecordDataset([str(p) for p in sorted(photo_tfrec_dir.iterdir())])
-        .batch(1024).unbatch().as_numpy_iterator()
+        .batch(1024)
+        .unbatch()
+        .as_numpy_iterator()
     ]
     assert len(stored) == 7038
     assert all(data == jpg.read_bytes() for data, jpg in zip(stored, jpgs, strict=True))
@@ -87,11 +89,17 @@ def test_rerun_resumes_and_replaces_stale_files(tmp_path):
     again = write_tfrecords(src, out, "photo", records_per_file=2, image_size=16)
     assert [p.name for p in again.kept] == ["photo00-2.tfrec", "photo01-2.tfrec"]
     assert [p.name for p in again.written] == ["photo02-1.tfrec"]
-    assert all(out.joinpath(n).stat().st_mtime_ns == t for n, t in mtimes.items() if n != "photo02-1.tfrec")
+    assert all(
+        out.joinpath(n).stat().st_mtime_ns == t for n, t in mtimes.items() if n != "photo02-1.tfrec"
+    )
     # more source images: the last file is rewritten with its new count, the stale one removed
     Image.fromarray(random_image((16, 16), seed=9)).save(src / "5.jpg")
     third = write_tfrecords(src, out, "photo", records_per_file=2, image_size=16)
-    assert sorted(p.name for p in out.glob("photo*.tfrec")) == ["photo00-2.tfrec", "photo01-2.tfrec", "photo02-2.tfrec"]
+    assert sorted(p.name for p in out.glob("photo*.tfrec")) == [
+        "photo00-2.tfrec",
+        "photo01-2.tfrec",
+        "photo02-2.tfrec",
+    ]
     assert [p.name for p in third.removed] == ["photo02-1.tfrec"]
     names = [n for n, _ in reader.iterate_images(out, image_size=16)]
     assert names == ["0", "1", "2", "3", "4", "5"]

@@ -30,17 +30,36 @@ def test_demo_command_trains_and_writes_a_valid_zip(tmp_path, capsys):
     from painter.cli import main
 
     workdir = tmp_path / "demo"
-    code = main(["demo", "--workdir", str(workdir), "--set", "epochs=1", "decay_epochs=0",
-                 "steps_per_epoch=3"])
+    code = main(
+        [
+            "demo",
+            "--workdir",
+            str(workdir),
+            "--set",
+            "epochs=1",
+            "decay_epochs=0",
+            "steps_per_epoch=3",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "lowers the minimum to 240" in out and "valid" in out
     assert sorted(p.name for p in (workdir / "data").iterdir()) == [
-        "monet_jpg", "monet_tfrec", "photo_jpg", "photo_tfrec"]
+        "monet_jpg",
+        "monet_tfrec",
+        "photo_jpg",
+        "photo_tfrec",
+    ]
     assert list((workdir / "data" / "photo_tfrec").glob("photo*.tfrec"))
     run = workdir / "run"
-    for name in ("config.json", "history.json", "loss_curves.png", "monet_generator.keras",
-                 "samples/epoch-0001.png", "checkpoints/epoch-0001/state.npz"):
+    for name in (
+        "config.json",
+        "history.json",
+        "loss_curves.png",
+        "monet_generator.keras",
+        "samples/epoch-0001.png",
+        "checkpoints/epoch-0001/state.npz",
+    ):
         assert (run / name).is_file(), name
     assert json.loads((run / "history.json").read_text())["epoch"] == [1]
     report = validate_submission(workdir / "images.zip", min_count=240)
@@ -50,6 +69,11 @@ def test_demo_command_trains_and_writes_a_valid_zip(tmp_path, capsys):
 
         with Image.open(workdir / name) as picture:  # a real PNG, not an empty file
             assert picture.format == "PNG" and min(picture.size) > 100, name
-    for path in ("images.zip", "loss_curves.png", "samples", "rgb_histograms.png",
-                 "augmentation_preview.png"):
+    for path in (
+        "images.zip",
+        "loss_curves.png",
+        "samples",
+        "rgb_histograms.png",
+        "augmentation_preview.png",
+    ):
         assert path in out  # says where everything is

@@ -43,8 +43,10 @@ def _run_bootstrap(cell: str, cwd: Path, *, isolated: bool, env_extra: dict | No
     if isolated:
         # -S keeps site-packages (the editable install of painter, every other package) off
         # sys.path: only the standard library is importable, as for painter on Kaggle.
-        script = ("import sys\nassert not any('site-packages' in p for p in sys.path), sys.path\n"
-                  + script)
+        script = (
+            "import sys\nassert not any('site-packages' in p for p in sys.path), sys.path\n"
+            + script
+        )
     (cwd / "cell.py").write_text(script)  # a file: the cell is longer than one argument may be
     command = [sys.executable, *(["-S"] if isolated else []), "cell.py"]
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
@@ -94,7 +96,7 @@ def test_read_embedded_rejects_a_tampered_payload():
     other["painter/__init__.py"] += b"# edited\n"
     tampered_payload = base64.b64encode(embed.pack_files(other)).decode()
     start = cell.index('payload="') + len('payload="')
-    tampered = cell[:start] + tampered_payload + cell[cell.index('"', start):]
+    tampered = cell[:start] + tampered_payload + cell[cell.index('"', start) :]
     with pytest.raises(PainterError, match="does not match its sha256"):
         embed.read_embedded(tampered)
     with pytest.raises(PainterError, match="no embedded painter package"):
@@ -117,8 +119,9 @@ def test_bootstrap_prefers_an_installed_painter_unless_forced(tmp_path):
     installed, stdout = _run_bootstrap(_bootstrap_source(), tmp_path, isolated=False)
     assert installed["ORIGIN"] == "installed"
     assert Path(installed["FILE"]).parent == REPO_ROOT / "painter"
-    forced, stdout = _run_bootstrap(_bootstrap_source(), tmp_path, isolated=False,
-                                    env_extra={"PAINTER_FORCE_EMBEDDED": "1"})
+    forced, stdout = _run_bootstrap(
+        _bootstrap_source(), tmp_path, isolated=False, env_extra={"PAINTER_FORCE_EMBEDDED": "1"}
+    )
     assert forced["ORIGIN"] == "embedded"
     assert Path(forced["FILE"]).is_relative_to(tmp_path)
     assert "PAINTER_FORCE_EMBEDDED=1" in stdout
@@ -138,8 +141,14 @@ def test_bootstrap_takes_an_embedded_copy_newer_than_the_installed_one(tmp_path)
 def test_bootstrap_refuses_a_corrupt_payload(tmp_path):
     cell = re.sub(r'sha256="[0-9a-f]{64}"', 'sha256="' + "0" * 64 + '"', _bootstrap_source())
     (tmp_path / "cell.py").write_text(cell)
-    done = subprocess.run([sys.executable, "-S", "cell.py"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
+    done = subprocess.run(
+        [sys.executable, "-S", "cell.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
     assert done.returncode != 0
     assert "corrupt (sha256 mismatch)" in done.stderr
     assert not list(tmp_path.glob("painter-embedded-*"))
@@ -242,15 +251,30 @@ def test_build_names_a_missing_or_untagged_notebook(tmp_path):
     with pytest.raises(PainterError, match="does not exist"):
         build.build(tmp_path / "out", notebook_path=tmp_path / "missing.ipynb")
     plain = tmp_path / "plain.ipynb"
-    plain.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "source": "1",
-                                            "outputs": [], "execution_count": None}]}))
+    plain.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "source": "1",
+                        "outputs": [],
+                        "execution_count": None,
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(PainterError, match="painter-embedded-package"):
         build.build(tmp_path / "out", notebook_path=plain)
 
 
 # --- the command line ----------------------------------------------------------------------
 def test_cli_build_and_check(tmp_path, capsys):
-    assert main(["kaggle", "build", "--out", str(tmp_path / "k"), "--id", "jane/monet-painter"]) == 0
+    assert (
+        main(["kaggle", "build", "--out", str(tmp_path / "k"), "--id", "jane/monet-painter"]) == 0
+    )
     out = capsys.readouterr().out
     assert "kaggle kernels push -p" in out and "jane/monet-painter" in out
     assert main(["kaggle", "check", str(tmp_path / "k" / "notebook.ipynb")]) == 0

@@ -19,7 +19,8 @@ from painter.kaggle.output import (
 def test_checkpoints_leave_the_output_folder_only_on_kaggle(tmp_path, monkeypatch):
     monkeypatch.setattr(output, "KAGGLE_SCRATCH", tmp_path / "kaggle" / "temp")
     assert checkpoint_dir_for(KAGGLE_OUTPUT, {}) == str(
-        tmp_path / "kaggle" / "temp" / "painter-checkpoints")
+        tmp_path / "kaggle" / "temp" / "painter-checkpoints"
+    )
     assert checkpoint_dir_for("/home/me/run", {}) == ""  # elsewhere: WORKDIR/checkpoints
     chosen = {"PAINTER_CHECKPOINT_DIR": "/scratch/ckpt"}
     assert checkpoint_dir_for(KAGGLE_OUTPUT, chosen) == "/scratch/ckpt"
@@ -28,7 +29,8 @@ def test_checkpoints_leave_the_output_folder_only_on_kaggle(tmp_path, monkeypatc
     monkeypatch.setattr(output, "KAGGLE_SCRATCH", tmp_path / "blocked" / "temp")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-tmp"))
     assert checkpoint_dir_for(KAGGLE_OUTPUT, {}) == str(
-        tmp_path / "system-tmp" / "painter-checkpoints")
+        tmp_path / "system-tmp" / "painter-checkpoints"
+    )
 
 
 def test_thinning_keeps_the_first_the_last_and_evenly_spaced_grids(tmp_path):
@@ -37,8 +39,13 @@ def test_thinning_keeps_the_first_the_last_and_evenly_spaced_grids(tmp_path):
     (tmp_path / "notes.txt").write_text("not a grid")
     removed = thin_sample_grids(tmp_path, keep=5)
     left = sorted(p.name for p in tmp_path.glob("epoch-*.png"))
-    assert left == ["epoch-0001.png", "epoch-0026.png", "epoch-0051.png", "epoch-0075.png",
-                    "epoch-0100.png"]
+    assert left == [
+        "epoch-0001.png",
+        "epoch-0026.png",
+        "epoch-0051.png",
+        "epoch-0075.png",
+        "epoch-0100.png",
+    ]
     assert len(removed) == 95 and not any(p.exists() for p in removed)
     assert (tmp_path / "notes.txt").exists()
     assert thin_sample_grids(tmp_path, keep=5) == []  # already thin: nothing to do

@@ -50,8 +50,12 @@ def test_push_from_the_repository_root_carries_the_package(tmp_path):
     pushed = _embedded_in(body["text"])
     committed = build.check_notebook(REPO_ROOT / "notebook.ipynb").embedded
     assert pushed.files == committed.files  # exactly what notebook.ipynb holds
-    assert {"painter/__init__.py", "painter/runtime.py", "painter/training/train.py",
-            "painter/submission/writer.py"} <= set(pushed.files)
+    assert {
+        "painter/__init__.py",
+        "painter/runtime.py",
+        "painter/training/train.py",
+        "painter/submission/writer.py",
+    } <= set(pushed.files)
     notebook = json.loads(body["text"])
     assert all(cell.get("outputs", []) == [] for cell in notebook["cells"])
 

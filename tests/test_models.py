@@ -8,7 +8,9 @@ import pytest
 
 from painter.config import preset
 
-TINY = preset("smoke").replace(image_size=16, resize_size=16, resnet_blocks=1, discriminator_layers=2)
+TINY = preset("smoke").replace(
+    image_size=16, resize_size=16, resnet_blocks=1, discriminator_layers=2
+)
 
 
 def _images(batch, height, width, seed=0):
@@ -16,15 +18,24 @@ def _images(batch, height, width, seed=0):
 
 
 # The backend-marked tests also run on JAX (eager JAX compiles every op: keep that set small).
-@pytest.mark.parametrize("kind,height,width", [
-    pytest.param("resnet", 16, 32, marks=pytest.mark.backend),
-    pytest.param("unet", 32, 16, marks=pytest.mark.backend),
-    ("resnet", 16, 16), ("unet", 16, 16), ("resnet", 32, 16), ("unet", 16, 32)])
+@pytest.mark.parametrize(
+    "kind,height,width",
+    [
+        pytest.param("resnet", 16, 32, marks=pytest.mark.backend),
+        pytest.param("unet", 32, 16, marks=pytest.mark.backend),
+        ("resnet", 16, 16),
+        ("unet", 16, 16),
+        ("resnet", 32, 16),
+        ("unet", 16, 32),
+    ],
+)
 def test_generator_keeps_the_image_shape_in_range(kind, height, width):
     from painter.models import build_generator
 
     generator = build_generator(TINY.replace(generator=kind, unet_depth=3), "monet_generator")
-    fake = generator.predict(_images(2, height, width), verbose=0)  # one compiled call (fast on JAX)
+    fake = generator.predict(
+        _images(2, height, width), verbose=0
+    )  # one compiled call (fast on JAX)
     assert fake.shape == (2, height, width, 3)
     assert fake.dtype == np.float32
     assert np.all(np.abs(fake) <= 1.0) and np.std(fake) > 0
@@ -48,7 +59,9 @@ def test_a_size_the_generator_cannot_take_is_a_value_error_naming_it(kind, bad, 
 
     generator = build_generator(TINY.replace(generator=kind, unet_depth=3), "g")
     assert required_multiple(generator) == multiple
-    with pytest.raises(ValueError, match=rf"multiples of {multiple}.*{max(bad)}|{max(bad)}.*{multiple}"):
+    with pytest.raises(
+        ValueError, match=rf"multiples of {multiple}.*{max(bad)}|{max(bad)}.*{multiple}"
+    ):
         generator.predict(_images(1, *bad), verbose=0)
 
 
@@ -61,8 +74,11 @@ def test_paper_and_starter_sizing_rules():
     assert default_unet_depth(1024) == 8 and default_unet_depth(48) == 4
     with pytest.raises(ValueError, match="even"):
         default_unet_depth(15)
-    blocks = [layer.name for layer in resnet_generator(filters=4, residual_blocks=2).layers
-              if layer.name.endswith("_add")]
+    blocks = [
+        layer.name
+        for layer in resnet_generator(filters=4, residual_blocks=2).layers
+        if layer.name.endswith("_add")
+    ]
     assert blocks == ["r1_add", "r2_add"]
 
 
@@ -83,8 +99,9 @@ def test_weights_are_drawn_from_normal_0_002():
     assert abs(kernel.mean()) < 0.002 and 0.018 < kernel.std() < 0.022
 
 
-@pytest.mark.parametrize("which", [pytest.param("resnet", marks=pytest.mark.backend),
-                                   "unet", "patchgan"])
+@pytest.mark.parametrize(
+    "which", [pytest.param("resnet", marks=pytest.mark.backend), "unet", "patchgan"]
+)
 def test_keras_file_round_trip(which, tmp_path):
     import keras
 
@@ -98,8 +115,9 @@ def test_keras_file_round_trip(which, tmp_path):
     path = tmp_path / f"{which}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6
+    )
     rebuilt = keras.Model.from_config(model.get_config())
     assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
 
@@ -115,7 +133,10 @@ def test_reflection_padding_reflects_and_round_trips():
     np.testing.assert_array_equal(padded[0, :, :, 0], np.pad(image[0, :, :, 0], 2, mode="reflect"))
     clone = ReflectionPadding2D.from_config(layer.get_config())
     assert clone.padding == 2
-    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer)).padding == 2
+    assert (
+        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer)).padding
+        == 2
+    )
 
 
 @pytest.mark.backend

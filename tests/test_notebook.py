@@ -63,8 +63,11 @@ def test_notebook_cells_parse_and_keep_the_required_order():
     assert "started_at = time.time()" in code[0]
     # The embedded package comes before any painter import; the runtime before any Keras import.
     bootstrap = build.bootstrap_cell_index(notebook)
-    first_painter = next(i for i, c in enumerate(notebook["cells"])
-                         if "from painter" in build.cell_source(c) and i != bootstrap)
+    first_painter = next(
+        i
+        for i, c in enumerate(notebook["cells"])
+        if "from painter" in build.cell_source(c) and i != bootstrap
+    )
     assert bootstrap < first_painter
     runtime = next(i for i, s in enumerate(code) if "select_runtime()" in s)
     keras_users = [i for i, s in enumerate(code) if "import keras" in s or "from keras" in s]
@@ -90,46 +93,55 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     [request] = stub.save_kernel_requests()
     notebook = nbformat.reads(request.body["text"], as_version=4)
     # One cell added at the end reports which painter, backend and run structure the notebook used.
-    notebook.cells.append(nbformat.v4.new_code_cell(
-        "import json, keras, painter\n"
-        "from painter.submission import writer\n"
-        "print('REPORT', json.dumps({'painter': painter.__file__, "
-        "'backend': keras.backend.backend(), 'origin': painter_origin, "
-        "'distribution': runtime.distribution, 'replicas': runtime.num_replicas, "
-        "'policy': result.model.monet_generator.dtype_policy.name, "
-        "'steps_per_execution': config.steps_per_execution, "
-        "'global_batch_size': config.global_batch_size, 'epochs_done': result.epochs_done, "
-        "'painted_on': max((len(c.devices) for c in writer._SHARDED_CALLS.values()), default=1), "
-        "'data_dir': str(data_dir)}))"
-    ))
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "import json, keras, painter\n"
+            "from painter.submission import writer\n"
+            "print('REPORT', json.dumps({'painter': painter.__file__, "
+            "'backend': keras.backend.backend(), 'origin': painter_origin, "
+            "'distribution': runtime.distribution, 'replicas': runtime.num_replicas, "
+            "'policy': result.model.monet_generator.dtype_policy.name, "
+            "'steps_per_execution': config.steps_per_execution, "
+            "'global_batch_size': config.global_batch_size, 'epochs_done': result.epochs_done, "
+            "'painted_on': max((len(c.devices) for c in writer._SHARDED_CALLS.values()), default=1), "
+            "'data_dir': str(data_dir)}))"
+        )
+    )
 
     output_dir, run_dir, temp_dir = tmp_path / "output", tmp_path / "run", tmp_path / "tmp"
     run_dir.mkdir()
     temp_dir.mkdir()
     # PAINTER_DATA_DIR (CI sets it) would bypass the notebook's search under /kaggle/input.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "XLA_FLAGS", "PAINTER_DATA_DIR")}
-    env.update({
-        "PAINTER_NOTEBOOK_MODE": "smoke",
-        "PAINTER_OUTPUT_DIR": str(output_dir),
-        # The venv has painter installed (editable): make the notebook use its embedded copy.
-        "PAINTER_FORCE_EMBEDDED": "1",
-        "KERAS_BACKEND": keras_backend,
-        "PAINTER_BACKEND": keras_backend,
-        "TMPDIR": str(temp_dir),  # where the embedded copy is unpacked
-        "MPLBACKEND": "Agg",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "XLA_FLAGS", "PAINTER_DATA_DIR")
+    }
+    env.update(
+        {
+            "PAINTER_NOTEBOOK_MODE": "smoke",
+            "PAINTER_OUTPUT_DIR": str(output_dir),
+            # The venv has painter installed (editable): make the notebook use its embedded copy.
+            "PAINTER_FORCE_EMBEDDED": "1",
+            "KERAS_BACKEND": keras_backend,
+            "PAINTER_BACKEND": keras_backend,
+            "TMPDIR": str(temp_dir),  # where the embedded copy is unpacked
+            "MPLBACKEND": "Agg",
+        }
+    )
     rehearsal = keras_backend == "jax"
     if rehearsal:
         # The Kaggle TPU session: the competition mounted somewhere unexpected under
         # /kaggle/input, 8 devices, JAX + DataParallel (what select_runtime picks on the TPU).
         data = _write_kaggle_layout(tmp_path / "input" / "competitions" / "gan-getting-started")
-        env.update({
-            "PAINTER_KAGGLE_INPUT": str(tmp_path / "input"),
-            "XLA_FLAGS": f"--xla_force_host_platform_device_count={REHEARSAL_DEVICES}",
-            "JAX_PLATFORMS": "cpu",
-            "PAINTER_DISTRIBUTION": "data_parallel",
-        })
+        env.update(
+            {
+                "PAINTER_KAGGLE_INPUT": str(tmp_path / "input"),
+                "XLA_FLAGS": f"--xla_force_host_platform_device_count={REHEARSAL_DEVICES}",
+                "JAX_PLATFORMS": "cpu",
+                "PAINTER_DISTRIBUTION": "data_parallel",
+            }
+        )
     else:
         data = _write_kaggle_layout(tmp_path / "data")
         env["PAINTER_DATA_DIR"] = str(data)
@@ -150,7 +162,9 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
         pytest.fail(f"the notebook failed in smoke mode on {keras_backend}:\n{error}")
 
     report_line = next(
-        line for line in _outputs_text(notebook.cells[-1]).splitlines() if line.startswith("REPORT ")
+        line
+        for line in _outputs_text(notebook.cells[-1]).splitlines()
+        if line.startswith("REPORT ")
     )
     report = json.loads(report_line.split(" ", 1)[1])
     assert report["origin"] == "embedded"
@@ -161,8 +175,11 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     assert report["policy"] == "mixed_bfloat16" and report["steps_per_execution"] == 2
     # epochs=0: the planner planned the smoke "session" (about 1.5 minutes of training) and
     # trained epochs in it (how many depends on the machine's load).
-    training_output = next(_outputs_text(cell) for cell in notebook.cells
-                           if cell.cell_type == "code" and "result = train(" in cell.source)
+    training_output = next(
+        _outputs_text(cell)
+        for cell in notebook.cells
+        if cell.cell_type == "code" and "result = train(" in cell.source
+    )
     assert report["epochs_done"] >= 1, training_output[-4000:]
     assert "lr plan" in training_output, training_output[-4000:]
     if rehearsal:
@@ -180,19 +197,32 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     for picture in ("loss_curves.png", "rgb_histograms.png"):
         with Image.open(output_dir / picture) as image:
             assert image.format == "PNG" and image.size[0] > 100
-    shown = [o for cell in notebook.cells for o in cell.get("outputs", [])
-             if "image/png" in o.get("data", {})]
+    shown = [
+        o
+        for cell in notebook.cells
+        for o in cell.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
     assert len(shown) == 3  # loss curves, the last sample grid, the histograms
     assert list(run_dir.iterdir()) == []  # everything went to the output folder
 
     # The output folder keeps what a user needs, and says what it weighs.
     kept = {p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()}
-    needed = {"images.zip", "loss_curves.png", "rgb_histograms.png", "painter-workdir/config.json",
-              "painter-workdir/history.json", "painter-workdir/monet_generator.keras"}
+    needed = {
+        "images.zip",
+        "loss_curves.png",
+        "rgb_histograms.png",
+        "painter-workdir/config.json",
+        "painter-workdir/history.json",
+        "painter-workdir/monet_generator.keras",
+    }
     assert needed <= kept, needed - kept
     assert any(name.startswith("painter-workdir/samples/epoch-") for name in kept)
-    summary = next(line for line in _outputs_text(notebook.cells[-2]).splitlines()
-                   if line.startswith(f"output {output_dir}: "))
+    summary = next(
+        line
+        for line in _outputs_text(notebook.cells[-2]).splitlines()
+        if line.startswith(f"output {output_dir}: ")
+    )
     print(summary)  # `pytest -s` shows the weight of a smoke run's output
     if separate_checkpoints:
         assert not any("checkpoints/" in name for name in kept), sorted(kept)

@@ -20,7 +20,8 @@ STEPS = 10  # optimizer steps per epoch in the simulations
 def test_fixed_plan_is_the_papers_schedule():
     plan = LrPlan.fixed(epochs=4, decay_epochs=2, steps_per_epoch=10)
     assert [plan.fraction(s) for s in (0, 19, 20, 30, 39, 40, 50)] == pytest.approx(
-        [1, 1, 1, 0.5, 0.05, 0, 0])
+        [1, 1, 1, 0.5, 0.05, 0, 0]
+    )
     assert LrPlan.fixed(3, 0, 5).fraction(1000) == 1.0
     assert LrPlan.from_dict(plan.to_dict()) == plan
 
@@ -28,13 +29,18 @@ def test_fixed_plan_is_the_papers_schedule():
 def test_first_plan_decays_over_the_last_half():
     plan = replan(LrPlan(), epochs_done=1, step=10, epochs_that_fit=9, steps_per_epoch=10)
     assert (plan.epochs, plan.decay_start_step, plan.end_step, plan.start_fraction) == (
-        10, 50, 100, 1.0)
+        10,
+        50,
+        100,
+        1.0,
+    )
     odd = replan(LrPlan(), epochs_done=1, step=10, epochs_that_fit=6, steps_per_epoch=10)
     assert (odd.epochs, odd.decay_start_step, odd.end_step) == (7, 30, 70)  # last 4 of 7
     # Unchanged count: the same plan object (nothing printed, nothing rewritten).
     assert replan(plan, epochs_done=2, step=20, epochs_that_fit=8, steps_per_epoch=10) is plan
-    flat = replan(LrPlan(), epochs_done=1, step=10, epochs_that_fit=4, steps_per_epoch=10,
-                  decay=False)
+    flat = replan(
+        LrPlan(), epochs_done=1, step=10, epochs_that_fit=4, steps_per_epoch=10, decay=False
+    )
     assert flat.epochs == 5 and not flat.decays and flat.fraction(10**6) == 1.0
 
 
@@ -66,9 +72,18 @@ class FakeSchedule:
         self.plans.append(vector)
 
 
-def simulate(tmp_path, *, limit: float, epoch_seconds, reserve: float = 60.0,
-             compile_seconds: float = 30.0, plan: LrPlan | None = None, start_step: int = 0,
-             start_epoch: int = 0, clock: FakeClock | None = None):
+def simulate(
+    tmp_path,
+    *,
+    limit: float,
+    epoch_seconds,
+    reserve: float = 60.0,
+    compile_seconds: float = 30.0,
+    plan: LrPlan | None = None,
+    start_step: int = 0,
+    start_epoch: int = 0,
+    clock: FakeClock | None = None,
+):
     """Epochs of STEPS steps until the callback stops fit(); `epoch_seconds(epoch)` is the true
     cost of an epoch. Returns (fraction of the rate at every step, plans in force per epoch,
     printed lines, budget, clock)."""
@@ -78,8 +93,12 @@ def simulate(tmp_path, *, limit: float, epoch_seconds, reserve: float = 60.0,
     budget = TimeBudget(limit, margin_seconds=30.0, clock=clock)
     budget.reserve("images.zip", reserve)
     lines: list[str] = []
-    run = RunState(workdir=tmp_path, config=preset("smoke").replace(epochs=0), epochs=0,
-                   schedules=[FakeSchedule()])
+    run = RunState(
+        workdir=tmp_path,
+        config=preset("smoke").replace(epochs=0),
+        epochs=0,
+        schedules=[FakeSchedule()],
+    )
     run.planner = EpochPlanner(budget, STEPS, plan=plan)
     run.set_plan(run.planner.plan)
 
@@ -100,8 +119,10 @@ def simulate(tmp_path, *, limit: float, epoch_seconds, reserve: float = 60.0,
         for batch in range(STEPS):
             fractions.append(run.plan.fraction(model.optimizer.iterations))
             model.optimizer.iterations += 1
-            clock.advance(epoch_seconds(epoch) / STEPS
-                          + (compile_seconds if batch == 0 and epoch == start_epoch else 0))
+            clock.advance(
+                epoch_seconds(epoch) / STEPS
+                + (compile_seconds if batch == 0 and epoch == start_epoch else 0)
+            )
             callback.on_train_batch_end(batch)
             if model.stop_training:
                 break
@@ -124,8 +145,9 @@ def check_schedule(fractions, plans, first=1.0, start_step=0):
 
 
 def test_steady_epochs_use_the_budget_and_end_at_zero(tmp_path):
-    fractions, plans, lines, run, budget = simulate(tmp_path, limit=3600,
-                                                    epoch_seconds=lambda e: 100.0)
+    fractions, plans, lines, run, budget = simulate(
+        tmp_path, limit=3600, epoch_seconds=lambda e: 100.0
+    )
     # 3,600 s - 30 margin - 60 zip - 30 compile = 3,480 s: 34 epochs of 100 s.
     assert len(fractions) == 34 * STEPS and run.plan.epochs == 34
     assert run.stop_reason is None and budget.available() >= 0
@@ -157,9 +179,14 @@ def test_a_resumed_run_continues_the_plan_from_the_checkpoint(tmp_path):
     from the saved plan, keeps its rate, and replans to the new budget."""
     first = LrPlan.fixed(34, 17, STEPS)
     saved = LrPlan.from_dict(first.to_dict())
-    fractions, plans, lines, run, _ = simulate(tmp_path, limit=1800, plan=saved,
-                                               epoch_seconds=lambda e: 100.0,
-                                               start_step=20 * STEPS, start_epoch=20)
+    fractions, plans, lines, run, _ = simulate(
+        tmp_path,
+        limit=1800,
+        plan=saved,
+        epoch_seconds=lambda e: 100.0,
+        start_step=20 * STEPS,
+        start_epoch=20,
+    )
     assert fractions[0] == pytest.approx(first.fraction(20 * STEPS))  # where it stopped
     assert any("lr plan changed after epoch 21" in line for line in lines)
     check_schedule(fractions, plans, first=first.fraction(20 * STEPS), start_step=20 * STEPS)

@@ -15,8 +15,9 @@ from painter.errors import ConfigError
 
 pytestmark = pytest.mark.backend
 
-RECIPES = dict(diffaugment="color,translation,cutout", lecam_weight=0.5, spectral_norm=True,
-               ema_decay=0.9)
+RECIPES = dict(
+    diffaugment="color,translation,cutout", lecam_weight=0.5, spectral_norm=True, ema_decay=0.9
+)
 
 
 def _np(x):
@@ -121,7 +122,8 @@ def test_lecam_regularization_is_the_papers_one_sided_squares():
     fake = np.array([[[[-0.4]], [[0.3]]], [[[0.2]], [[-1.0]]]], "float32")
     average_real, average_fake = 0.4, -0.1
     expected = (np.maximum(real - average_fake, 0) ** 2).reshape(2, -1).mean(1) + (
-        np.maximum(average_real - fake, 0) ** 2).reshape(2, -1).mean(1)
+        np.maximum(average_real - fake, 0) ** 2
+    ).reshape(2, -1).mean(1)
     out = _np(lecam_regularization(real, fake, average_real, average_fake))
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
@@ -148,7 +150,10 @@ def test_weight_average_follows_the_warmed_up_recurrence():
     rng = np.random.default_rng(4)
     expected = [np.zeros(2), np.zeros((1, 3))]
     for t in range(4):
-        weights = [rng.normal(size=(2,)).astype("float32"), rng.normal(size=(1, 3)).astype("float32")]
+        weights = [
+            rng.normal(size=(2,)).astype("float32"),
+            rng.normal(size=(1, 3)).astype("float32"),
+        ]
         layer(weights)
         decay = min(0.5, t / (EMA_WARMUP + t))  # 0 at the first update: a copy
         expected = [decay * e + (1 - decay) * w for e, w in zip(expected, weights, strict=True)]
@@ -198,11 +203,14 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
 
 
 # --- config --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("field, value, message", [
-    ("diffaugment", "color,zoom", "diffaugment"),
-    ("lecam_weight", -0.1, "lecam_weight"),
-    ("ema_decay", 1.0, "ema_decay"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("diffaugment", "color,zoom", "diffaugment"),
+        ("lecam_weight", -0.1, "lecam_weight"),
+        ("ema_decay", 1.0, "ema_decay"),
+    ],
+)
 def test_bad_recipe_values_are_refused_by_name(field, value, message):
     with pytest.raises(ConfigError, match=message):
         preset("smoke").replace(**{field: value})
@@ -213,8 +221,9 @@ def test_bad_recipe_values_are_refused_by_name(field, value, message):
 def tiny_data(tmp_path_factory):
     from painter.training.synthetic import make_dataset
 
-    return make_dataset(tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48,
-                        records_per_file=8)
+    return make_dataset(
+        tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48, records_per_file=8
+    )
 
 
 def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
@@ -232,8 +241,14 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "resumed", data=tiny_data, runtime=runtime, verbose=0,
-              callbacks=[Interrupt()])
+        train(
+            config,
+            tmp_path / "resumed",
+            data=tiny_data,
+            runtime=runtime,
+            verbose=0,
+            callbacks=[Interrupt()],
+        )
     resumed = train(config, tmp_path / "resumed", data=tiny_data, runtime=runtime, verbose=0)
     assert resumed.start_epoch == 1
 
@@ -241,8 +256,11 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
     assert state.keys() == reference.keys()
     for key in ("diffaugment/draws", "monet_lecam/count", "monet_generator_average/updates"):
         assert int(state[key]) == int(reference[key]) > 0, key
-    worst = max(float(np.max(np.abs(state[k].astype("float64") - reference[k])))
-                for k in reference if reference[k].size)
+    worst = max(
+        float(np.max(np.abs(state[k].astype("float64") - reference[k])))
+        for k in reference
+        if reference[k].size
+    )
     assert worst <= 1e-5, f"resumed state differs from the unbroken run's by {worst}"
     # The EMA is what paints, and it is not the live generator.
     painting = resumed.model.painting_generator()
@@ -250,8 +268,10 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
     for weight, average in zip(painting.trainable_weights, averages, strict=True):
         np.testing.assert_array_equal(_np(weight.value), _np(average.value))
     live = resumed.model.monet_generator.trainable_weights
-    assert any(not np.allclose(_np(a.value), _np(b.value))
-               for a, b in zip(painting.trainable_weights, live, strict=True))
+    assert any(
+        not np.allclose(_np(a.value), _np(b.value))
+        for a, b in zip(painting.trainable_weights, live, strict=True)
+    )
 
 
 def test_a_resize_upsampling_unet_has_no_transposed_convolutions(tmp_path):
@@ -267,5 +287,6 @@ def test_a_resize_upsampling_unet_has_no_transposed_convolutions(tmp_path):
     x = np.random.default_rng(7).uniform(-1, 1, (1, 32, 64, 3)).astype("float32")
     assert _np(model(x)).shape == (1, 32, 64, 3)
     model.save(tmp_path / "g.keras")
-    np.testing.assert_allclose(_np(keras.saving.load_model(tmp_path / "g.keras")(x)), _np(model(x)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        _np(keras.saving.load_model(tmp_path / "g.keras")(x)), _np(model(x)), atol=1e-6
+    )

@@ -9,29 +9,42 @@ import pytest
 from painter.errors import RuntimeSelectionError
 from painter.runtime import Detection, decide, detect_hardware, select_runtime
 
-KAGGLE_TPU = Detection(tpu_signals=("/dev/vfio", "TPU_ACCELERATOR_TYPE=v5litepod-8"),
-                       jax_tpu_devices=8, tensorflow_tpu_devices=None, device_kind="TPU v5 lite")
-COLAB_TPU_VM = Detection(tpu_signals=("/dev/accel0",), jax_installed=False,
-                         tensorflow_tpu_devices=8, device_kind="TPU")
-DEAD_TPU = Detection(tpu_signals=("/dev/accel0",), jax_tpu_devices=0, tensorflow_tpu_devices=0,
-                     errors=("JAX: RuntimeError: Unable to initialize backend 'tpu'",))
+KAGGLE_TPU = Detection(
+    tpu_signals=("/dev/vfio", "TPU_ACCELERATOR_TYPE=v5litepod-8"),
+    jax_tpu_devices=8,
+    tensorflow_tpu_devices=None,
+    device_kind="TPU v5 lite",
+)
+COLAB_TPU_VM = Detection(
+    tpu_signals=("/dev/accel0",), jax_installed=False, tensorflow_tpu_devices=8, device_kind="TPU"
+)
+DEAD_TPU = Detection(
+    tpu_signals=("/dev/accel0",),
+    jax_tpu_devices=0,
+    tensorflow_tpu_devices=0,
+    errors=("JAX: RuntimeError: Unable to initialize backend 'tpu'",),
+)
 TWO_GPUS_TF = Detection(gpu_signals=("/dev/nvidia0", "/dev/nvidia1"), tensorflow_gpus=2)
-TWO_GPUS_JAX = Detection(gpu_signals=("/dev/nvidia0", "/dev/nvidia1"), tensorflow_gpus=0,
-                         jax_gpus=2)
+TWO_GPUS_JAX = Detection(
+    gpu_signals=("/dev/nvidia0", "/dev/nvidia1"), tensorflow_gpus=0, jax_gpus=2
+)
 ONE_GPU = Detection(gpu_signals=("/dev/nvidia0",), tensorflow_gpus=1)
 BLIND_GPU = Detection(gpu_signals=("/dev/nvidia0",), tensorflow_gpus=0, jax_gpus=0)
 CPU = Detection()
 
 
-@pytest.mark.parametrize("detection,expected", [
-    (KAGGLE_TPU, ("jax", "data_parallel", 8)),
-    (COLAB_TPU_VM, ("tensorflow", "tpu", 8)),
-    (TWO_GPUS_TF, ("tensorflow", "mirrored", 2)),
-    (TWO_GPUS_JAX, ("jax", "data_parallel", 2)),
-    (ONE_GPU, ("tensorflow", "single", 1)),
-    (CPU, ("tensorflow", "single", 1)),
-    (Detection(tensorflow_installed=False), ("jax", "single", 1)),
-])
+@pytest.mark.parametrize(
+    "detection,expected",
+    [
+        (KAGGLE_TPU, ("jax", "data_parallel", 8)),
+        (COLAB_TPU_VM, ("tensorflow", "tpu", 8)),
+        (TWO_GPUS_TF, ("tensorflow", "mirrored", 2)),
+        (TWO_GPUS_JAX, ("jax", "data_parallel", 2)),
+        (ONE_GPU, ("tensorflow", "single", 1)),
+        (CPU, ("tensorflow", "single", 1)),
+        (Detection(tensorflow_installed=False), ("jax", "single", 1)),
+    ],
+)
 def test_automatic_choice(detection, expected):
     decision = decide(detection)
     assert (decision.backend, decision.distribution, decision.num_replicas) == expected
@@ -52,18 +65,27 @@ def test_explicit_choices_override_the_automatic_one():
     assert decide(both, "tensorflow").distribution == "tpu"
 
 
-@pytest.mark.parametrize("detection,backend,distribution,message", [
-    (DEAD_TPU, "auto", "auto", r"neither JAX nor TensorFlow.*jax\[tpu\].*tensorflow-tpu"),
-    (KAGGLE_TPU.__class__(tpu_signals=("/dev/vfio",), jax_tpu_devices=8, tensorflow_tpu_devices=0),
-     "tensorflow", "auto", "PAINTER_BACKEND=jax"),
-    (BLIND_GPU, "auto", "auto", "GPUs are attached.*neither"),
-    (CPU, "jax", "mirrored", "tensorflow backend"),
-    (CPU, "tensorflow", "data_parallel", "jax backend"),
-    (CPU, "auto", "tpu", "no TPU"),
-    (CPU, "pytorch", "auto", "backend"),
-    (CPU, "auto", "horovod", "distribution"),
-    (Detection(jax_installed=False), "jax", "auto", "not installed"),
-])
+@pytest.mark.parametrize(
+    "detection,backend,distribution,message",
+    [
+        (DEAD_TPU, "auto", "auto", r"neither JAX nor TensorFlow.*jax\[tpu\].*tensorflow-tpu"),
+        (
+            KAGGLE_TPU.__class__(
+                tpu_signals=("/dev/vfio",), jax_tpu_devices=8, tensorflow_tpu_devices=0
+            ),
+            "tensorflow",
+            "auto",
+            "PAINTER_BACKEND=jax",
+        ),
+        (BLIND_GPU, "auto", "auto", "GPUs are attached.*neither"),
+        (CPU, "jax", "mirrored", "tensorflow backend"),
+        (CPU, "tensorflow", "data_parallel", "jax backend"),
+        (CPU, "auto", "tpu", "no TPU"),
+        (CPU, "pytorch", "auto", "backend"),
+        (CPU, "auto", "horovod", "distribution"),
+        (Detection(jax_installed=False), "jax", "auto", "not installed"),
+    ],
+)
 def test_impossible_requests_are_clear_errors(detection, backend, distribution, message):
     with pytest.raises(RuntimeSelectionError, match=message):
         decide(detection, backend, distribution)
@@ -117,8 +139,13 @@ def test_real_detection_on_this_machine_is_cheap_and_consistent():
 def test_select_runtime_sets_up_the_distribution_of_the_current_backend(keras_backend):
     distribution = "mirrored" if keras_backend == "tensorflow" else "data_parallel"
     environ: dict[str, str] = {}
-    runtime = select_runtime(keras_backend, distribution, environ=environ,
-                             detect=lambda env, backend: Detection(), verbose=False)
+    runtime = select_runtime(
+        keras_backend,
+        distribution,
+        environ=environ,
+        detect=lambda env, backend: Detection(),
+        verbose=False,
+    )
     try:
         assert runtime.backend == keras_backend and runtime.num_replicas == 2
         if keras_backend == "tensorflow":
@@ -160,8 +187,14 @@ def test_keras_loaded_by_a_tensorflow_probe_follows_the_decision(tmp_path):
     env = {k: v for k, v in __import__("os").environ.items() if k != "KERAS_BACKEND"}
     env.pop("PAINTER_BACKEND", None)
     env.pop("PAINTER_DISTRIBUTION", None)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            env=env, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     backend, keras_backend, array_module = result.stdout.split()[-3:]
     assert (backend, keras_backend) == ("jax", "jax")
@@ -170,14 +203,20 @@ def test_keras_loaded_by_a_tensorflow_probe_follows_the_decision(tmp_path):
 
 # -- TPU detection without device files: libtpu installed, JAX asked in a child process ---------
 HIDDEN_TPU = Detection(libtpu_installed=True, jax_tpu_devices=8, device_kind="TPU v5 lite")
-LIBTPU_NO_TPU = Detection(libtpu_installed=True, jax_tpu_devices=0,
-                          errors=("JAX: RuntimeError: Unable to initialize backend 'tpu'",))
+LIBTPU_NO_TPU = Detection(
+    libtpu_installed=True,
+    jax_tpu_devices=0,
+    errors=("JAX: RuntimeError: Unable to initialize backend 'tpu'",),
+)
 
 
 def test_a_tpu_found_through_libtpu_alone_is_used_with_jax():
     decision = decide(HIDDEN_TPU)
     assert (decision.backend, decision.distribution, decision.num_replicas) == (
-        "jax", "data_parallel", 8)
+        "jax",
+        "data_parallel",
+        8,
+    )
     assert decision.device_kind == "TPU v5 lite"
     assert "JAX sees the TPU" in decision.reason and "libtpu" in decision.reason
     assert decide(HIDDEN_TPU, "auto", "tpu").backend == "jax"  # 'tpu' is satisfied too
@@ -188,7 +227,10 @@ def test_a_tpu_found_through_libtpu_alone_is_used_with_jax():
 def test_libtpu_without_a_tpu_says_why_it_runs_on_the_cpu():
     decision = decide(LIBTPU_NO_TPU)
     assert (decision.backend, decision.distribution, decision.device_kind) == (
-        "tensorflow", "single", "CPU")
+        "tensorflow",
+        "single",
+        "CPU",
+    )
     assert "libtpu is installed but JAX sees no TPU" in decision.reason
     assert "Unable to initialize backend 'tpu'" in decision.reason
     with pytest.raises(RuntimeSelectionError, match="no TPU is attached.*libtpu is installed"):
@@ -215,10 +257,16 @@ def test_detection_asks_jax_in_a_child_whenever_libtpu_is_installed(monkeypatch)
     assert found.tensorflow_tpu_devices is None  # JAX sees it: TensorFlow's heavy init is skipped
     assert decide(found).distribution == "data_parallel"
     # No libtpu, or another backend asked for: JAX is not probed.
-    assert detect_hardware({}, "auto", find_libtpu=lambda: False, probe_jax_tpu=probe
-                           ).jax_tpu_devices is None
-    assert detect_hardware({}, "tensorflow", find_libtpu=lambda: True, probe_jax_tpu=probe
-                           ).jax_tpu_devices is None
+    assert (
+        detect_hardware({}, "auto", find_libtpu=lambda: False, probe_jax_tpu=probe).jax_tpu_devices
+        is None
+    )
+    assert (
+        detect_hardware(
+            {}, "tensorflow", find_libtpu=lambda: True, probe_jax_tpu=probe
+        ).jax_tpu_devices
+        is None
+    )
     assert len(asked) == 1
 
 
@@ -261,8 +309,9 @@ def test_a_cpu_decision_with_libtpu_keeps_jax_off_the_tpu(monkeypatch):
     monkeypatch.delenv("JAX_PLATFORMS", raising=False)
     monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "tensorflow"))
     environ: dict[str, str] = {}
-    runtime = select_runtime(environ=environ, detect=lambda env, backend: LIBTPU_NO_TPU,
-                             verbose=False)
+    runtime = select_runtime(
+        environ=environ, detect=lambda env, backend: LIBTPU_NO_TPU, verbose=False
+    )
     assert runtime.device_kind == "CPU" and environ["JAX_PLATFORMS"] == "cpu"
     environ = {"JAX_PLATFORMS": "cuda"}  # the user's choice stands
     select_runtime(environ=environ, detect=lambda env, backend: LIBTPU_NO_TPU, verbose=False)

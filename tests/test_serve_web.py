@@ -29,8 +29,14 @@ from painter.submission.stylize import paint
 TILE, OVERLAP = 128, 16  # photos above 128 px are tiled: exercised with 200 px photos
 MAX_MEGAPIXELS = 0.25  # the cap, tested with a 600x500 photo
 CHROMIUM_FLAGS = (  # no network: without these Chromium stalls on lookups for its own services
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--window-size=1280,1000",
 )
 # Direct to 127.0.0.1, whatever proxy the environment names.
@@ -45,8 +51,13 @@ class Served:
     def expected(self, name: str, data: bytes) -> np.ndarray:
         """What painter `name` must return for an upload: stylize's path, run directly."""
         painter = self.painters[name]
-        return paint(painter.generator, decode_photo(data), multiple=painter.multiple,
-                     tile=TILE, overlap=OVERLAP)
+        return paint(
+            painter.generator,
+            decode_photo(data),
+            multiple=painter.multiple,
+            tile=TILE,
+            overlap=OVERLAP,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +77,13 @@ def served(tmp_path_factory):
     config.save(root / "tiny" / "config.json")  # a workdir: its training size is known
     keras.utils.set_random_seed(2)
     build_generator(config, "monet_generator").save(root / "bold.keras")  # a bare file
-    painters, _ = load_painters([f"tiny={root / 'tiny'}", f"bold={root / 'bold.keras'}"],
-                                printer=lambda line: None, tile=TILE, overlap=OVERLAP,
-                                max_megapixels=MAX_MEGAPIXELS)
+    painters, _ = load_painters(
+        [f"tiny={root / 'tiny'}", f"bold={root / 'bold.keras'}"],
+        printer=lambda line: None,
+        tile=TILE,
+        overlap=OVERLAP,
+        max_megapixels=MAX_MEGAPIXELS,
+    )
     sock = bind("127.0.0.1", 0)
     server = Server(build_app(painters, url=base_url(sock)), sock).start()
     yield Served(server.url, painters)
@@ -77,8 +92,9 @@ def served(tmp_path_factory):
         painter.close()
 
 
-def photo_bytes(height: int, width: int, seed: int = 0, image_format: str = "JPEG",
-                **options) -> bytes:
+def photo_bytes(
+    height: int, width: int, seed: int = 0, image_format: str = "JPEG", **options
+) -> bytes:
     """A smooth colourful scene with some noise (JPEG-friendly, unlike pure noise)."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     rng = np.random.default_rng(seed)
@@ -94,8 +110,9 @@ def request(url: str, data: bytes | None = None, **headers: str) -> tuple[int, d
     method = "GET" if data is None else "POST"
     headers.setdefault("Content-Type", "application/octet-stream")
     try:
-        with OPENER.open(urllib.request.Request(url, data=data, method=method, headers=headers),
-                         timeout=60) as response:
+        with OPENER.open(
+            urllib.request.Request(url, data=data, method=method, headers=headers), timeout=60
+        ) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -153,11 +170,21 @@ def test_bad_requests_get_json_4xx_with_a_fix_and_the_server_keeps_serving(serve
         ("?painter=tiny", b"<html>hello</html>", {}, 400, "is not an image"),
         ("?painter=tiny", whole[: len(whole) // 2], {}, 400, "truncated or corrupt"),
         ("?painter=picasso", whole, {}, 404, "unknown painter 'picasso': this server has 'tiny'"),
-        ("?painter=tiny", flat.getvalue(), {}, 413,
-         "600x500 = 0.3 megapixels, above this server's cap of 0.25 megapixels"),
+        (
+            "?painter=tiny",
+            flat.getvalue(),
+            {},
+            413,
+            "600x500 = 0.3 megapixels, above this server's cap of 0.25 megapixels",
+        ),
         ("?painter=tiny", bytes(2_100_000), {}, 413, "larger than this server's 2 MB limit"),
-        ("?painter=tiny", whole, {"Content-Type": "multipart/form-data; boundary=x"}, 415,
-         "not a form upload"),
+        (
+            "?painter=tiny",
+            whole,
+            {"Content-Type": "multipart/form-data; boundary=x"},
+            415,
+            "not a form upload",
+        ),
     ]
     for query, data, headers, status, message in cases:
         got, response_headers, body = request(f"{served.url}/paint{query}", data, **headers)
@@ -243,8 +270,9 @@ def test_a_failing_generator_gets_json_500_and_the_next_request_is_served():
     painter.close()
 
 
-def test_serve_command_loads_painters_and_serves_on_the_port_it_prints(served, monkeypatch,
-                                                                       capsys, tmp_path):
+def test_serve_command_loads_painters_and_serves_on_the_port_it_prints(
+    served, monkeypatch, capsys, tmp_path
+):
     from painter.cli import main
     from painter.serve.app import Server
 
@@ -277,12 +305,14 @@ def test_gradio_client_paints_with_the_chosen_painter(served, tmp_path):
     upload = photo_bytes(40, 60, seed=3)
     (tmp_path / "photo.jpg").write_bytes(upload)
     client = Client(served.url, verbose=False, download_files=str(tmp_path / "downloads"))
-    painting_path, status = client.predict(handle_file(str(tmp_path / "photo.jpg")), "bold",
-                                           api_name="/paint")
+    painting_path, status = client.predict(
+        handle_file(str(tmp_path / "photo.jpg")), "bold", api_name="/paint"
+    )
     assert "**bold** painted this 60x40 photo" in status
     assert Path(painting_path).name == "photo-bold.png"
-    np.testing.assert_array_equal(png_pixels(Path(painting_path).read_bytes()),
-                                  served.expected("bold", upload))
+    np.testing.assert_array_equal(
+        png_pixels(Path(painting_path).read_bytes()), served.expected("bold", upload)
+    )
 
 
 # -- the page in a real browser -------------------------------------------------------------------
@@ -291,9 +321,11 @@ def browser():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not chromium or not driver:
-        pytest.fail("the browser test needs Debian's Chromium and its driver: run "
-                    "`apt-get install -y chromium chromium-driver` (make test installs them)",
-                    pytrace=False)
+        pytest.fail(
+            "the browser test needs Debian's Chromium and its driver: run "
+            "`apt-get install -y chromium chromium-driver` (make test installs them)",
+            pytrace=False,
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -327,8 +359,9 @@ def test_page_paints_an_uploaded_photo_with_the_chosen_painter(served, browser, 
     wait.until(lambda b: "bold painted this 200x150 photo" in b.find_element(By.ID, "status").text)
     image = browser.find_element(By.CSS_SELECTOR, "#painting img")
     wait.until(lambda b: b.execute_script("return arguments[0].complete", image))
-    shown = browser.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight,"
-                                   " arguments[0].src]", image)
+    shown = browser.execute_script(
+        "return [arguments[0].naturalWidth, arguments[0].naturalHeight, arguments[0].src]", image
+    )
     browser.save_screenshot(str(tmp_path / "serve.png"))
     assert (tmp_path / "serve.png").stat().st_size > 10_000
 
@@ -340,7 +373,8 @@ def test_page_paints_an_uploaded_photo_with_the_chosen_painter(served, browser, 
     assert not np.array_equal(painting, served.expected("tiny", upload))  # the chosen painter
     # Offline by construction: every resource the page loaded came from this server.
     loaded = browser.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)")
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
     assert loaded and all(url.startswith(served.url) for url in loaded), loaded
 
     junk = tmp_path / "notes.jpg"  # a bad upload: the page says why, the server keeps serving

@@ -31,7 +31,9 @@ def strided_generator():
     inputs = keras.Input((None, None, 3))
     hidden = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(inputs)
     hidden = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(hidden)
-    hidden = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu")(hidden)
+    hidden = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu")(
+        hidden
+    )
     hidden = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")(hidden)
     return keras.Model(inputs, keras.layers.Conv2D(3, 1, activation="tanh")(hidden))
 
@@ -92,8 +94,14 @@ def test_stylize_outputs_have_the_input_size(tmp_path):
     names = [p.name for p in written]
     assert names == ["odd.jpg", "wide.png", "rotated.jpg", "gray.png", "rgba.png", "pic.png"]
     sizes = {p.name: Image.open(p).size for p in written}
-    assert sizes == {"odd.jpg": (53, 37), "wide.png": (64, 16), "rotated.jpg": (37, 53),
-                     "gray.png": (53, 37), "rgba.png": (53, 37), "pic.png": (53, 37)}
+    assert sizes == {
+        "odd.jpg": (53, 37),
+        "wide.png": (64, 16),
+        "rotated.jpg": (37, 53),
+        "gray.png": (53, 37),
+        "rgba.png": (53, 37),
+        "pic.png": (53, 37),
+    }
     assert Image.open(written[0]).format == "JPEG" and Image.open(written[1]).format == "PNG"
     assert Image.open(written[3]).mode == "RGB"
     assert not list((tmp_path / "out").glob(".*"))  # no temporary files left
@@ -153,7 +161,9 @@ def test_paint_on_two_replicas_matches_one(keras_backend):
     else:
         import jax
 
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()[:2]))
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=jax.devices()[:2])
+        )
         scope = contextlib.nullcontext()
     try:
         with scope:
@@ -178,8 +188,10 @@ def test_painter_generators_declare_their_multiple(tmp_path):
     from painter.models import resnet_generator, unet_generator
 
     photo = _save(tmp_path / "odd.png", _photo(21, 30))
-    for generator, multiple in ((resnet_generator(filters=4, residual_blocks=1), 4),
-                                (unet_generator(filters=4, depth=3), 8)):
+    for generator, multiple in (
+        (resnet_generator(filters=4, residual_blocks=1), 4),
+        (unet_generator(filters=4, depth=3), 8),
+    ):
         generator.save(tmp_path / "generator.keras")
         reloaded = keras.saving.load_model(tmp_path / "generator.keras", compile=False)
         assert stylize_module.size_multiple(reloaded) == multiple

@@ -42,8 +42,24 @@ def photo_dir(tmp_path_factory):
 @pytest.mark.backend
 def test_submit_writes_a_valid_zip(workdir, photo_dir, tmp_path, capsys):
     out = tmp_path / "sub" / "images.zip"
-    code = main(["submit", "--workdir", str(workdir), "--photos", str(photo_dir), "--out", str(out),
-                 "--min-count", "5", "--batch-size", "4", "--image-size", str(SIZE), "--no-progress"])
+    code = main(
+        [
+            "submit",
+            "--workdir",
+            str(workdir),
+            "--photos",
+            str(photo_dir),
+            "--out",
+            str(out),
+            "--min-count",
+            "5",
+            "--batch-size",
+            "4",
+            "--image-size",
+            str(SIZE),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     assert "wrote" in capsys.readouterr().out
     with zipfile.ZipFile(out) as archive:
@@ -54,8 +70,20 @@ def test_submit_writes_a_valid_zip(workdir, photo_dir, tmp_path, capsys):
 @pytest.mark.backend
 def test_submit_fill_to_and_refusal(workdir, photo_dir, tmp_path, capsys):
     out = tmp_path / "images.zip"
-    base = ["submit", "--workdir", str(workdir), "--photos", str(photo_dir), "--out", str(out),
-            "--min-count", "12", "--image-size", str(SIZE), "--no-progress"]
+    base = [
+        "submit",
+        "--workdir",
+        str(workdir),
+        "--photos",
+        str(photo_dir),
+        "--out",
+        str(out),
+        "--min-count",
+        "12",
+        "--image-size",
+        str(SIZE),
+        "--no-progress",
+    ]
     assert main(base) == 1
     assert "error: 9 photos, fewer than the 12 images" in capsys.readouterr().err
     assert not out.exists()
@@ -73,24 +101,69 @@ def test_submit_paints_at_the_training_size_and_writes_the_requested_size(workdi
     photos.mkdir()
     rng = np.random.default_rng(1)
     for i in range(6):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(photos / f"q{i}.jpg")
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+            photos / f"q{i}.jpg"
+        )
     out = tmp_path / "images.zip"
-    assert main(["submit", "--workdir", str(workdir), "--photos", str(photos), "--out", str(out),
-                 "--min-count", "6", "--image-size", "32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                "--workdir",
+                str(workdir),
+                "--photos",
+                str(photos),
+                "--out",
+                str(out),
+                "--min-count",
+                "6",
+                "--image-size",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     with zipfile.ZipFile(out) as archive:
         sizes = {Image.open(archive.open(name)).size for name in archive.namelist()}
     assert sizes == {(32, 32)}
     # At the default 256 px the 32 px photos are too small to crop: refused, naming a photo.
-    assert main(["submit", "--workdir", str(workdir), "--photos", str(photos),
-                 "--out", str(tmp_path / "big.zip"), "--min-count", "6", "--no-progress"]) == 1
+    assert (
+        main(
+            [
+                "submit",
+                "--workdir",
+                str(workdir),
+                "--photos",
+                str(photos),
+                "--out",
+                str(tmp_path / "big.zip"),
+                "--min-count",
+                "6",
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
     assert not (tmp_path / "big.zip").exists()
 
 
 def test_submit_and_stylize_name_a_missing_generator(tmp_path, photo_dir, capsys):
     assert main(["submit", "--workdir", str(tmp_path), "--photos", str(photo_dir)]) == 1
     assert "monet_generator.keras: no generator; train first" in capsys.readouterr().err
-    assert main(["stylize", str(photo_dir / "p0.jpg"), "--workdir", str(tmp_path / "nope"),
-                 "--out", str(tmp_path)]) == 1
+    assert (
+        main(
+            [
+                "stylize",
+                str(photo_dir / "p0.jpg"),
+                "--workdir",
+                str(tmp_path / "nope"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
     assert "no such folder" in capsys.readouterr().err
 
 
@@ -113,8 +186,23 @@ def test_submit_on_real_photos_subset(workdir, real_data_dir, tmp_path):
     real_workdir = shutil.copytree(workdir, tmp_path / "workdir")
     Config(submission_batch_size=8).save(real_workdir / "config.json")  # image_size 256
     out = tmp_path / "images.zip"
-    assert main(["submit", "--workdir", str(real_workdir), "--photos", str(photos), "--out",
-                 str(out), "--min-count", "20", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                "--workdir",
+                str(real_workdir),
+                "--photos",
+                str(photos),
+                "--out",
+                str(out),
+                "--min-count",
+                "20",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     from painter.submission.validate import validate_submission
 
     report = validate_submission(out, min_count=24)  # the real 256x256 rule
@@ -131,12 +219,44 @@ def test_submit_from_tfrecords(workdir, photo_dir, tmp_path):
 
     write_tfrecords(photo_dir, tmp_path / "tfrec", "photo", records_per_file=4, image_size=SIZE)
     out = tmp_path / "images.zip"
-    assert main(["submit", "--workdir", str(workdir), "--photos", str(tmp_path / "tfrec"),
-                 "--out", str(out), "--min-count", "5", "--image-size", str(SIZE),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                "--workdir",
+                str(workdir),
+                "--photos",
+                str(tmp_path / "tfrec"),
+                "--out",
+                str(out),
+                "--min-count",
+                "5",
+                "--image-size",
+                str(SIZE),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == [f"p{i}.jpg" for i in range(9)]
-    assert main(["submit", "--workdir", str(workdir), "--photos", str(tmp_path / "tfrec"),
-                 "--out", str(tmp_path / "few.zip"), "--min-count", "10", "--image-size", str(SIZE),
-                 "--no-progress"]) == 1
+    assert (
+        main(
+            [
+                "submit",
+                "--workdir",
+                str(workdir),
+                "--photos",
+                str(tmp_path / "tfrec"),
+                "--out",
+                str(tmp_path / "few.zip"),
+                "--min-count",
+                "10",
+                "--image-size",
+                str(SIZE),
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
     assert not (tmp_path / "few.zip").exists()

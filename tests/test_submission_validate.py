@@ -101,7 +101,9 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     args = ["validate", "--min-count", "3", "--max-count", "6", "--image-size", "16"]
     assert main([*args, str(good)]) == 0
     assert "valid submission" in capsys.readouterr().out
-    bad = _zip(tmp_path / "bad.zip", [*_good(3), ("a.txt", b"x"), ("g.jpg", _image_bytes(mode="L"))])
+    bad = _zip(
+        tmp_path / "bad.zip", [*_good(3), ("a.txt", b"x"), ("g.jpg", _image_bytes(mode="L"))]
+    )
     assert main([*args, str(bad)]) == 1
     out = capsys.readouterr().out
     assert "INVALID" in out and "a.txt: not a .jpg" in out and "g.jpg: mode L" in out

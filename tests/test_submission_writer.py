@@ -39,19 +39,25 @@ def identity(batch):
 def _read(path):
     with zipfile.ZipFile(path) as archive:
         return {
-            info.filename: (info.compress_type, np.asarray(Image.open(io.BytesIO(archive.read(info)))))
+            info.filename: (
+                info.compress_type,
+                np.asarray(Image.open(io.BytesIO(archive.read(info)))),
+            )
             for info in archive.infolist()
         }
 
 
 def _write(tmp_path, generator=identity, photos=None, **kwargs):
     options = dict(image_size=SIZE, batch_size=4, min_count=5, max_count=40, progress=False)
-    return write_submission(generator, photos or _photos(12), tmp_path / "images.zip",
-                            **{**options, **kwargs})
+    return write_submission(
+        generator, photos or _photos(12), tmp_path / "images.zip", **{**options, **kwargs}
+    )
 
 
 def test_to_uint8_rounds_and_clips():
-    values = np.array([-1.0, 1.0, 0.0, -2.0, 3.0, 0.6 / 127.5 - 1, 0.4 / 127.5 - 1, 254.6 / 127.5 - 1])
+    values = np.array(
+        [-1.0, 1.0, 0.0, -2.0, 3.0, 0.6 / 127.5 - 1, 0.4 / 127.5 - 1, 254.6 / 127.5 - 1]
+    )
     # 0 -> 127.5 -> 128 (nearest, halves to even); truncation would give 127
     assert to_uint8(values).tolist() == [0, 255, 128, 0, 255, 1, 0, 255]
     assert to_uint8(values).dtype == np.uint8
@@ -147,11 +153,13 @@ def test_fill_to_adds_flipped_variants_with_distinct_names(tmp_path):
     # identity generator: the variant is the painting of the flipped photo
     np.testing.assert_allclose(
         entries["photo002_flip.jpg"][1].astype(float),
-        entries["photo002.jpg"][1][:, ::-1].astype(float), atol=6,
+        entries["photo002.jpg"][1][:, ::-1].astype(float),
+        atol=6,
     )
     np.testing.assert_allclose(
         entries["photo001_vflip.jpg"][1].astype(float),
-        entries["photo001.jpg"][1][::-1].astype(float), atol=6,
+        entries["photo001.jpg"][1][::-1].astype(float),
+        atol=6,
     )
 
 
@@ -240,7 +248,9 @@ def test_batches_are_split_over_all_replicas(tmp_path, keras_backend):
     else:
         import jax
 
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()[:2]))
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=jax.devices()[:2])
+        )
         try:
             replicated = _tiny_generator()
             replicated.set_weights(weights)

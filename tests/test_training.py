@@ -24,8 +24,9 @@ RESUME_ATOL = 1e-5
 def tiny_data(tmp_path_factory):
     from painter.training.synthetic import make_dataset
 
-    return make_dataset(tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48,
-                        records_per_file=8)
+    return make_dataset(
+        tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48, records_per_file=8
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +80,20 @@ def test_smoke_run_leaves_a_complete_workdir(unbroken, keras_backend):
 
     history = json.loads((workdir / "history.json").read_text())
     assert history["epoch"] == [1, 2] and len(history["epoch_seconds"]) == 2
-    for name in ("monet_gen_loss", "photo_gen_loss", "monet_disc_loss", "photo_disc_loss",
-                 "cycle_loss", "identity_loss"):
+    for name in (
+        "monet_gen_loss",
+        "photo_gen_loss",
+        "monet_disc_loss",
+        "photo_disc_loss",
+        "cycle_loss",
+        "identity_loss",
+    ):
         assert len(history[name]) == 2 and all(np.isfinite(history[name]))
     assert meta["history"] == history
     assert sorted(p.name for p in (workdir / "samples").iterdir()) == [
-        "epoch-0001.png", "epoch-0002.png"]
+        "epoch-0001.png",
+        "epoch-0002.png",
+    ]
     assert (workdir / "loss_curves.png").stat().st_size > 0
     assert json.loads((workdir / "config.json").read_text())["preset"] == "smoke"
 
@@ -100,21 +109,31 @@ def test_an_interrupted_run_resumes_to_the_same_weights(unbroken, tmp_path, tiny
     from painter.training.train import train
 
     with pytest.raises(KeyboardInterrupt):
-        train(smoke(), tmp_path, data=tiny_data, runtime=runtime, verbose=0,
-              callbacks=[InterruptAfterEpoch(1)])
+        train(
+            smoke(),
+            tmp_path,
+            data=tiny_data,
+            runtime=runtime,
+            verbose=0,
+            callbacks=[InterruptAfterEpoch(1)],
+        )
     assert [c.epoch for c in list_checkpoints(tmp_path)] == [1]
 
     lines = []
-    resumed = train(smoke(), tmp_path, data=tiny_data, runtime=runtime, verbose=0,
-                    printer=lines.append)
+    resumed = train(
+        smoke(), tmp_path, data=tiny_data, runtime=runtime, verbose=0, printer=lines.append
+    )
     assert resumed.start_epoch == 1 and resumed.epochs_done == 2
     assert any(line.startswith("resuming from") for line in lines)
 
     reference = unbroken[1].model.get_state()
     state = resumed.model.get_state()
     assert state.keys() == reference.keys()
-    worst = max(float(np.max(np.abs(state[k].astype("float64") - reference[k])))
-                for k in reference if reference[k].size)
+    worst = max(
+        float(np.max(np.abs(state[k].astype("float64") - reference[k])))
+        for k in reference
+        if reference[k].size
+    )
     assert worst <= RESUME_ATOL, f"resumed weights differ from the unbroken run's by {worst}"
     # The learning-rate schedule resumed at the same step (the optimizers' iterations).
     iterations = [k for k in reference if k.endswith("iteration") or k.endswith("iterations")]
@@ -124,8 +143,9 @@ def test_an_interrupted_run_resumes_to_the_same_weights(unbroken, tmp_path, tiny
         np.testing.assert_allclose(resumed.history[name], unbroken_history[name], rtol=1e-4)
 
 
-def test_nan_stops_training_and_keeps_the_last_good_checkpoint(unbroken, tmp_path, tiny_data,
-                                                              runtime):
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(
+    unbroken, tmp_path, tiny_data, runtime
+):
     from painter.training.callbacks import TrainingDivergedError
     from painter.training.train import train
 
@@ -163,8 +183,7 @@ def test_a_workdir_of_another_architecture_is_refused(unbroken, tmp_path, tiny_d
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing touched
 
 
-def test_a_finished_workdir_trains_nothing_and_reports_other_changes(unbroken, tmp_path,
-                                                                      tiny_data):
+def test_a_finished_workdir_trains_nothing_and_reports_other_changes(unbroken, tmp_path, tiny_data):
     from painter.training.train import train
 
     shutil.copytree(unbroken[0], tmp_path, dirs_exist_ok=True)
@@ -175,13 +194,26 @@ def test_a_finished_workdir_trains_nothing_and_reports_other_changes(unbroken, t
     assert any("nothing to train" in line for line in lines)
 
 
-def test_cli_refuses_an_incompatible_workdir_with_a_clear_message(unbroken, tmp_path, tiny_data,
-                                                                 capsys):
+def test_cli_refuses_an_incompatible_workdir_with_a_clear_message(
+    unbroken, tmp_path, tiny_data, capsys
+):
     from painter.cli import main
 
     shutil.copytree(unbroken[0], tmp_path, dirs_exist_ok=True)
-    code = main(["train", "--config", "smoke", "--data", str(tiny_data), "--workdir",
-                 str(tmp_path), "--set", "image_size=16", "resize_size=18"])
+    code = main(
+        [
+            "train",
+            "--config",
+            "smoke",
+            "--data",
+            str(tiny_data),
+            "--workdir",
+            str(tmp_path),
+            "--set",
+            "image_size=16",
+            "resize_size=18",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("error: workdir") and "image_size: 32 there, 16 now" in err
@@ -190,21 +222,30 @@ def test_cli_refuses_an_incompatible_workdir_with_a_clear_message(unbroken, tmp_
 def test_cli_reports_bad_set_values(capsys, tmp_path):
     from painter.cli import main
 
-    assert main(["train", "--config", "smoke", "--workdir", str(tmp_path),
-                 "--set", "epochs=many"]) == 1
+    assert (
+        main(["train", "--config", "smoke", "--workdir", str(tmp_path), "--set", "epochs=many"])
+        == 1
+    )
     assert "`epochs` must be a int. Received: 'many'" in capsys.readouterr().err
 
 
-def test_out_of_time_mid_epoch_stops_at_a_batch_end_and_exports_the_generator(tmp_path,
-                                                                            tiny_data, runtime):
+def test_out_of_time_mid_epoch_stops_at_a_batch_end_and_exports_the_generator(
+    tmp_path, tiny_data, runtime
+):
     """A budget already spent once compilation is done: training stops after the first batch;
     the epoch is incomplete, so no checkpoint (a resume redoes it), but the generator is saved
     for the submission."""
     from painter.training.budget import TimeBudget
     from painter.training.train import train
 
-    result = train(smoke(), tmp_path, data=tiny_data, runtime=runtime, verbose=0,
-                   budget=TimeBudget(limit_seconds=1.0))
+    result = train(
+        smoke(),
+        tmp_path,
+        data=tiny_data,
+        runtime=runtime,
+        verbose=0,
+        budget=TimeBudget(limit_seconds=1.0),
+    )
     assert result.epochs_done == 0
     assert "middle of the epoch after batch 0" in result.stop_reason
     assert list_checkpoints(tmp_path) == []

@@ -37,33 +37,37 @@ time.sleep(120)
 def tiny_data(tmp_path_factory):
     from painter.training.synthetic import make_dataset
 
-    return make_dataset(tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48,
-                        records_per_file=8)
+    return make_dataset(
+        tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48, records_per_file=8
+    )
 
 
 def wait_for(condition, timeout: float, what: str, process=None):
     deadline = time.monotonic() + timeout
     while not condition():
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"the process ended ({process.returncode}) before {what}: "
-                                 f"{process.stderr.read()[-3000:] if process.stderr else ''}")
+            raise AssertionError(
+                f"the process ended ({process.returncode}) before {what}: "
+                f"{process.stderr.read()[-3000:] if process.stderr else ''}"
+            )
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
 
 
-def test_a_second_run_on_a_busy_workdir_stops_at_once_naming_the_first(tmp_path, tiny_data,
-                                                                       capsys):
+def test_a_second_run_on_a_busy_workdir_stops_at_once_naming_the_first(tmp_path, tiny_data, capsys):
     from painter.cli import main
 
     workdir = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(workdir)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(workdir)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        code = main(["train", "--config", "smoke", "--data", str(tiny_data), "--workdir",
-                     str(workdir)])
+        code = main(
+            ["train", "--config", "smoke", "--data", str(tiny_data), "--workdir", str(workdir)]
+        )
         assert code == 1 and time.monotonic() - started < 10  # at once: no Keras, no data
         err = capsys.readouterr().err
         assert err.startswith(f"error: workdir {workdir} is in use by another painter run")
@@ -81,8 +85,7 @@ def test_a_second_run_on_a_busy_workdir_stops_at_once_naming_the_first(tmp_path,
 
 
 @pytest.mark.slow
-def test_kill_9_while_writing_a_checkpoint_then_a_rerun_resumes_and_finishes(tmp_path,
-                                                                             tiny_data):
+def test_kill_9_while_writing_a_checkpoint_then_a_rerun_resumes_and_finishes(tmp_path, tiny_data):
     from painter.training.train import train
 
     workdir = tmp_path / "run"
@@ -91,12 +94,32 @@ def test_kill_9_while_writing_a_checkpoint_then_a_rerun_resumes_and_finishes(tmp
     # temporary folder and before the rename: the kill lands there, deterministically.
     env = dict(os.environ, **{checkpoints.TEST_PAUSE_ENV: "2:120", "TF_CPP_MIN_LOG_LEVEL": "2"})
     process = subprocess.Popen(
-        [sys.executable, "-m", "painter", "train", "--config", "smoke", "--data", str(tiny_data),
-         "--workdir", str(workdir), "--set", "epochs=3"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "painter",
+            "train",
+            "--config",
+            "smoke",
+            "--data",
+            str(tiny_data),
+            "--workdir",
+            str(workdir),
+            "--set",
+            "epochs=3",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        wait_for(lambda: any(folder.glob("epoch-0002.tmp-*/meta.json")), 240,
-                 "the checkpoint of epoch 2 being written", process)
+        wait_for(
+            lambda: any(folder.glob("epoch-0002.tmp-*/meta.json")),
+            240,
+            "the checkpoint of epoch 2 being written",
+            process,
+        )
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
     finally:
@@ -112,8 +135,9 @@ def test_kill_9_while_writing_a_checkpoint_then_a_rerun_resumes_and_finishes(tmp
     (damaged / "state.npz").write_bytes((damaged / "state.npz").read_bytes()[:1000])
 
     lines: list[str] = []
-    result = train(preset("smoke").replace(epochs=3), workdir, data=tiny_data, verbose=0,
-                   printer=lines.append)
+    result = train(
+        preset("smoke").replace(epochs=3), workdir, data=tiny_data, verbose=0, printer=lines.append
+    )
     assert "removed 1 incomplete checkpoint(s) left by an interrupted save" in lines
     assert any(line.startswith(f"warning: checkpoint {damaged} is damaged") for line in lines)
     assert any(line.startswith(f"resuming from {folder / 'epoch-0001'}") for line in lines)
@@ -128,8 +152,13 @@ def test_kill_9_while_writing_a_checkpoint_then_a_rerun_resumes_and_finishes(tmp
 def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, damage):
     state = {"w": np.arange(6, dtype="float32"), "generator_optimizer/0000_iteration": np.int64(4)}
     for epoch in (1, 2):
-        checkpoints.save_checkpoint(tmp_path, epoch, {**state, "w": state["w"] + epoch},
-                                    {"config": {}, "history": {}}, keep=2)
+        checkpoints.save_checkpoint(
+            tmp_path,
+            epoch,
+            {**state, "w": state["w"] + epoch},
+            {"config": {}, "history": {}},
+            keep=2,
+        )
     latest = tmp_path / "checkpoints" / "epoch-0002"
     if damage == "truncated state.npz":
         whole = (latest / "state.npz").read_bytes()
@@ -172,10 +201,12 @@ def test_a_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch):
 
 def test_checkpoint_dir_holds_the_checkpoints(tmp_path):
     elsewhere = tmp_path / "tmp" / "ckpt"
-    checkpoints.save_checkpoint(tmp_path / "work", 1, {"w": np.zeros(3)}, {"config": {}},
-                                folder=elsewhere)
+    checkpoints.save_checkpoint(
+        tmp_path / "work", 1, {"w": np.zeros(3)}, {"config": {}}, folder=elsewhere
+    )
     assert not (tmp_path / "work" / "checkpoints").exists()
-    assert [c.epoch for c in checkpoints.list_checkpoints(tmp_path / "work",
-                                                          folder=elsewhere)] == [1]
+    assert [c.epoch for c in checkpoints.list_checkpoints(tmp_path / "work", folder=elsewhere)] == [
+        1
+    ]
     assert checkpoints.checkpoint_dir(Path("w")) == Path("w") / "checkpoints"
     assert checkpoints.checkpoint_dir(Path("w"), str(elsewhere)) == elsewhere

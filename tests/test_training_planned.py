@@ -26,8 +26,9 @@ SECONDS_PER_BATCH_END = 10.0
 def tiny_data(tmp_path_factory):
     from painter.training.synthetic import make_dataset
 
-    return make_dataset(tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48,
-                        records_per_file=8)
+    return make_dataset(
+        tmp_path_factory.mktemp("data"), photos=16, monets=8, size=48, records_per_file=8
+    )
 
 
 def make_callbacks(clock: FakeClock, record: list):
@@ -43,8 +44,12 @@ def make_callbacks(clock: FakeClock, record: list):
     class Record(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             optimizer = self.model.generator_optimizer
-            record.append((int(keras.ops.convert_to_numpy(optimizer.iterations)),
-                           float(keras.ops.convert_to_numpy(optimizer.learning_rate))))
+            record.append(
+                (
+                    int(keras.ops.convert_to_numpy(optimizer.iterations)),
+                    float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+                )
+            )
 
     return [Tick(), Record()]
 
@@ -64,8 +69,9 @@ def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_pat
                 raise KeyboardInterrupt  # like Ctrl-C, or the session ending
 
     # smoke: 4 steps a epoch, 2 per execution -> 2 batch ends of 10 fake seconds: 20 s an epoch.
-    config = preset("smoke").replace(epochs=0, decay_epochs=1, steps_per_execution=2,
-                                     checkpoint_dir=str(tmp_path / "elsewhere"))
+    config = preset("smoke").replace(
+        epochs=0, decay_epochs=1, steps_per_execution=2, checkpoint_dir=str(tmp_path / "elsewhere")
+    )
     workdir = tmp_path / "run"
     runtime = select_runtime(keras.backend.backend(), "single")
     record: list = []
@@ -75,16 +81,29 @@ def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_pat
         clock = FakeClock()
         budget = TimeBudget(limit_seconds=limit_seconds, clock=clock)
         budget.reserve("images.zip", 0.0)  # no real-time measurement on a fake clock
-        return train(config, workdir, data=tiny_data, runtime=runtime, budget=budget, verbose=0,
-                     callbacks=[*make_callbacks(clock, record), *extra], printer=lines.append)
+        return train(
+            config,
+            workdir,
+            data=tiny_data,
+            runtime=runtime,
+            budget=budget,
+            verbose=0,
+            callbacks=[*make_callbacks(clock, record), *extra],
+            printer=lines.append,
+        )
 
     with pytest.raises(KeyboardInterrupt):
         session(90.0, [Interrupt()])  # 4 epochs of 20 s fit, not 5
     assert sum(line.startswith("lr plan (epochs=0): 4 epochs") for line in lines) == 1, lines
     lines.clear()
     result = session(50.0, [])  # after the resumed epoch 3, one more fits: the plan holds
-    assert any(line.startswith("lr plan continued from epoch-0002: 4 epochs: lr 0.0002 now, "
-                               "linearly to 0 at the end of epoch 4") for line in lines), lines
+    assert any(
+        line.startswith(
+            "lr plan continued from epoch-0002: 4 epochs: lr 0.0002 now, "
+            "linearly to 0 at the end of epoch 4"
+        )
+        for line in lines
+    ), lines
     assert (result.start_epoch, result.epochs_done, result.planned_epochs) == (2, 4, 4)
     assert result.stop_reason is None and result.history["epoch"] == [1, 2, 3, 4]
     assert any("lr plan: done after epoch 4 of 4" in line for line in lines)
@@ -98,24 +117,36 @@ def test_epochs_0_plans_the_run_and_the_lr_reaches_0_with_the_last_epoch(tmp_pat
     import tensorflow as tf
 
     pair = np.random.default_rng(0).uniform(-1, 1, (2, 2, 32, 32, 3)).astype("float32")
-    model.fit(tf.data.Dataset.from_tensors((pair[0], pair[1])).repeat(), epochs=1,
-              steps_per_epoch=2, verbose=0, shuffle=False)
+    model.fit(
+        tf.data.Dataset.from_tensors((pair[0], pair[1])).repeat(),
+        epochs=1,
+        steps_per_epoch=2,
+        verbose=0,
+        shuffle=False,
+    )
     for old, new in zip(before, model.monet_generator.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
 
     # Checkpoints went to checkpoint_dir; the workdir holds what a notebook's output should.
     assert not (workdir / "checkpoints").exists()
     assert sorted(p.name for p in workdir.iterdir()) == [
-        "config.json", "history.json", "loss_curves.png", "monet_generator.keras",
-        "samples"]
+        "config.json",
+        "history.json",
+        "loss_curves.png",
+        "monet_generator.keras",
+        "samples",
+    ]
     saved = list_checkpoints(workdir, folder=tmp_path / "elsewhere")
     assert [c.epoch for c in saved] == [3, 4]
-    assert saved[-1].meta["plan"] == {"epochs": 4, "decay_start_step": 8, "end_step": 16,
-                                      "start_fraction": 1.0}
+    assert saved[-1].meta["plan"] == {
+        "epochs": 4,
+        "decay_start_step": 8,
+        "end_step": 16,
+        "start_fraction": 1.0,
+    }
     # A rerun finds them there: the plan is done and the rate at 0, so nothing is trained.
     lines.clear()
-    again = train(config, workdir, data=tiny_data, runtime=runtime, verbose=0,
-                  printer=lines.append)
+    again = train(config, workdir, data=tiny_data, runtime=runtime, verbose=0, printer=lines.append)
     assert again.epochs_done == 4 and again.model is None
     assert any("its plan of 4 epochs is done" in line for line in lines)
 
@@ -171,18 +202,31 @@ def test_on_8_jax_devices_iterations_are_exactly_epochs_times_steps(tmp_path):
     the lr to 0 at the last epoch on JAX, where fit() holds the state outside the variables."""
     script = tmp_path / "eight.py"
     script.write_text(EIGHT_DEVICES)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2",
-               XLA_FLAGS="--xla_force_host_platform_device_count=8")
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        XLA_FLAGS="--xla_force_host_platform_device_count=8",
+    )
     tests = Path(__file__).resolve().parent
-    done = subprocess.run([sys.executable, str(script), str(tmp_path), str(tests)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(tests)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["replicas"] == 8
-    assert any("rounded down from 5 to 4, a multiple of steps_per_execution=2" in line
-               for line in result["lines"]), result["lines"]
+    assert any(
+        "rounded down from 5 to 4, a multiple of steps_per_execution=2" in line
+        for line in result["lines"]
+    ), result["lines"]
     assert [steps for steps, _ in result["record"]] == [4, 8, 12, 16]
     assert result["epochs_done"] == result["planned"] == 4
     assert result["unchanged_at_lr_0"]
-    np.testing.assert_allclose([lr for _, lr in result["record"]],
-                               [2e-4, 2e-4, 2e-4 * 4 / 8, 0.0], atol=1e-10)
+    np.testing.assert_allclose(
+        [lr for _, lr in result["record"]], [2e-4, 2e-4, 2e-4 * 4 / 8, 0.0], atol=1e-10
+    )

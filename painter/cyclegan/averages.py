@@ -39,13 +39,28 @@ class LeCamAverages(keras.layers.Layer):
         if not 0.0 <= float(decay) < 1.0:
             raise ValueError(f"`decay` must be in [0, 1). Received: {decay}")
         self.decay = float(decay)
-        self.real = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                    name="real", aggregation="only_first_replica")
-        self.fake = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                    name="fake", aggregation="only_first_replica")
-        self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
-                                     trainable=False, name="count",
-                                     aggregation="only_first_replica")
+        self.real = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            name="real",
+            aggregation="only_first_replica",
+        )
+        self.fake = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            name="fake",
+            aggregation="only_first_replica",
+        )
+        self.count = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            dtype="int32",
+            trainable=False,
+            name="count",
+            aggregation="only_first_replica",
+        )
         self.built = True  # every variable exists from construction on
 
     def call(self, real_logits, fake_logits, training=None):
@@ -85,13 +100,23 @@ class WeightAverage(keras.layers.Layer):
         self.decay = float(decay)
         self.shapes = [tuple(int(d) for d in shape) for shape in shapes]
         self.averages = [
-            self.add_weight(shape=shape, initializer="zeros", trainable=False,
-                            name=f"average_{index:03d}", aggregation="only_first_replica")
+            self.add_weight(
+                shape=shape,
+                initializer="zeros",
+                trainable=False,
+                name=f"average_{index:03d}",
+                aggregation="only_first_replica",
+            )
             for index, shape in enumerate(self.shapes)
         ]
-        self.updates = self.add_weight(shape=(), initializer="zeros", dtype="int32",
-                                       trainable=False, name="updates",
-                                       aggregation="only_first_replica")
+        self.updates = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            dtype="int32",
+            trainable=False,
+            name="updates",
+            aggregation="only_first_replica",
+        )
         self.built = True  # every variable exists from construction on
 
     def current_decay(self, updates):
@@ -102,7 +127,9 @@ class WeightAverage(keras.layers.Layer):
     def call(self, weights, training=None):
         del training  # the same in every mode: called by training steps only
         if len(weights) != len(self.averages):
-            raise ValueError(f"WeightAverage holds {len(self.averages)} weights; got {len(weights)}.")
+            raise ValueError(
+                f"WeightAverage holds {len(self.averages)} weights; got {len(weights)}."
+            )
         updates = ops.convert_to_tensor(self.updates.value)
         decay = self.current_decay(updates)
         for average, value in zip(self.averages, weights, strict=True):
@@ -111,5 +138,8 @@ class WeightAverage(keras.layers.Layer):
         return decay
 
     def get_config(self):
-        return {**super().get_config(), "shapes": [list(s) for s in self.shapes],
-                "decay": self.decay}
+        return {
+            **super().get_config(),
+            "shapes": [list(s) for s in self.shapes],
+            "decay": self.decay,
+        }

@@ -56,11 +56,22 @@ class DiffAugment(keras.layers.Layer):
             raise ValueError(f"`policy` takes names from {list(POLICIES)}. Received: {unknown}")
         self.policy = tuple(p for p in POLICIES if p in policy)  # the paper's order
         self.seed = int(seed)
-        self.draws = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False,
-                                     name="draws", aggregation="only_first_replica")
+        self.draws = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            dtype="int32",
+            trainable=False,
+            name="draws",
+            aggregation="only_first_replica",
+        )
         self.seed_state = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(self.seed), dtype="int32",
-            trainable=False, name="seed", aggregation="only_first_replica")
+            shape=(),
+            initializer=keras.initializers.Constant(self.seed),
+            dtype="int32",
+            trainable=False,
+            name="seed",
+            aggregation="only_first_replica",
+        )
         self.built = True  # every variable exists from construction on
 
     def call(self, images, training=None):

@@ -43,7 +43,9 @@ class LossSettings:
                 f"Received: {self.adversarial_loss!r}"
             )
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}")
+            raise ValueError(
+                f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}"
+            )
         if self.cycle_weight < 0 or self.identity_weight < 0 or self.lecam_weight < 0:
             raise ValueError(
                 "`cycle_weight`, `identity_weight` and `lecam_weight` must be >= 0. "
@@ -83,7 +85,9 @@ def discriminator_loss(real_logits, fake_logits, kind: str = "lsgan", label_smoo
 
 def l1_loss(real, reconstructed):
     """Mean absolute difference per image (cycle-consistency and identity terms)."""
-    return _per_example_mean(ops.abs(ops.cast(real, "float32") - ops.cast(reconstructed, "float32")))
+    return _per_example_mean(
+        ops.abs(ops.cast(real, "float32") - ops.cast(reconstructed, "float32"))
+    )
 
 
 def lecam_regularization(real_logits, fake_logits, average_real, average_fake):
@@ -119,27 +123,39 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
 
     monet_gen_loss = mean(generator_adversarial_loss(outputs["disc_fake_monet"], kind))
     photo_gen_loss = mean(generator_adversarial_loss(outputs["disc_fake_photo"], kind))
-    cycle_loss = mean(l1_loss(outputs["real_photo"], outputs["cycled_photo"])
-                      + l1_loss(outputs["real_monet"], outputs["cycled_monet"]))
+    cycle_loss = mean(
+        l1_loss(outputs["real_photo"], outputs["cycled_photo"])
+        + l1_loss(outputs["real_monet"], outputs["cycled_monet"])
+    )
     if settings.identity_weight > 0:
-        identity_loss = mean(l1_loss(outputs["real_monet"], outputs["same_monet"])
-                             + l1_loss(outputs["real_photo"], outputs["same_photo"]))
+        identity_loss = mean(
+            l1_loss(outputs["real_monet"], outputs["same_monet"])
+            + l1_loss(outputs["real_photo"], outputs["same_photo"])
+        )
     else:
         identity_loss = ops.zeros((), "float32")
-    monet_disc_loss = mean(discriminator_loss(outputs["disc_real_monet"],
-                                              outputs["disc_pooled_monet"], kind,
-                                              settings.label_smoothing))
-    photo_disc_loss = mean(discriminator_loss(outputs["disc_real_photo"],
-                                              outputs["disc_pooled_photo"], kind,
-                                              settings.label_smoothing))
+    monet_disc_loss = mean(
+        discriminator_loss(
+            outputs["disc_real_monet"], outputs["disc_pooled_monet"], kind, settings.label_smoothing
+        )
+    )
+    photo_disc_loss = mean(
+        discriminator_loss(
+            outputs["disc_real_photo"], outputs["disc_pooled_photo"], kind, settings.label_smoothing
+        )
+    )
     discriminator_total = monet_disc_loss + photo_disc_loss
     if settings.lecam_weight > 0:
         # Not in the logged disc losses: those stay comparable with and without the regulariser.
-        discriminator_total += settings.lecam_weight * mean(outputs["lecam_monet"]
-                                                            + outputs["lecam_photo"])
-    generator_total = (monet_gen_loss + photo_gen_loss
-                       + settings.cycle_weight * cycle_loss
-                       + settings.identity_weight * settings.cycle_weight * identity_loss)
+        discriminator_total += settings.lecam_weight * mean(
+            outputs["lecam_monet"] + outputs["lecam_photo"]
+        )
+    generator_total = (
+        monet_gen_loss
+        + photo_gen_loss
+        + settings.cycle_weight * cycle_loss
+        + settings.identity_weight * settings.cycle_weight * identity_loss
+    )
     return {
         "monet_gen_loss": monet_gen_loss,
         "photo_gen_loss": photo_gen_loss,
@@ -152,5 +168,11 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
     }
 
 
-LOGGED_LOSSES = ("monet_gen_loss", "photo_gen_loss", "monet_disc_loss", "photo_disc_loss",
-                 "cycle_loss", "identity_loss")
+LOGGED_LOSSES = (
+    "monet_gen_loss",
+    "photo_gen_loss",
+    "monet_disc_loss",
+    "photo_disc_loss",
+    "cycle_loss",
+    "identity_loss",
+)

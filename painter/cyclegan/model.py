@@ -76,9 +76,18 @@ class CycleGAN(keras.Model):
         >>> model.fit(dataset_of_real_photo_real_monet_tuples, epochs=30)
     """
 
-    def __init__(self, monet_generator, photo_generator, monet_discriminator, photo_discriminator,
-                 pool_size: int = 50, seed: int = 0, diffaugment=(), ema_decay: float = 0.0,
-                 **kwargs):
+    def __init__(
+        self,
+        monet_generator,
+        photo_generator,
+        monet_discriminator,
+        photo_discriminator,
+        pool_size: int = 50,
+        seed: int = 0,
+        diffaugment=(),
+        ema_decay: float = 0.0,
+        **kwargs,
+    ):
         kwargs.setdefault("name", "cyclegan")
         super().__init__(**kwargs)
         self.monet_generator = monet_generator
@@ -97,7 +106,8 @@ class CycleGAN(keras.Model):
         if self.ema_decay > 0:
             weights = monet_generator.trainable_weights
             self.monet_generator_average = WeightAverage(
-                [w.shape for w in weights], self.ema_decay, name="monet_generator_average")
+                [w.shape for w in weights], self.ema_decay, name="monet_generator_average"
+            )
             for average, weight in zip(self.monet_generator_average.averages, weights, strict=True):
                 # A host copy: on JAX, assigning the array itself would share its buffer.
                 average.assign(np.array(weight.numpy()))  # start as a copy of the weights
@@ -122,12 +132,20 @@ class CycleGAN(keras.Model):
     def metrics(self):
         return list(self.loss_trackers)
 
-    def compile(self, generator_optimizer=None, discriminator_optimizer=None, *,
-                adversarial_loss: str = "lsgan", label_smoothing: float = 0.0,
-                cycle_weight: float = 10.0, identity_weight: float = 0.5,
-                lecam_weight: float = 0.0,
-                steps_per_execution: int = 1, jit_compile: Any = "auto",
-                run_eagerly: bool = False):
+    def compile(
+        self,
+        generator_optimizer=None,
+        discriminator_optimizer=None,
+        *,
+        adversarial_loss: str = "lsgan",
+        label_smoothing: float = 0.0,
+        cycle_weight: float = 10.0,
+        identity_weight: float = 0.5,
+        lecam_weight: float = 0.0,
+        steps_per_execution: int = 1,
+        jit_compile: Any = "auto",
+        run_eagerly: bool = False,
+    ):
         """Set the optimizers and the objective.
 
         Args:
@@ -140,16 +158,28 @@ class CycleGAN(keras.Model):
             lecam_weight: weight of the LeCam regulariser of the discriminators (0 = off).
             steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
         """
-        super().compile(steps_per_execution=steps_per_execution, jit_compile=jit_compile,
-                        run_eagerly=run_eagerly)
-        self.loss_settings = LossSettings(adversarial_loss, float(label_smoothing),
-                                          float(cycle_weight), float(identity_weight),
-                                          float(lecam_weight))
+        super().compile(
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+        )
+        self.loss_settings = LossSettings(
+            adversarial_loss,
+            float(label_smoothing),
+            float(cycle_weight),
+            float(identity_weight),
+            float(lecam_weight),
+        )
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
-            name="discriminator_adam")
-        self.optimizer = CycleGANOptimizers(generator_optimizer, discriminator_optimizer,
-                                            self.generator_variables, self.discriminator_variables)
+            name="discriminator_adam"
+        )
+        self.optimizer = CycleGANOptimizers(
+            generator_optimizer,
+            discriminator_optimizer,
+            self.generator_variables,
+            self.discriminator_variables,
+        )
         self.optimizer.build()
 
     @property
@@ -164,8 +194,10 @@ class CycleGAN(keras.Model):
         return self.monet_generator.trainable_variables + self.photo_generator.trainable_variables
 
     def discriminator_variables(self) -> list:
-        return (self.monet_discriminator.trainable_variables
-                + self.photo_discriminator.trainable_variables)
+        return (
+            self.monet_discriminator.trainable_variables
+            + self.photo_discriminator.trainable_variables
+        )
 
     # -- the step, shared part ------------------------------------------------------------------
     def _forward(self, real_photo, real_monet, nets) -> dict:
@@ -182,9 +214,11 @@ class CycleGAN(keras.Model):
         outputs = {"real_photo": real_photo, "real_monet": real_monet}
         if self.loss_settings.identity_weight > 0:
             fake_monet, outputs["same_monet"] = halves(
-                nets["monet_generator"](ops.concatenate([real_photo, real_monet], axis=0)))
+                nets["monet_generator"](ops.concatenate([real_photo, real_monet], axis=0))
+            )
             fake_photo, outputs["same_photo"] = halves(
-                nets["photo_generator"](ops.concatenate([real_monet, real_photo], axis=0)))
+                nets["photo_generator"](ops.concatenate([real_monet, real_photo], axis=0))
+            )
         else:
             fake_monet = nets["monet_generator"](real_photo)
             fake_photo = nets["photo_generator"](real_monet)
@@ -193,17 +227,21 @@ class CycleGAN(keras.Model):
         augment = nets["diffaugment"]
         outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](augment(fake_monet))
         outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](augment(fake_photo))
-        judged_monet = nets["monet_discriminator"](augment(
-            ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0)))
-        judged_photo = nets["photo_discriminator"](augment(
-            ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0)))
+        judged_monet = nets["monet_discriminator"](
+            augment(ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0))
+        )
+        judged_photo = nets["photo_discriminator"](
+            augment(ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0))
+        )
         outputs["disc_real_monet"], outputs["disc_pooled_monet"] = halves(judged_monet)
         outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)
         if self.loss_settings.lecam_weight > 0:
-            outputs["lecam_monet"] = nets["monet_lecam"](outputs["disc_real_monet"],
-                                                         outputs["disc_pooled_monet"])
-            outputs["lecam_photo"] = nets["photo_lecam"](outputs["disc_real_photo"],
-                                                         outputs["disc_pooled_photo"])
+            outputs["lecam_monet"] = nets["monet_lecam"](
+                outputs["disc_real_monet"], outputs["disc_pooled_monet"]
+            )
+            outputs["lecam_photo"] = nets["photo_lecam"](
+                outputs["disc_real_photo"], outputs["disc_pooled_photo"]
+            )
         return outputs
 
     def train_step(self, *args):
@@ -229,20 +267,25 @@ class CycleGAN(keras.Model):
         nets["monet_discriminator_for_generator"] = self.monet_discriminator
         nets["photo_discriminator_for_generator"] = self.photo_discriminator
         with tf.GradientTape(persistent=True) as tape:
-            outputs = self._forward(real_photo, real_monet,
-                                    {k: _training_call(v) for k, v in nets.items()})
+            outputs = self._forward(
+                real_photo, real_monet, {k: _training_call(v) for k, v in nets.items()}
+            )
             losses = cyclegan_losses(outputs, self.loss_settings, global_batch)
         generator_variables = self.generator_variables()
         discriminator_variables = self.discriminator_variables()
         generator_grads = tape.gradient(losses["generator_total"], generator_variables)
         discriminator_grads = tape.gradient(losses["discriminator_total"], discriminator_variables)
         del tape
-        self.generator_optimizer.apply_gradients(zip(generator_grads, generator_variables, strict=True))
+        self.generator_optimizer.apply_gradients(
+            zip(generator_grads, generator_variables, strict=True)
+        )
         self.discriminator_optimizer.apply_gradients(
-            zip(discriminator_grads, discriminator_variables, strict=True))
+            zip(discriminator_grads, discriminator_variables, strict=True)
+        )
         if self.monet_generator_average is not None:
             self.monet_generator_average(
-                [ops.convert_to_tensor(w) for w in self.monet_generator.trainable_variables])
+                [ops.convert_to_tensor(w) for w in self.monet_generator.trainable_variables]
+            )
         context = tf.distribute.get_replica_context()
         logged = {name: losses[name] for name in LOGGED_LOSSES}
         if replicas > 1 and context is not None:
@@ -265,23 +308,33 @@ class CycleGAN(keras.Model):
         discriminator_variables = self.discriminator_variables()
         weights = _ValuesByVariable(self.trainable_variables, trainable_values)
 
-        def compute_losses(generator_values, discriminator_values,
-                           discriminator_values_for_generator, non_trainable_values):
+        def compute_losses(
+            generator_values,
+            discriminator_values,
+            discriminator_values_for_generator,
+            non_trainable_values,
+        ):
             # The generators' loss sees D through its own, undifferentiated copy of D's weights, and
             # the pooled fakes are stop_gradient'ed, so d(generator_total + discriminator_total)
             # gives d(generator_total)/d(G) and d(discriminator_total)/d(D) exactly.
             weights_for_discriminator = weights.replaced(generator_variables, generator_values)
             weights_for_generator = weights_for_discriminator.replaced(
-                discriminator_variables, discriminator_values_for_generator)
+                discriminator_variables, discriminator_values_for_generator
+            )
             weights_for_discriminator = weights_for_discriminator.replaced(
-                discriminator_variables, discriminator_values)
+                discriminator_variables, discriminator_values
+            )
             layer_state = _ValuesByVariable(self.non_trainable_variables, non_trainable_values)
-            nets = {name: _stateless(getattr(self, name), weights_for_discriminator, layer_state)
-                    for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+            nets = {
+                name: _stateless(getattr(self, name), weights_for_discriminator, layer_state)
+                for name in (*NETWORKS, *POOLS, *STATE_LAYERS)
+            }
             nets["monet_discriminator_for_generator"] = _stateless(
-                self.monet_discriminator, weights_for_generator, layer_state)
+                self.monet_discriminator, weights_for_generator, layer_state
+            )
             nets["photo_discriminator_for_generator"] = _stateless(
-                self.photo_discriminator, weights_for_generator, layer_state)
+                self.photo_discriminator, weights_for_generator, layer_state
+            )
             outputs = self._forward(real_photo, real_monet, nets)
             losses = cyclegan_losses(outputs, self.loss_settings, global_batch)
             total = losses["generator_total"] + losses["discriminator_total"]
@@ -291,21 +344,26 @@ class CycleGAN(keras.Model):
         discriminator_values = weights.of(discriminator_variables)
         gradients_of = jax.value_and_grad(compute_losses, argnums=(0, 1), has_aux=True)
         (_, (losses, non_trainable_values)), (generator_grads, discriminator_grads) = gradients_of(
-            generator_values, discriminator_values, discriminator_values, non_trainable_values)
+            generator_values, discriminator_values, discriminator_values, non_trainable_values
+        )
 
         split = self.optimizer.generator_variable_count
         generator_values, generator_optimizer_values = self.generator_optimizer.stateless_apply(
-            optimizer_values[:split], generator_grads, generator_values)
+            optimizer_values[:split], generator_grads, generator_values
+        )
         discriminator_values, discriminator_optimizer_values = (
             self.discriminator_optimizer.stateless_apply(
-                optimizer_values[split:], discriminator_grads, discriminator_values))
+                optimizer_values[split:], discriminator_grads, discriminator_values
+            )
+        )
         weights = weights.replaced(generator_variables, generator_values)
         weights = weights.replaced(discriminator_variables, discriminator_values)
         optimizer_values = list(generator_optimizer_values) + list(discriminator_optimizer_values)
         if self.monet_generator_average is not None:
             layer_state = _ValuesByVariable(self.non_trainable_variables, non_trainable_values)
             _stateless(self.monet_generator_average, weights, layer_state)(
-                weights.of(self.monet_generator.trainable_variables))
+                weights.of(self.monet_generator.trainable_variables)
+            )
             non_trainable_values = layer_state.values
 
         mapping = list(zip(self.metrics_variables, metrics_values, strict=True))
@@ -336,11 +394,13 @@ class CycleGAN(keras.Model):
         copy = self._painting_copy
         # Host copies: on JAX the copy must not share the averages' buffers, which the next
         # training step donates (deletes).
-        for target, average in zip(copy.trainable_weights,
-                                   self.monet_generator_average.averages, strict=True):
+        for target, average in zip(
+            copy.trainable_weights, self.monet_generator_average.averages, strict=True
+        ):
             target.assign(np.array(keras.ops.convert_to_numpy(average.value)))
-        for target, source in zip(copy.non_trainable_weights,
-                                  self.monet_generator.non_trainable_weights, strict=True):
+        for target, source in zip(
+            copy.non_trainable_weights, self.monet_generator.non_trainable_weights, strict=True
+        ):
             target.assign(np.array(keras.ops.convert_to_numpy(source.value)))
         return copy
 
@@ -351,8 +411,10 @@ class CycleGAN(keras.Model):
         for name in NETWORKS:
             for variable in getattr(self, name).weights:
                 named[f"{name}/{variable.path}"] = variable
-        for label, optimizer in (("generator_optimizer", self.generator_optimizer),
-                                 ("discriminator_optimizer", self.discriminator_optimizer)):
+        for label, optimizer in (
+            ("generator_optimizer", self.generator_optimizer),
+            ("discriminator_optimizer", self.discriminator_optimizer),
+        ):
             # Index first: both generators have the same layer names, so optimizer slot names repeat.
             for index, variable in enumerate(optimizer.variables):
                 named[f"{label}/{index:04d}_{variable.name}"] = variable
@@ -362,8 +424,10 @@ class CycleGAN(keras.Model):
         for name in state_layers:
             for variable in getattr(self, name).weights:
                 named[f"{name}/{variable.name}"] = variable
-        if len(named) != (sum(len(getattr(self, n).weights) for n in (*NETWORKS, *state_layers))
-                          + len(self.optimizer.variables)):
+        if len(named) != (
+            sum(len(getattr(self, n).weights) for n in (*NETWORKS, *state_layers))
+            + len(self.optimizer.variables)
+        ):
             raise RuntimeError("CycleGAN state names collide; give every layer a unique name.")
         return named
 
@@ -371,11 +435,12 @@ class CycleGAN(keras.Model):
         """Every network weight, optimizer variable (iterations included) and image pool, as numpy
         arrays keyed by stable names. Use for checkpoints on either backend."""
         if not hasattr(self, "optimizer") or not isinstance(self.optimizer, CycleGANOptimizers):
-            raise RuntimeError("Call `compile()` before `get_state()`: the optimizer state is part of it.")
+            raise RuntimeError(
+                "Call `compile()` before `get_state()`: the optimizer state is part of it."
+            )
         if hasattr(self, "jax_state_sync"):
             self.jax_state_sync()  # inside fit() on JAX the live values sit outside the variables
-        return {key: np.array(v.numpy())
-                for key, v in self._state_variables().items()}
+        return {key: np.array(v.numpy()) for key, v in self._state_variables().items()}
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what `get_state()` returned; missing/unexpected keys or shapes are a ValueError."""
@@ -391,8 +456,10 @@ class CycleGAN(keras.Model):
         for key, variable in named.items():
             value = np.asarray(state[key])
             if tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(f"CycleGAN state {key!r} has shape {value.shape}; the model's "
-                                 f"variable has {tuple(variable.shape)}.")
+                raise ValueError(
+                    f"CycleGAN state {key!r} has shape {value.shape}; the model's "
+                    f"variable has {tuple(variable.shape)}."
+                )
         for key, variable in named.items():
             variable.assign(np.asarray(state[key]).astype(variable.dtype))
 
@@ -401,16 +468,21 @@ class CycleGAN(keras.Model):
         config = super().get_config()
         for name in NETWORKS:
             config[name] = keras.saving.serialize_keras_object(getattr(self, name))
-        config.update(pool_size=self.pool_size, seed=self.seed,
-                      diffaugment=list(self.diffaugment.policy), ema_decay=self.ema_decay)
+        config.update(
+            pool_size=self.pool_size,
+            seed=self.seed,
+            diffaugment=list(self.diffaugment.policy),
+            ema_decay=self.ema_decay,
+        )
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         for name in NETWORKS:
-            config[name] = keras.saving.deserialize_keras_object(config[name],
-                                                                 custom_objects=custom_objects)
+            config[name] = keras.saving.deserialize_keras_object(
+                config[name], custom_objects=custom_objects
+            )
         return cls(**config)
 
 
@@ -446,9 +518,12 @@ def _stateless(layer, weights: _ValuesByVariable, layer_state: _ValuesByVariable
     (pools, counters, averages, power iterations) are written into `layer_state`."""
 
     def run(*args):
-        outputs, updated = layer.stateless_call(weights.of(layer.trainable_variables),
-                                                layer_state.of(layer.non_trainable_variables),
-                                                *args, training=True)
+        outputs, updated = layer.stateless_call(
+            weights.of(layer.trainable_variables),
+            layer_state.of(layer.non_trainable_variables),
+            *args,
+            training=True,
+        )
         layer_state.update(layer.non_trainable_variables, updated)
         return outputs
 

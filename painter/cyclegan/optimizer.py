@@ -23,13 +23,18 @@ class CycleGANOptimizers:
             updates (the model's, read when the optimizers are built).
     """
 
-    def __init__(self, generator: keras.optimizers.Optimizer,
-                 discriminator: keras.optimizers.Optimizer,
-                 generator_variables: Callable[[], list],
-                 discriminator_variables: Callable[[], list]):
+    def __init__(
+        self,
+        generator: keras.optimizers.Optimizer,
+        discriminator: keras.optimizers.Optimizer,
+        generator_variables: Callable[[], list],
+        discriminator_variables: Callable[[], list],
+    ):
         if generator is discriminator:
-            raise ValueError("The generator and discriminator optimizers must be two objects: "
-                             "each keeps its own moments and step count.")
+            raise ValueError(
+                "The generator and discriminator optimizers must be two objects: "
+                "each keeps its own moments and step count."
+            )
         self.generator = generator
         self.discriminator = discriminator
         self._generator_variables = generator_variables

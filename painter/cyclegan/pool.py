@@ -33,7 +33,9 @@ def _hash32(x):
 def hash_uniform(seed, counter):
     """Uniform [0, 1) floats, one per int32 `counter` element, deterministic in (seed, counter).
     `seed` is an int or an int32 scalar tensor."""
-    mixed = ops.bitwise_xor(ops.cast(counter, "int32"), _hash32(ops.convert_to_tensor(seed, "int32")))
+    mixed = ops.bitwise_xor(
+        ops.cast(counter, "int32"), _hash32(ops.convert_to_tensor(seed, "int32"))
+    )
     bits = ops.bitwise_and(_hash32(mixed), 0xFFFFFF)  # 24 bits: exact in float32
     return ops.cast(bits, "float32") / float(1 << 24)
 
@@ -64,20 +66,39 @@ class ImagePool(keras.layers.Layer):
                 raise ValueError(
                     f"ImagePool needs a fixed image shape to hold images. Received: {input_shape}"
                 )
-            self.images = self.add_weight(shape=(self.pool_size, *image_shape), initializer="zeros",
-                                          trainable=False, name="images",
-                                          aggregation="only_first_replica")
-            self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32",
-                                         trainable=False, name="count",
-                                         aggregation="only_first_replica")
-            self.draws = self.add_weight(shape=(), initializer="zeros", dtype="int32",
-                                         trainable=False, name="draws",
-                                         aggregation="only_first_replica")
+            self.images = self.add_weight(
+                shape=(self.pool_size, *image_shape),
+                initializer="zeros",
+                trainable=False,
+                name="images",
+                aggregation="only_first_replica",
+            )
+            self.count = self.add_weight(
+                shape=(),
+                initializer="zeros",
+                dtype="int32",
+                trainable=False,
+                name="count",
+                aggregation="only_first_replica",
+            )
+            self.draws = self.add_weight(
+                shape=(),
+                initializer="zeros",
+                dtype="int32",
+                trainable=False,
+                name="draws",
+                aggregation="only_first_replica",
+            )
             # The seed is state too, so a checkpoint resumes the same random sequence even if
             # the resumed model was built with another seed.
             self.seed_state = self.add_weight(
-                shape=(), initializer=keras.initializers.Constant(self.seed), dtype="int32",
-                trainable=False, name="seed", aggregation="only_first_replica")
+                shape=(),
+                initializer=keras.initializers.Constant(self.seed),
+                dtype="int32",
+                trainable=False,
+                name="seed",
+                aggregation="only_first_replica",
+            )
         self.built = True
 
     def call(self, images, training=None):
@@ -109,8 +130,9 @@ class ImagePool(keras.layers.Layer):
         later = ops.sum(writes, axis=0, keepdims=True) - ops.cumsum(writes, axis=0)
         last_writes = writes * ops.cast(later < 0.5, "float32")
         written = ops.sum(last_writes, axis=0)
-        new_pool = (pool * ops.reshape(1.0 - written, (-1, 1, 1, 1))
-                    + ops.einsum("bn,bhwc->nhwc", last_writes, images))
+        new_pool = pool * ops.reshape(1.0 - written, (-1, 1, 1, 1)) + ops.einsum(
+            "bn,bhwc->nhwc", last_writes, images
+        )
         self.images.assign(new_pool)
         self.count.assign(ops.minimum(count + ops.cast(batch, "int32"), size))
         self.draws.assign(draws + 2 * ops.cast(batch, "int32"))

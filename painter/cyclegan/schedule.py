@@ -43,8 +43,9 @@ class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
         decay_epochs: epochs at the end over which the rate falls to 0 (0 = constant).
     """
 
-    def __init__(self, initial_learning_rate: float, steps_per_epoch: int, epochs: int,
-                 decay_epochs: int):
+    def __init__(
+        self, initial_learning_rate: float, steps_per_epoch: int, epochs: int, decay_epochs: int
+    ):
         if steps_per_epoch <= 0 or epochs < 0:
             raise ValueError(
                 f"`steps_per_epoch` must be > 0 and `epochs` >= 0 (0 = planned). Received: "
@@ -63,16 +64,20 @@ class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
         for a fixed `epochs`, a constant rate for `epochs=0` (until a plan is set) or no decay."""
         if self.epochs == 0 or self.decay_epochs == 0:
             return (NO_DECAY, NO_DECAY, 1.0)
-        return (float((self.epochs - self.decay_epochs) * self.steps_per_epoch),
-                float(self.epochs * self.steps_per_epoch), 1.0)
+        return (
+            float((self.epochs - self.decay_epochs) * self.steps_per_epoch),
+            float(self.epochs * self.steps_per_epoch),
+            1.0,
+        )
 
     def track(self, optimizer: keras.optimizers.Optimizer):
         """Keep the plan in a variable of `optimizer` (built, so the variable comes last and the
         other optimizer variables keep their positions); returns the variable. Call once, inside
         the distribution scope the optimizer was made in."""
         if self.plan_variable is None:
-            variable = optimizer.add_variable((3,), initializer="zeros", dtype="float32",
-                                              name=PLAN_VARIABLE)
+            variable = optimizer.add_variable(
+                (3,), initializer="zeros", dtype="float32", name=PLAN_VARIABLE
+            )
             variable.assign(np.asarray(self.fixed_plan(), "float32"))
             self.plan_variable = variable
         return self.plan_variable
@@ -80,10 +85,13 @@ class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
     def set_plan(self, decay_start_step: float, end_step: float, start_fraction: float) -> None:
         """Change the plan (between epochs; see the module's docstring)."""
         if self.plan_variable is None:
-            raise RuntimeError("Call `track(optimizer)` before `set_plan`: the plan lives in an "
-                               "optimizer variable.")
+            raise RuntimeError(
+                "Call `track(optimizer)` before `set_plan`: the plan lives in an "
+                "optimizer variable."
+            )
         self.plan_variable.assign(
-            np.asarray([decay_start_step, end_step, start_fraction], "float32"))
+            np.asarray([decay_start_step, end_step, start_fraction], "float32")
+        )
 
     def plan(self) -> tuple[float, float, float]:
         """The plan in force: (decay_start_step, end_step, start_fraction)."""
@@ -124,8 +132,10 @@ def track_schedules(model) -> list[LinearDecaySchedule]:
         # Keras keeps the schedule object (not its value) in `_learning_rate`.
         schedule = getattr(optimizer, "_learning_rate", None)
         if not isinstance(schedule, LinearDecaySchedule):
-            raise TypeError(f"optimizer {optimizer.name} has no LinearDecaySchedule "
-                            f"(its learning rate is {schedule!r}).")
+            raise TypeError(
+                f"optimizer {optimizer.name} has no LinearDecaySchedule "
+                f"(its learning rate is {schedule!r})."
+            )
         schedule.track(optimizer)
         found.append(schedule)
     return found

@@ -64,7 +64,9 @@ def augment_image(image, seed, config: Config):
             unit, 1.0 - 0.2 * strength, 1.0 + 0.2 * strength, seed=seeds[6]
         )
         unit = tf.image.stateless_random_saturation(
-            tf.clip_by_value(unit, 0.0, 1.0), 1.0 - 0.2 * strength, 1.0 + 0.2 * strength,
+            tf.clip_by_value(unit, 0.0, 1.0),
+            1.0 - 0.2 * strength,
+            1.0 + 0.2 * strength,
             seed=seeds[7],
         )
         x = tf.clip_by_value(unit, 0.0, 1.0) * 255.0

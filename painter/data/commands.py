@@ -13,55 +13,85 @@ import sys
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `data` and its verbs to `python -m painter`."""
     data = subparsers.add_parser(
-        "data", help="inspect, convert and preview training data",
+        "data",
+        help="inspect, convert and preview training data",
         description="Look at, convert and preview training images (TFRecords or image folders).",
     )
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
     verbs = data.add_subparsers(dest="data_command", metavar="<verb>")
 
     inspect = verbs.add_parser(
-        "inspect", help="print a JSON summary of data (exit 1 if anything is wrong)",
+        "inspect",
+        help="print a JSON summary of data (exit 1 if anything is wrong)",
         description="Print ONE JSON object: images per target, files with record counts, image "
         "shapes and problems found. Exit 1 when a path is bad or a problem is found.",
     )
-    inspect.add_argument("paths", nargs="+", metavar="PATH",
-                         help="TFRecord/image files or folders, or Kaggle's gan-getting-started folder")
-    inspect.add_argument("--image-size", type=int, default=None,
-                         help="also flag images smaller than this crop")
-    inspect.add_argument("--quick", action="store_true",
-                         help="read headers only; do not decode pixels")
+    inspect.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="TFRecord/image files or folders, or Kaggle's gan-getting-started folder",
+    )
+    inspect.add_argument(
+        "--image-size", type=int, default=None, help="also flag images smaller than this crop"
+    )
+    inspect.add_argument(
+        "--quick", action="store_true", help="read headers only; do not decode pixels"
+    )
     inspect.set_defaults(func=_inspect)
 
     convert = verbs.add_parser(
-        "convert", help="write an image folder as TFRecords in the competition's format",
+        "convert",
+        help="write an image folder as TFRecords in the competition's format",
         description="Image folder -> TFRecords named like Kaggle's (photo00-352.tfrec). RGB JPEGs "
         "already at the size are stored byte for byte; others are converted, resized (shorter side), "
         "centre-cropped and re-encoded. A rerun keeps finished files.",
     )
     convert.add_argument("src", metavar="SRC", help="folder of JPEG/PNG images")
     convert.add_argument("out", metavar="OUT", help="output folder")
-    convert.add_argument("--target", required=True, help="the `target` feature, e.g. photo or monet")
-    convert.add_argument("--records-per-file", type=int, default=352,
-                         help="records per file (default 352, like Kaggle's photo files)")
+    convert.add_argument(
+        "--target", required=True, help="the `target` feature, e.g. photo or monet"
+    )
+    convert.add_argument(
+        "--records-per-file",
+        type=int,
+        default=352,
+        help="records per file (default 352, like Kaggle's photo files)",
+    )
     convert.add_argument("--image-size", type=int, default=256, help="square size (default 256)")
-    convert.add_argument("--skip-bad-records", action="store_true",
-                         help="skip unreadable images (counted and listed) instead of stopping")
+    convert.add_argument(
+        "--skip-bad-records",
+        action="store_true",
+        help="skip unreadable images (counted and listed) instead of stopping",
+    )
     convert.set_defaults(func=_convert)
 
     preview = verbs.add_parser(
-        "preview", help="draw augmented samples next to their originals",
+        "preview",
+        help="draw augmented samples next to their originals",
         description="Save a PNG grid: random images from PATH, each with augmented versions.",
     )
     preview.add_argument("path", metavar="PATH", help="TFRecords or image folder (or file)")
     preview.add_argument("--out", required=True, help="PNG file to write")
     preview.add_argument("--count", type=int, default=8, help="images (rows), default 8")
-    preview.add_argument("--config", default="kaggle-tpu",
-                         help="preset name or .json/.yaml config (default kaggle-tpu)")
-    preview.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a config field (repeatable)")
+    preview.add_argument(
+        "--config",
+        default="kaggle-tpu",
+        help="preset name or .json/.yaml config (default kaggle-tpu)",
+    )
+    preview.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (repeatable)",
+    )
     preview.add_argument("--seed", type=int, default=0, help="which images and which draws")
-    preview.add_argument("--skip-bad-records", action="store_true",
-                         help="skip unreadable records instead of stopping")
+    preview.add_argument(
+        "--skip-bad-records",
+        action="store_true",
+        help="skip unreadable records instead of stopping",
+    )
     preview.set_defaults(func=_preview)
 
 
@@ -72,8 +102,11 @@ def _inspect(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if not summary["ok"]:
         first = summary["problems"][0]
-        print(f"error: {len(summary['problems'])} problem(s) found; first: {first['where']}: "
-              f"{first['problem']}", file=sys.stderr)
+        print(
+            f"error: {len(summary['problems'])} problem(s) found; first: {first['where']}: "
+            f"{first['problem']}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -82,8 +115,12 @@ def _convert(args: argparse.Namespace) -> int:
     from painter.data.tfrecord import write_tfrecords
 
     report = write_tfrecords(
-        args.src, args.out, args.target, args.records_per_file,
-        image_size=args.image_size, skip_bad_records=args.skip_bad_records,
+        args.src,
+        args.out,
+        args.target,
+        args.records_per_file,
+        image_size=args.image_size,
+        skip_bad_records=args.skip_bad_records,
         log=lambda message: print(message, flush=True),
     )
     print(

@@ -178,5 +178,15 @@ def fit_to_size_tf(image, size: int):
     return tf.ensure_shape(image, [size, size, 3])
 
 
-__all__ = ["ImageHeader", "read_header", "check_size", "to_rgb", "fit_to_size", "load_rgb",
-           "encode_jpeg", "to_uint8", "fit_to_size_tf", "JPEG_QUALITY"]
+__all__ = [
+    "ImageHeader",
+    "read_header",
+    "check_size",
+    "to_rgb",
+    "fit_to_size",
+    "load_rgb",
+    "encode_jpeg",
+    "to_uint8",
+    "fit_to_size_tf",
+    "JPEG_QUALITY",
+]

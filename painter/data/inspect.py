@@ -45,7 +45,11 @@ def inspect_paths(
     for source in sources:
         result = reader.scan(source, image_size=image_size)
         good = result.good
-        bad_pixels = dict((id(r), message) for r, message in reader.decode_problems(result, good)) if decode else {}
+        bad_pixels = (
+            dict((id(r), message) for r, message in reader.decode_problems(result, good))
+            if decode
+            else {}
+        )
         for where, what in result.problems():
             problems.append({"where": where, "problem": what})
         for record in good:

@@ -69,8 +69,10 @@ class TrainingData:
 
 def derive_seed(*values: int) -> int:
     """A well-mixed non-negative int32 from integers, e.g. (config.seed, epoch, stream)."""
-    return int(np.random.SeedSequence([int(v) & 0xFFFFFFFF for v in values]).generate_state(1)[0]
-               & 0x7FFFFFFF)
+    return int(
+        np.random.SeedSequence([int(v) & 0xFFFFFFFF for v in values]).generate_state(1)[0]
+        & 0x7FFFFFFF
+    )
 
 
 def steps_per_epoch(photo_count: int, config: Config) -> int:
@@ -91,7 +93,7 @@ def steps_per_epoch(photo_count: int, config: Config) -> int:
 
 
 def choose_cache(config: Config, image_count: int) -> str:
-    """"memory" when the decoded images fit config.cache_memory_mb, else "disk" (or as set)."""
+    """ "memory" when the decoded images fit config.cache_memory_mb, else "disk" (or as set)."""
     if config.cache != "auto":
         return config.cache
     megabytes = image_count * config.image_size**2 * 3 / 2**20
@@ -112,8 +114,13 @@ def _remove_cache(prefix: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _fill(cached, good: list[reader.Record], result: reader.Scan, config: Config,
-          report: reader.ReadReport) -> int:
+def _fill(
+    cached,
+    good: list[reader.Record],
+    result: reader.Scan,
+    config: Config,
+    report: reader.ReadReport,
+) -> int:
     """Iterate `cached` once so that every image is decoded into the cache; name any image that
     fails to decode (or, when skipping, count it). Returns the number of images cached."""
     import tensorflow as tf
@@ -128,7 +135,9 @@ def _fill(cached, good: list[reader.Record], result: reader.Scan, config: Config
         except tf.errors.OpError as error:
             # Only without skip_bad_records (errors are ignored before the cache otherwise).
             block = good[len(names) : len(names) + _FILL_BATCH]
-            for record, decode_error in reader._locate_decode_error(result, block, config.image_size):
+            for record, decode_error in reader._locate_decode_error(
+                result, block, config.image_size
+            ):
                 raise DataError(
                     f"{reader.decode_error_message(record, decode_error)}. Or {reader.SKIP_HINT}."
                 ) from None
@@ -137,7 +146,10 @@ def _fill(cached, good: list[reader.Record], result: reader.Scan, config: Config
         got = {name.decode("utf-8") for name in names}
         for record in good:
             if record.name not in got:
-                report.skip(record.where, f"{record.name}: the image cannot be decoded; replace or remove it")
+                report.skip(
+                    record.where,
+                    f"{record.name}: the image cannot be decoded; replace or remove it",
+                )
     report.read = len(names)
     return len(names)
 
@@ -183,8 +195,9 @@ def _epoch_seeds(seed: int, epoch):
     import tensorflow as tf
 
     def seeds(epoch_value):
-        return np.array([derive_seed(seed, int(epoch_value), stream) for stream in range(4)],
-                        np.int64)
+        return np.array(
+            [derive_seed(seed, int(epoch_value), stream) for stream in range(4)], np.int64
+        )
 
     return tf.ensure_shape(tf.numpy_function(seeds, [epoch], tf.int64, stateful=False), [4])
 
@@ -192,8 +205,9 @@ def _epoch_seeds(seed: int, epoch):
 ZERO_GLOBAL_SEED_STAND_IN = 0x5EED  # see one_epoch in _epochs
 
 
-def _epochs(photos, monets, photo_count: int, monet_count: int, steps: int, start_epoch: int,
-            config: Config):
+def _epochs(
+    photos, monets, photo_count: int, monet_count: int, steps: int, start_epoch: int, config: Config
+):
     """Batches of epochs start_epoch .. epochs-1 (open-ended when config.epochs == 0).
 
     Only the shuffles are built per epoch (inside `flat_map`, from the epoch's seeds); one
@@ -213,14 +227,20 @@ def _epochs(photos, monets, photo_count: int, monet_count: int, steps: int, star
             graph.seed = ZERO_GLOBAL_SEED_STAND_IN
         seeds = _epoch_seeds(config.seed, epoch)
         photo_order = photos.shuffle(
-            min(config.shuffle_buffer, photo_count) or 1, seed=seeds[0],
+            min(config.shuffle_buffer, photo_count) or 1,
+            seed=seeds[0],
             reshuffle_each_iteration=False,
         ).take(size)
         # A fresh permutation of the paintings on every pass (the seed fixes the sequence of them).
-        monet_order = monets.shuffle(
-            min(config.shuffle_buffer, monet_count) or 1, seed=seeds[1],
-            reshuffle_each_iteration=True,
-        ).repeat().take(size)
+        monet_order = (
+            monets.shuffle(
+                min(config.shuffle_buffer, monet_count) or 1,
+                seed=seeds[1],
+                reshuffle_each_iteration=True,
+            )
+            .repeat()
+            .take(size)
+        )
         # Augmentation seeds: (the epoch's stream seed, position in the epoch).
         index = tf.data.Dataset.range(size)
         augment_seeds = index.map(lambda i: (tf.stack([seeds[2], i]), tf.stack([seeds[3], i])))
@@ -228,8 +248,10 @@ def _epochs(photos, monets, photo_count: int, monet_count: int, steps: int, star
 
     def augment(real_photo, real_monet, seeds):
         photo_seed, monet_seed = seeds
-        return (augment_image(real_photo, photo_seed, config),
-                augment_image(real_monet, monet_seed, config))
+        return (
+            augment_image(real_photo, photo_seed, config),
+            augment_image(real_monet, monet_seed, config),
+        )
 
     return (
         tf.data.Dataset.range(start_epoch, stop)
@@ -279,7 +301,9 @@ def make_training_dataset(
     # Decide memory vs disk from the file listing (an upper bound: records per file for TFRecords).
     estimate = sum(_estimate_count(source) for source in scans.values())
     cache = choose_cache(config, estimate)
-    cache_dir = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "painter-cache"
+    cache_dir = (
+        Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "painter-cache"
+    )
     prepared = {
         domain: _prepare_domain(source, config, cache, cache_dir, domain)
         for domain, source in scans.items()
@@ -325,5 +349,11 @@ def _estimate_count(source: ImageSource) -> int:
     return total
 
 
-__all__ = ["OPEN_ENDED_EPOCHS", "TrainingData", "make_training_dataset", "steps_per_epoch",
-           "derive_seed", "choose_cache"]
+__all__ = [
+    "OPEN_ENDED_EPOCHS",
+    "TrainingData",
+    "make_training_dataset",
+    "steps_per_epoch",
+    "derive_seed",
+    "choose_cache",
+]

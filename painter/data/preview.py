@@ -35,16 +35,26 @@ def save_preview(
     good = reader.check_scan(result, skip_bad_records=config.skip_bad_records, report=report)
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(good), size=min(count, len(good)), replace=False).tolist()
-    pairs = list(reader.iterate_images(source, image_size=config.image_size, indices=picked,
-                                       skip_bad_records=config.skip_bad_records))
+    pairs = list(
+        reader.iterate_images(
+            source,
+            image_size=config.image_size,
+            indices=picked,
+            skip_bad_records=config.skip_bad_records,
+        )
+    )
     names = [name for name, _ in pairs]
     originals = np.stack([image for _, image in pairs])
     columns = {"original": originals}
     for version in range(versions):
-        columns[f"augmented {version + 1}"] = np.stack([
-            augment_image(image, tf.constant([seed, row * versions + version], tf.int64), config).numpy()
-            for row, image in enumerate(originals)
-        ])
+        columns[f"augmented {version + 1}"] = np.stack(
+            [
+                augment_image(
+                    image, tf.constant([seed, row * versions + version], tf.int64), config
+                ).numpy()
+                for row, image in enumerate(originals)
+            ]
+        )
     title = f"{source.root.name}: augmentation under preset {config.preset!r} (seed {seed})"
     return save_image_grid(columns, out, title=title, row_labels=names)
 

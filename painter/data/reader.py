@@ -90,7 +90,11 @@ class ReadReport:
 # --- pass 1: scan ----------------------------------------------------------------------------
 def _bytes_feature(example, key: str) -> bytes | None:
     feature = example.features.feature.get(key)
-    if feature is None or feature.WhichOneof("kind") != "bytes_list" or len(feature.bytes_list.value) != 1:
+    if (
+        feature is None
+        or feature.WhichOneof("kind") != "bytes_list"
+        or len(feature.bytes_list.value) != 1
+    ):
         return None
     return feature.bytes_list.value[0]
 
@@ -131,17 +135,25 @@ def _scan_tfrecord(file: Path, image_size: int | None, scan: Scan) -> None:
     count = 0
     for index, raw, reason in raw_records(file):
         if raw is None:
-            scan.file_problems.append((file, index, (
-                f"truncated or corrupt TFRecord file ({reason}); records from index {index} on "
-                "cannot be read: re-create or re-download this file"
-            )))
+            scan.file_problems.append(
+                (
+                    file,
+                    index,
+                    (
+                        f"truncated or corrupt TFRecord file ({reason}); records from index {index} on "
+                        "cannot be read: re-create or re-download this file"
+                    ),
+                )
+            )
             break
         count = index + 1
         name, target, header, problem = f"{file.stem}-{index}", None, None, None
         try:
             example = tf.train.Example.FromString(raw)
         except Exception:  # noqa: BLE001 - any protobuf parse failure means the same thing
-            problem = "not a tf.train.Example record: re-create the file with `painter data convert`"
+            problem = (
+                "not a tf.train.Example record: re-create the file with `painter data convert`"
+            )
         else:
             name_bytes = _bytes_feature(example, "image_name")
             target_bytes = _bytes_feature(example, "target")
@@ -160,7 +172,9 @@ def _scan_tfrecord(file: Path, image_size: int | None, scan: Scan) -> None:
                     problem = imagelib.check_size(header, image_size)
                 except ValueError as error:
                     problem = f"the `image` feature is {error}: re-create the record from the image"
-        scan.records.append(Record(file, index, name, target if target is not None else "", header, problem))
+        scan.records.append(
+            Record(file, index, name, target if target is not None else "", header, problem)
+        )
     scan.counts[file] = count
 
 
@@ -193,14 +207,20 @@ def check_scan(result: Scan, *, skip_bad_records: bool, report: ReadReport | Non
     problems = result.problems()
     if problems and not skip_bad_records:
         where, what = problems[0]
-        others = f" ({len(problems) - 1} more bad record(s) in {result.source.root})" if len(problems) > 1 else ""
+        others = (
+            f" ({len(problems) - 1} more bad record(s) in {result.source.root})"
+            if len(problems) > 1
+            else ""
+        )
         raise DataError(f"{where}: {what}{others}. Or {SKIP_HINT}.")
     if report is not None:
         for where, what in problems:
             report.skip(where, what)
     good = result.good
     if not good:
-        raise DataError(f"{result.source.root}: no readable images ({len(problems)} bad record(s)).")
+        raise DataError(
+            f"{result.source.root}: no readable images ({len(problems)} bad record(s))."
+        )
     return good
 
 
@@ -226,8 +246,9 @@ def _pil_decode(path, image_size: int | None):
     return tf.ensure_shape(image, [image_size, image_size, 3])  # None: any height and width
 
 
-def _dataset(result: Scan, good: Sequence[Record], image_size: int | None,
-             parallel_calls: int | None = None):
+def _dataset(
+    result: Scan, good: Sequence[Record], image_size: int | None, parallel_calls: int | None = None
+):
     """tf.data of {"image_name", "image"} over `good` (records of `result`), in reading order,
     decoded by `parallel_calls` threads (None: tf.data's AUTOTUNE)."""
     import tensorflow as tf
@@ -259,9 +280,11 @@ def _dataset(result: Scan, good: Sequence[Record], image_size: int | None,
     native = [r.header.tensorflow_decodable() for r in good]
     dataset = tf.data.Dataset.from_tensor_slices((paths, names, native))
     if all(native):
+
         def decode(path, name, _):
             return {"image_name": name, "image": _decode_tf(tf.io.read_file(path), image_size)}
     else:
+
         def decode(path, name, tf_native):
             image = tf.cond(
                 tf_native,
@@ -318,13 +341,17 @@ def _locate_decode_error(result: Scan, block: Sequence[Record], image_size: int 
     return failures
 
 
-def decode_problems(result: Scan, good: Sequence[Record], *, batch_size: int = 256) -> list[tuple[Record, str]]:
+def decode_problems(
+    result: Scan, good: Sequence[Record], *, batch_size: int = 256
+) -> list[tuple[Record, str]]:
     """Decode every record of `good` (no resizing) and return (record, message) for each one
     whose pixels cannot be decoded."""
     import tensorflow as tf
 
     problems: list[tuple[Record, str]] = []
-    native = [r for r in good if result.source.kind == "tfrecord" or r.header.tensorflow_decodable()]
+    native = [
+        r for r in good if result.source.kind == "tfrecord" or r.header.tensorflow_decodable()
+    ]
     native_ids = {id(r) for r in native}
     for record in good:
         if id(record) not in native_ids:  # Pillow decodes these (CMYK, rotated, transparent)
@@ -382,7 +409,9 @@ def iterate_images(
             failed = _locate_decode_error(result, block, image_size)
             for record, error in failed:
                 if not skip_bad_records:
-                    raise DataError(f"{decode_error_message(record, error)}. Or {SKIP_HINT}.") from None
+                    raise DataError(
+                        f"{decode_error_message(record, error)}. Or {SKIP_HINT}."
+                    ) from None
                 report.skip(record.where, decode_error_message(record, error))
             bad = {id(record) for record, _ in failed}
             block = [record for record in block if id(record) not in bad]
@@ -401,13 +430,29 @@ def iterate_images(
             yield name.decode("utf-8"), image
 
 
-def load_images(source, *, image_size: int | None = None, skip_bad_records: bool = False,
-                report: ReadReport | None = None) -> tuple[list[str], np.ndarray]:
+def load_images(
+    source,
+    *,
+    image_size: int | None = None,
+    skip_bad_records: bool = False,
+    report: ReadReport | None = None,
+) -> tuple[list[str], np.ndarray]:
     """All images of a (small) source in memory: (names, uint8 [N, S, S, 3])."""
-    pairs = list(iterate_images(source, image_size=image_size, skip_bad_records=skip_bad_records,
-                                report=report))
+    pairs = list(
+        iterate_images(
+            source, image_size=image_size, skip_bad_records=skip_bad_records, report=report
+        )
+    )
     return [name for name, _ in pairs], np.stack([image for _, image in pairs])
 
 
-__all__ = ["Record", "Scan", "ReadReport", "scan", "check_scan", "read_images", "iterate_images",
-           "load_images"]
+__all__ = [
+    "Record",
+    "Scan",
+    "ReadReport",
+    "scan",
+    "check_scan",
+    "read_images",
+    "iterate_images",
+    "load_images",
+]

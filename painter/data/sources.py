@@ -201,9 +201,19 @@ def _subfolders(folder: Path) -> list[Path]:
         entries = sorted(folder.iterdir())
     except OSError:  # unreadable: skipped (the error message counts what was searched)
         return []
-    return [p for p in entries if not p.name.startswith(".") and p.name not in KAGGLE_FOLDERS
-            and p.is_dir()]
+    return [
+        p
+        for p in entries
+        if not p.name.startswith(".") and p.name not in KAGGLE_FOLDERS and p.is_dir()
+    ]
 
 
-__all__ = ["ImageSource", "find_source", "find_domains", "find_kaggle_data",
-           "kaggle_domain_folder", "TFRECORD_SUFFIXES", "IMAGE_SUFFIXES"]
+__all__ = [
+    "ImageSource",
+    "find_source",
+    "find_domains",
+    "find_kaggle_data",
+    "kaggle_domain_folder",
+    "TFRECORD_SUFFIXES",
+    "IMAGE_SUFFIXES",
+]

@@ -158,13 +158,16 @@ def write_tfrecords(
         raise DataError(f"image_size must be positive. Received: {image_size}")
     source = find_source(src)
     if source.kind != "images":
-        raise DataError(f"{src}: already TFRecords; `data convert` takes a folder of JPEG/PNG images.")
+        raise DataError(
+            f"{src}: already TFRecords; `data convert` takes a folder of JPEG/PNG images."
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = WriteReport()
     log = log or (lambda message: None)
-    good = check_scan(scan(source, image_size=image_size), skip_bad_records=skip_bad_records,
-                      report=report.read)
+    good = check_scan(
+        scan(source, image_size=image_size), skip_bad_records=skip_bad_records, report=report.read
+    )
     chunks = [good[i : i + records_per_file] for i in range(0, len(good), records_per_file)]
     pattern = re.compile(rf"{re.escape(target)}(\d+)-(\d+)\.tfrec")
     existing: dict[int, list[Path]] = {}
@@ -213,5 +216,11 @@ def write_tfrecords(
     return report
 
 
-__all__ = ["FEATURE_SPEC", "DEFAULT_RECORDS_PER_FILE", "WriteReport", "make_example",
-           "tfrecord_name", "write_tfrecords"]
+__all__ = [
+    "FEATURE_SPEC",
+    "DEFAULT_RECORDS_PER_FILE",
+    "WriteReport",
+    "make_example",
+    "tfrecord_name",
+    "write_tfrecords",
+]

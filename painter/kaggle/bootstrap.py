@@ -33,7 +33,9 @@ def content_sha256(files):
 def unpack_files(archive_bytes):
     """{path: bytes} of every file in a zip archive."""
     with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
-        return {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+        return {
+            info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()
+        }
 
 
 def _version_tuple(version):
@@ -85,21 +87,29 @@ def bootstrap_painter(*, version, sha256, payload):
     if installed is not None and _version_tuple(installed) >= _version_tuple(version):
         import painter
 
-        print(f"painter {painter.__version__}: the installed package ({Path(painter.__file__).parent})")
+        print(
+            f"painter {painter.__version__}: the installed package ({Path(painter.__file__).parent})"
+        )
         return "installed"
     root = _unpack_embedded(payload, sha256)
     _forget_painter()
     sys.path.insert(0, str(root))
     # Child processes (if any) import the same copy.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(root), os.environ.get("PYTHONPATH")])
+    )
     importlib.invalidate_caches()
     import painter
 
     if Path(painter.__file__).resolve().parent != (root / "painter").resolve():
         raise RuntimeError(f"expected the embedded painter in {root}, imported {painter.__file__}")
-    why = "PAINTER_FORCE_EMBEDDED=1" if forced else (
-        "no painter installed" if installed is None else f"installed {installed} is older"
+    why = (
+        "PAINTER_FORCE_EMBEDDED=1"
+        if forced
+        else ("no painter installed" if installed is None else f"installed {installed} is older")
     )
-    print(f"painter {painter.__version__}: the copy embedded in this notebook ({why}; "
-          f"sha256 {sha256[:12]}, unpacked to {root})")
+    print(
+        f"painter {painter.__version__}: the copy embedded in this notebook ({why}; "
+        f"sha256 {sha256[:12]}, unpacked to {root})"
+    )
     return "embedded"

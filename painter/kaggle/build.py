@@ -134,8 +134,9 @@ def clear_outputs(notebook: dict[str, Any]) -> dict[str, Any]:
     return notebook
 
 
-def with_package(notebook: dict[str, Any], package: embed.EmbeddedPackage,
-                 *, where: str = "notebook") -> dict[str, Any]:
+def with_package(
+    notebook: dict[str, Any], package: embed.EmbeddedPackage, *, where: str = "notebook"
+) -> dict[str, Any]:
     """A copy of `notebook` whose bootstrap cell embeds `package`, every output cleared."""
     notebook = json.loads(json.dumps(notebook))
     index = bootstrap_cell_index(notebook, where=where)
@@ -186,8 +187,14 @@ def refresh_in_place(notebook_path: str | Path | None = None) -> BuildResult:
 
 
 # What a submission run needs, whatever else the user changes in kernel-metadata.json.
-REQUIRED_METADATA = ("language", "kernel_type", "enable_tpu", "enable_internet",
-                     "competition_sources", "machine_shape")
+REQUIRED_METADATA = (
+    "language",
+    "kernel_type",
+    "enable_tpu",
+    "enable_internet",
+    "competition_sources",
+    "machine_shape",
+)
 
 
 def check_metadata(path: str | Path, *, code_file: str | None = None) -> list[str]:
@@ -204,19 +211,28 @@ def check_metadata(path: str | Path, *, code_file: str | None = None) -> list[st
             problems.append(
                 f"{path}: `{key}` is {metadata.get(key, '(missing)')!r}; a submission run needs "
                 f"{KERNEL_METADATA[key]!r}"
-                + (" (the kaggle CLI's default is true: set false explicitly)"
-                   if key == "enable_internet" else "")
+                + (
+                    " (the kaggle CLI's default is true: set false explicitly)"
+                    if key == "enable_internet"
+                    else ""
+                )
             )
     if code_file is not None and metadata.get("code_file") != code_file:
-        problems.append(f"{path}: `code_file` is {metadata.get('code_file')!r}, not {code_file!r}: "
-                        "a push would upload another notebook.")
+        problems.append(
+            f"{path}: `code_file` is {metadata.get('code_file')!r}, not {code_file!r}: "
+            "a push would upload another notebook."
+        )
     kernel_id = str(metadata.get("id", ""))
     if not _ID_PATTERN.match(kernel_id):
-        problems.append(f"{path}: `id` {kernel_id!r} is not OWNER/SLUG (slug >= 5 characters of "
-                        "lowercase letters, digits and hyphens).")
+        problems.append(
+            f"{path}: `id` {kernel_id!r} is not OWNER/SLUG (slug >= 5 characters of "
+            "lowercase letters, digits and hyphens)."
+        )
     elif "title" in metadata and slugify(str(metadata["title"])) != kernel_id.split("/", 1)[1]:
-        problems.append(f"{path}: `title` {metadata['title']!r} does not resolve to the slug of "
-                        f"`id` {kernel_id!r}; Kaggle would publish the kernel under another URL.")
+        problems.append(
+            f"{path}: `title` {metadata['title']!r} does not resolve to the slug of "
+            f"`id` {kernel_id!r}; Kaggle would publish the kernel under another URL."
+        )
     return problems
 
 
@@ -240,7 +256,9 @@ def check_notebook(notebook_path: str | Path | None = None) -> CheckReport:
     notebook = load_notebook(path)
     try:
         index = bootstrap_cell_index(notebook, where=str(path))
-        report.embedded = embed.read_embedded(cell_source(notebook["cells"][index]), where=str(path))
+        report.embedded = embed.read_embedded(
+            cell_source(notebook["cells"][index]), where=str(path)
+        )
     except PainterError as error:
         report.problems.append(str(error))
         return report

@@ -25,15 +25,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     target = build.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", metavar="DIR", help="folder to write the pushable kernel into")
-    target.add_argument("--in-place", action="store_true",
-                        help="re-embed the package into the notebook itself (outputs cleared)")
-    build.add_argument("--id", dest="kernel_id", metavar="OWNER/SLUG",
-                       help="your kernel's id (default: the placeholder "
-                            "YOUR-KAGGLE-USERNAME/painter-monet-cyclegan)")
-    build.add_argument("--title", help="kernel title; must resolve to the slug "
-                                       "(default: the slug's words, capitalised)")
-    build.add_argument("--notebook", metavar="PATH",
-                       help="the notebook to embed into (default: the repository's notebook.ipynb)")
+    target.add_argument(
+        "--in-place",
+        action="store_true",
+        help="re-embed the package into the notebook itself (outputs cleared)",
+    )
+    build.add_argument(
+        "--id",
+        dest="kernel_id",
+        metavar="OWNER/SLUG",
+        help="your kernel's id (default: the placeholder "
+        "YOUR-KAGGLE-USERNAME/painter-monet-cyclegan)",
+    )
+    build.add_argument(
+        "--title",
+        help="kernel title; must resolve to the slug (default: the slug's words, capitalised)",
+    )
+    build.add_argument(
+        "--notebook",
+        metavar="PATH",
+        help="the notebook to embed into (default: the repository's notebook.ipynb)",
+    )
     build.set_defaults(func=_build)
 
     check = verbs.add_parser(
@@ -41,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exit 1 when a notebook's embedded painter differs from painter/, it holds outputs, "
         "or the kernel-metadata.json beside it lacks a setting a submission run needs",
     )
-    check.add_argument("notebook", nargs="?", metavar="NOTEBOOK",
-                       help="default: the repository's notebook.ipynb")
+    check.add_argument(
+        "notebook", nargs="?", metavar="NOTEBOOK", help="default: the repository's notebook.ipynb"
+    )
     check.set_defaults(func=_check)
 
     kaggle.set_defaults(func=lambda args: kaggle.print_help() or 2)
@@ -55,16 +68,23 @@ def _build(args: argparse.Namespace) -> int:
         if args.kernel_id or args.title:
             from painter.errors import PainterError
 
-            raise PainterError("--id and --title go with --out (the id lives in "
-                               "kernel-metadata.json); --in-place only refreshes the notebook.")
+            raise PainterError(
+                "--id and --title go with --out (the id lives in "
+                "kernel-metadata.json); --in-place only refreshes the notebook."
+            )
         result = build.refresh_in_place(args.notebook)
-        print(f"{result.notebook}: painter {result.package.version} embedded "
-              f"({len(result.package.files)} files, sha256 {result.package.sha256[:12]})")
+        print(
+            f"{result.notebook}: painter {result.package.version} embedded "
+            f"({len(result.package.files)} files, sha256 {result.package.sha256[:12]})"
+        )
         return 0
-    result = build.build(args.out, kernel_id=args.kernel_id, title=args.title,
-                         notebook_path=args.notebook)
-    print(f"{result.notebook}: painter {result.package.version} embedded "
-          f"({len(result.package.files)} files, sha256 {result.package.sha256[:12]})")
+    result = build.build(
+        args.out, kernel_id=args.kernel_id, title=args.title, notebook_path=args.notebook
+    )
+    print(
+        f"{result.notebook}: painter {result.package.version} embedded "
+        f"({len(result.package.files)} files, sha256 {result.package.sha256[:12]})"
+    )
     kernel_id = json.loads(result.metadata.read_text())["id"]
     print(f"{result.metadata}: id {kernel_id}")
     print(f"push it: kaggle kernels push -p {result.notebook.parent}")
@@ -82,7 +102,9 @@ def _check(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 1
     metadata = report.notebook.parent / build.METADATA_NAME
-    print(f"{report.notebook}: embeds the current painter {report.embedded.version} "
-          f"(sha256 {report.embedded.sha256[:12]}); outputs cleared"
-          + (f"; {metadata.name} fine" if metadata.is_file() else ""))
+    print(
+        f"{report.notebook}: embeds the current painter {report.embedded.version} "
+        f"(sha256 {report.embedded.sha256[:12]}); outputs cleared"
+        + (f"; {metadata.name} fine" if metadata.is_file() else "")
+    )
     return 0

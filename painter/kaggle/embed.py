@@ -115,11 +115,15 @@ def read_embedded(cell_source: str, *, where: str = "notebook") -> EmbeddedPacka
     try:
         files = unpack_files(base64.b64decode(match["payload"], validate=True))
     except (ValueError, zipfile.BadZipFile) as error:
-        raise PainterError(f"{where}: the embedded package cannot be decoded ({error}). "
-                           f"Regenerate it: {REGENERATE_COMMAND}") from None
+        raise PainterError(
+            f"{where}: the embedded package cannot be decoded ({error}). "
+            f"Regenerate it: {REGENERATE_COMMAND}"
+        ) from None
     if content_sha256(files) != match["sha256"]:
-        raise PainterError(f"{where}: the embedded package does not match its sha256. "
-                           f"Regenerate it: {REGENERATE_COMMAND}")
+        raise PainterError(
+            f"{where}: the embedded package does not match its sha256. "
+            f"Regenerate it: {REGENERATE_COMMAND}"
+        )
     return EmbeddedPackage(match["version"], match["sha256"], files)
 
 

@@ -24,8 +24,9 @@ KAGGLE_SCRATCH = Path("/kaggle/temp")
 KEEP_SAMPLE_GRIDS = 8  # the first, the last and evenly spaced ones: how the style emerged
 
 
-def checkpoint_dir_for(output_dir: str | os.PathLike,
-                       environ: Mapping[str, str] | None = None) -> str:
+def checkpoint_dir_for(
+    output_dir: str | os.PathLike, environ: Mapping[str, str] | None = None
+) -> str:
     """Where the notebook keeps checkpoints: PAINTER_CHECKPOINT_DIR if set; outside the output
     folder when that is Kaggle's (`/kaggle/temp/painter-checkpoints`, or the system's temporary
     folder where /kaggle/temp cannot be made); else "" (the config's default, WORKDIR/checkpoints:
@@ -42,8 +43,10 @@ def checkpoint_dir_for(output_dir: str | os.PathLike,
             continue
         if os.access(scratch, os.W_OK):
             return str(scratch / "painter-checkpoints")
-    raise OSError(f"neither {KAGGLE_SCRATCH} nor {tempfile.gettempdir()} is writable: set "
-                  "PAINTER_CHECKPOINT_DIR to a folder outside the output folder")
+    raise OSError(
+        f"neither {KAGGLE_SCRATCH} nor {tempfile.gettempdir()} is writable: set "
+        "PAINTER_CHECKPOINT_DIR to a folder outside the output folder"
+    )
 
 
 def thin_sample_grids(samples_dir: str | os.PathLike, keep: int = KEEP_SAMPLE_GRIDS) -> list[Path]:
@@ -51,7 +54,9 @@ def thin_sample_grids(samples_dir: str | os.PathLike, keep: int = KEEP_SAMPLE_GR
     and evenly spaced ones between); returns the deleted paths. Training no longer needs them:
     they are pictures of finished epochs, not state."""
     if keep < 2:
-        raise ValueError(f"`keep` must be at least 2 (the first and the last grid). Received: {keep}")
+        raise ValueError(
+            f"`keep` must be at least 2 (the first and the last grid). Received: {keep}"
+        )
     grids = sorted(Path(samples_dir).glob("epoch-*.png"))
     if len(grids) <= keep:
         return []
@@ -77,8 +82,9 @@ class OutputReport:
         """`output /kaggle/working: 14 files, 301.2 MB (images.zip 280.0 MB, ...)`."""
         top = ", ".join(f"{name} {_megabytes(size)}" for name, size in self.files[:largest])
         more = f", {len(self.files) - largest} more" if len(self.files) > largest else ""
-        return (f"output {self.folder}: {len(self.files)} files, {_megabytes(self.total_bytes)}"
-                + (f" ({top}{more})" if self.files else ""))
+        return f"output {self.folder}: {len(self.files)} files, {_megabytes(self.total_bytes)}" + (
+            f" ({top}{more})" if self.files else ""
+        )
 
 
 def measure_output(folder: str | os.PathLike) -> OutputReport:
@@ -98,5 +104,12 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
 
 
-__all__ = ["KAGGLE_OUTPUT", "KAGGLE_SCRATCH", "KEEP_SAMPLE_GRIDS", "OutputReport",
-           "checkpoint_dir_for", "measure_output", "thin_sample_grids"]
+__all__ = [
+    "KAGGLE_OUTPUT",
+    "KAGGLE_SCRATCH",
+    "KEEP_SAMPLE_GRIDS",
+    "OutputReport",
+    "checkpoint_dir_for",
+    "measure_output",
+    "thin_sample_grids",
+]

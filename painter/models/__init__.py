@@ -31,14 +31,22 @@ def build_generator(config: Config, name: str) -> keras.Model:
     """
     if config.generator == "resnet":
         blocks = config.resnet_blocks or default_resnet_blocks(config.image_size)
-        model = resnet_generator(filters=config.generator_filters, residual_blocks=blocks,
-                                 upsampling=config.upsampling,
-                                 dtype=_policy(config), name=name)
+        model = resnet_generator(
+            filters=config.generator_filters,
+            residual_blocks=blocks,
+            upsampling=config.upsampling,
+            dtype=_policy(config),
+            name=name,
+        )
     elif config.generator == "unet":
         depth = config.unet_depth or default_unet_depth(config.image_size)
-        model = unet_generator(filters=config.generator_filters, depth=depth,
-                               upsampling=config.upsampling,
-                               dtype=_policy(config), name=name)
+        model = unet_generator(
+            filters=config.generator_filters,
+            depth=depth,
+            upsampling=config.upsampling,
+            dtype=_policy(config),
+            name=name,
+        )
     else:
         raise ValueError(f"`generator` must be 'resnet' or 'unet'. Received: {config.generator!r}")
     required = required_multiple(model)
@@ -60,10 +68,13 @@ def build_discriminator(config: Config, name: str) -> keras.Model:
             f"discriminator_layers={config.discriminator_layers} (needs >= {smallest}); "
             "lower discriminator_layers or raise image_size."
         )
-    return patchgan_discriminator(filters=config.discriminator_filters,
-                                  layers=config.discriminator_layers,
-                                  dtype=_policy(config), spectral_norm=config.spectral_norm,
-                                  name=name)
+    return patchgan_discriminator(
+        filters=config.discriminator_filters,
+        layers=config.discriminator_layers,
+        dtype=_policy(config),
+        spectral_norm=config.spectral_norm,
+        name=name,
+    )
 
 
 def required_multiple(generator: keras.Model) -> int:

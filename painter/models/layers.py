@@ -140,23 +140,29 @@ class SpectralConv2D(keras.layers.Conv2D):
     def build(self, input_shape):
         super().build(input_shape)
         self.vector_u = self.add_weight(
-            shape=(1, self.filters), initializer=keras.initializers.RandomNormal(0.0, 1.0),
-            trainable=False, name="vector_u", dtype="float32")
+            shape=(1, self.filters),
+            initializer=keras.initializers.RandomNormal(0.0, 1.0),
+            trainable=False,
+            name="vector_u",
+            dtype="float32",
+        )
 
     # Conv2D saves only its kernel and bias: u is state too (a reloaded model paints the same).
     def save_own_variables(self, store):
         if not self.built:
             return
-        for index, variable in enumerate([self.kernel, *([self.bias] if self.use_bias else []),
-                                          self.vector_u]):
+        for index, variable in enumerate(
+            [self.kernel, *([self.bias] if self.use_bias else []), self.vector_u]
+        ):
             store[str(index)] = variable
 
     def load_own_variables(self, store):
         self._check_load_own_variables(store)
         if not self.built:
             return
-        for index, variable in enumerate([self._kernel, *([self.bias] if self.use_bias else []),
-                                          self.vector_u]):
+        for index, variable in enumerate(
+            [self._kernel, *([self.bias] if self.use_bias else []), self.vector_u]
+        ):
             variable.assign(store[str(index)])
 
     def normalized_kernel(self):

@@ -54,8 +54,15 @@ def patchgan_discriminator(
 def _conv(x, width, strides, name, use_bias=False, spectral_norm=False):
     x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
     conv = SpectralConv2D if spectral_norm else keras.layers.Conv2D
-    return conv(width, 4, strides=strides, padding="valid", use_bias=use_bias,
-                kernel_initializer=conv_initializer(), name=f"{name}_conv")(x)
+    return conv(
+        width,
+        4,
+        strides=strides,
+        padding="valid",
+        use_bias=use_bias,
+        kernel_initializer=conv_initializer(),
+        name=f"{name}_conv",
+    )(x)
 
 
 def _build(filters: int, layers: int, spectral_norm: bool, name: str) -> keras.Model:

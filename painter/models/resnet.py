@@ -32,8 +32,15 @@ def _conv_norm_relu(x, filters, kernel, strides, name, *, reflect: int = 0, relu
     if reflect:
         x = ReflectionPadding2D(reflect, name=f"{name}_pad")(x)
     padding = "valid" if reflect else "same"
-    x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
-                            kernel_initializer=conv_initializer(), name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        kernel_initializer=conv_initializer(),
+        name=f"{name}_conv",
+    )(x)
     x = instance_norm(f"{name}_norm")(x)
     if relu:
         x = keras.layers.ReLU(name=f"{name}_relu")(x)
@@ -49,14 +56,26 @@ def _residual_block(x, filters, name):
 
 def _upsample(x, filters, name, upsampling):
     if upsampling == "transpose":
-        x = keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same", use_bias=False,
-                                         kernel_initializer=conv_initializer(),
-                                         name=f"{name}_conv")(x)
+        x = keras.layers.Conv2DTranspose(
+            filters,
+            3,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=conv_initializer(),
+            name=f"{name}_conv",
+        )(x)
     else:
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
         x = ReflectionPadding2D(1, name=f"{name}_pad")(x)
-        x = keras.layers.Conv2D(filters, 3, padding="valid", use_bias=False,
-                                kernel_initializer=conv_initializer(), name=f"{name}_conv")(x)
+        x = keras.layers.Conv2D(
+            filters,
+            3,
+            padding="valid",
+            use_bias=False,
+            kernel_initializer=conv_initializer(),
+            name=f"{name}_conv",
+        )(x)
     x = instance_norm(f"{name}_norm")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
@@ -102,8 +121,9 @@ def _build(filters, residual_blocks, upsampling, name):
     x = _upsample(x, filters * 2, "u128", upsampling)
     x = _upsample(x, filters, "u64", upsampling)
     x = ReflectionPadding2D(3, name="c7s1_3_pad")(x)
-    x = keras.layers.Conv2D(3, 7, padding="valid", kernel_initializer=conv_initializer(),
-                            name="c7s1_3_conv")(x)
+    x = keras.layers.Conv2D(
+        3, 7, padding="valid", kernel_initializer=conv_initializer(), name="c7s1_3_conv"
+    )(x)
     # float32 output whatever the compute policy: the losses are computed in float32.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -70,12 +70,25 @@ def unet_generator(
 
 def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False):
     if upsampling == "transpose":
-        return keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=use_bias,
-                                            kernel_initializer=conv_initializer(), name=name)(x)
+        return keras.layers.Conv2DTranspose(
+            width,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=use_bias,
+            kernel_initializer=conv_initializer(),
+            name=name,
+        )(x)
     x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
     x = ReflectionPadding2D(1, name=f"{name}_pad")(x)
-    return keras.layers.Conv2D(width, 3, padding="valid", use_bias=use_bias,
-                               kernel_initializer=conv_initializer(), name=name)(x)
+    return keras.layers.Conv2D(
+        width,
+        3,
+        padding="valid",
+        use_bias=use_bias,
+        kernel_initializer=conv_initializer(),
+        name=name,
+    )(x)
 
 
 def _build(filters: int, depth: int, upsampling: str, name: str) -> keras.Model:
@@ -84,8 +97,15 @@ def _build(filters: int, depth: int, upsampling: str, name: str) -> keras.Model:
     skips = []
     for index in range(depth):
         width = filters * _ENCODER_WIDTHS[index]
-        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False,
-                                kernel_initializer=conv_initializer(), name=f"down{index + 1}_conv")(x)
+        x = keras.layers.Conv2D(
+            width,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=conv_initializer(),
+            name=f"down{index + 1}_conv",
+        )(x)
         if index > 0:  # the starter (and pix2pix) leave the first encoder layer unnormalised
             x = instance_norm(f"down{index + 1}_norm")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"down{index + 1}_lrelu")(x)

@@ -90,15 +90,18 @@ def build_app(
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, error: UploadError) -> JSONResponse:
         headers = {"Retry-After": "5"} if error.status == 503 else None
-        return JSONResponse({"error": str(error), "status": error.status},
-                            status_code=error.status, headers=headers)
+        return JSONResponse(
+            {"error": str(error), "status": error.status}, status_code=error.status, headers=headers
+        )
 
     @app.exception_handler(Exception)
     async def painting_failed(request: Request, error: Exception) -> JSONResponse:
         # Not the client's fault (say, out of memory on a huge photo): still JSON, and the
         # server keeps serving the next request.
-        return JSONResponse({"error": f"painting failed: {type(error).__name__}: {error}",
-                             "status": 500}, status_code=500)
+        return JSONResponse(
+            {"error": f"painting failed: {type(error).__name__}: {error}", "status": 500},
+            status_code=500,
+        )
 
     @app.get("/painters")
     async def list_painters() -> list[dict[str, Any]]:
@@ -110,7 +113,9 @@ def build_app(
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise UploadError(
                 "send the image file's bytes as the request body (curl --data-binary "
-                "@photo.jpg), not a form upload (curl -F)", status=415)
+                "@photo.jpg), not a form upload (curl -F)",
+                status=415,
+            )
         data = await _read_body(request, byte_cap)
         # The ticket is taken here, in the event loop's order of arrival, and the painter's
         # FIFO worker paints in ticket order; the handler only waits (no thread held).
@@ -119,8 +124,15 @@ def build_app(
 
     blocks = build_page(painters, url=url, note=note, max_megapixels=max_megapixels)
     return gr.mount_gradio_app(
-        app, blocks, path="/", theme=_theme(), css=CSS, footer_links=["api"], ssr_mode=False,
-        max_file_size=byte_cap, show_error=True,
+        app,
+        blocks,
+        path="/",
+        theme=_theme(),
+        css=CSS,
+        footer_links=["api"],
+        ssr_mode=False,
+        max_file_size=byte_cap,
+        show_error=True,
     )
 
 
@@ -132,10 +144,15 @@ async def _read_body(request: Request, byte_cap: int) -> bytes:
     for large bodies) is answered before it sends anything."""
     too_large = UploadError(
         f"the upload is larger than this server's {byte_cap / 1e6:.0f} MB limit: send a photo "
-        "(JPEG or PNG) below it, or start the server with a larger --max-megapixels", status=413)
+        "(JPEG or PNG) below it, or start the server with a larger --max-megapixels",
+        status=413,
+    )
     declared = request.headers.get("content-length", "")
-    if (declared.isdigit() and int(declared) > byte_cap
-            and request.headers.get("expect", "").lower() == "100-continue"):
+    if (
+        declared.isdigit()
+        and int(declared) > byte_cap
+        and request.headers.get("expect", "").lower() == "100-continue"
+    ):
         raise too_large
     body = bytearray()
     received = 0
@@ -195,11 +212,13 @@ def build_page(
             painting = choose_painter(painters, name).paint_bytes(Path(photo).read_bytes())
         except UploadError as error:
             # a user mistake, not a server fault: a toast on the page, no traceback in the log
-            raise gr.Error(str(error), title="Cannot paint this photo",
-                           print_exception=False) from None
+            raise gr.Error(
+                str(error), title="Cannot paint this photo", print_exception=False
+            ) from None
         except Exception as error:  # noqa: BLE001  (shown on the page instead of a bare "Error")
-            raise gr.Error(f"painting failed: {type(error).__name__}: {error}",
-                           title="Painting failed") from error
+            raise gr.Error(
+                f"painting failed: {type(error).__name__}: {error}", title="Painting failed"
+            ) from error
         path = downloads.write(f"{Path(photo).stem}-{painting.painter}.png", painting.png)
         return str(path), (
             f"**{painting.painter}** painted this {painting.width}x{painting.height} photo in "
@@ -208,8 +227,9 @@ def build_page(
         )
 
     example = next(iter(painters))
-    with gr.Blocks(title="painter: photo to painting", analytics_enabled=False,
-                   delete_cache=(900, 3600)) as page:
+    with gr.Blocks(
+        title="painter: photo to painting", analytics_enabled=False, delete_cache=(900, 3600)
+    ) as page:
         gr.Markdown(
             "# painter: turn a photo into a painting\n"
             "A CycleGAN generator trained with painter repaints your photo in its painter's "
@@ -223,17 +243,32 @@ def build_page(
         with gr.Row(equal_height=False):
             painter_choice = gr.Dropdown(
                 choices=[(painter.label(), name) for name, painter in painters.items()],
-                value=first, label="Painter", elem_id="painter", scale=4,
+                value=first,
+                label="Painter",
+                elem_id="painter",
+                scale=4,
                 info="the generators this server loaded (--painter NAME=WORKDIR_OR_FILE)",
             )
             button = gr.Button("Paint", variant="primary", elem_id="paint", scale=1)
         with gr.Row(equal_height=True):
-            photo = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                             label="Your photo", elem_id="photo", height=440)
+            photo = gr.Image(
+                type="filepath",
+                image_mode=None,
+                sources=["upload", "clipboard"],
+                label="Your photo",
+                elem_id="photo",
+                height=440,
+            )
             photo.preprocess = _untouched_upload
-            painting = gr.Image(type="filepath", format="png", label="Painting",
-                                elem_id="painting", height=440, interactive=False,
-                                buttons=["download", "fullscreen"])
+            painting = gr.Image(
+                type="filepath",
+                format="png",
+                label="Painting",
+                elem_id="painting",
+                height=440,
+                interactive=False,
+                buttons=["download", "fullscreen"],
+            )
         status = gr.Markdown(elem_id="status")
         with gr.Accordion("From a script", open=False):
             gr.Markdown(
@@ -259,8 +294,9 @@ class _OutputFolder:
 
     def __init__(self, keep: int) -> None:
         # removed when the server's app is dropped or the process exits
-        self._folder = tempfile.TemporaryDirectory(prefix="painter-serve-",
-                                                   ignore_cleanup_errors=True)
+        self._folder = tempfile.TemporaryDirectory(
+            prefix="painter-serve-", ignore_cleanup_errors=True
+        )
         self.root = Path(self._folder.name)
         self.keep = keep
         self._written: deque[Path] = deque()

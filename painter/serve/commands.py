@@ -31,27 +31,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the body returns a PNG; GET /painters lists the painters. Ctrl-C stops it.",
     )
     serve.add_argument(
-        "--painter", action="append", metavar="NAME=WORKDIR_OR_FILE",
+        "--painter",
+        action="append",
+        metavar="NAME=WORKDIR_OR_FILE",
         help=f"a painter to serve: a training workdir (its {GENERATOR_FILE}) or a .keras file; "
         f"repeat for several (the first is the default). Default: the demo's {DEMO_GENERATOR} "
         "if `make demo` made it",
     )
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (127.0.0.1: this machine only; 0.0.0.0: every "
-                       "interface)")
-    serve.add_argument("--port", type=int, default=7860,
-                       help="port to listen on (7860, Gradio's usual; 0 picks a free one)")
-    serve.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS,
-                       help=f"refuse larger photos, with a message saying so "
-                       f"({DEFAULT_MAX_MEGAPIXELS:g})")
-    serve.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                       help=f"paint photos with a side above this in overlapping tiles "
-                       f"({DEFAULT_TILE})")
-    serve.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
-                       help=f"tile overlap in pixels ({DEFAULT_OVERLAP})")
-    serve.add_argument("--max-waiting", type=int, default=DEFAULT_MAX_WAITING,
-                       help="requests a painter holds at once (painting or queued); more get "
-                       f"503 'busy, retry' ({DEFAULT_MAX_WAITING})")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=7860,
+        help="port to listen on (7860, Gradio's usual; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=DEFAULT_MAX_MEGAPIXELS,
+        help=f"refuse larger photos, with a message saying so ({DEFAULT_MAX_MEGAPIXELS:g})",
+    )
+    serve.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        help=f"paint photos with a side above this in overlapping tiles ({DEFAULT_TILE})",
+    )
+    serve.add_argument(
+        "--overlap",
+        type=int,
+        default=DEFAULT_OVERLAP,
+        help=f"tile overlap in pixels ({DEFAULT_OVERLAP})",
+    )
+    serve.add_argument(
+        "--max-waiting",
+        type=int,
+        default=DEFAULT_MAX_WAITING,
+        help="requests a painter holds at once (painting or queued); more get "
+        f"503 'busy, retry' ({DEFAULT_MAX_WAITING})",
+    )
     serve.set_defaults(func=run_serve)
 
 
@@ -77,9 +99,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
         with runtime.scope():
             painters, note = load_painters(
-                args.painter, printer=lambda line: print(line, flush=True),  # logs piped too
-                tile=args.tile, overlap=args.overlap,
-                max_megapixels=args.max_megapixels, max_waiting=args.max_waiting,
+                args.painter,
+                printer=lambda line: print(line, flush=True),  # logs piped too
+                tile=args.tile,
+                overlap=args.overlap,
+                max_megapixels=args.max_megapixels,
+                max_waiting=args.max_waiting,
             )
         from painter.serve.app import Server, build_app
 
@@ -90,8 +115,11 @@ def run_serve(args: argparse.Namespace) -> int:
         raise
     if note:
         print(note, flush=True)
-    print(f"serving {', '.join(painters)} at {url}/ (the page), POST {url}/paint?painter=NAME, "
-          f"GET {url}/painters; Ctrl-C stops", flush=True)
+    print(
+        f"serving {', '.join(painters)} at {url}/ (the page), POST {url}/paint?painter=NAME, "
+        f"GET {url}/painters; Ctrl-C stops",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

@@ -196,14 +196,22 @@ class Painter:
         started = time.perf_counter()
         try:
             photo = decode_photo(data, max_megapixels=self.max_megapixels)
-            painting = paint(self.generator, photo, multiple=self.multiple, tile=self.tile,
-                             overlap=self.overlap)
+            painting = paint(
+                self.generator, photo, multiple=self.multiple, tile=self.tile, overlap=self.overlap
+            )
             buffer = io.BytesIO()
             # compress_level 1: ~5x faster than the default 6 for a few % larger files
             Image.fromarray(painting, mode="RGB").save(buffer, format="PNG", compress_level=1)
             height, width = painting.shape[:2]
-            return Painting(buffer.getvalue(), width, height, self.name, ticket,
-                            next(self._painted), time.perf_counter() - started)
+            return Painting(
+                buffer.getvalue(),
+                width,
+                height,
+                self.name,
+                ticket,
+                next(self._painted),
+                time.perf_counter() - started,
+            )
         finally:
             with self._lock:
                 self._waiting -= 1
@@ -334,9 +342,11 @@ def load_painters(
         specs = [parse_painter_option(option) for option in options]
     elif demo_generator.is_file():
         specs = [("monet", demo_generator)]
-        note = (f"No --painter given: serving the demo's generator ({demo_generator}, made by "
-                "`make demo`: trained for minutes on generated scenes, so expect a change of "
-                "palette, not Monet).")
+        note = (
+            f"No --painter given: serving the demo's generator ({demo_generator}, made by "
+            "`make demo`: trained for minutes on generated scenes, so expect a change of "
+            "palette, not Monet)."
+        )
     else:
         raise PainterError(
             "no painter to serve: pass --painter NAME=WORKDIR_OR_FILE (e.g. --painter "

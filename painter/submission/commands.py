@@ -25,21 +25,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "competition's images.zip: batched inference on every replica, JPEG encoding in parallel, "
         "streamed into the zip under a temporary name, validated, then renamed.",
     )
-    submit.add_argument("--workdir", required=True, help=f"training workdir (holds {GENERATOR_FILE})")
-    submit.add_argument("--photos", required=True, help="folder of photos (.jpg/.png) or .tfrec files")
-    submit.add_argument("--out", default="images.zip", help="the zip to write (default: images.zip)")
-    submit.add_argument("--batch-size", type=int, default=None,
-                        help="images per generator call (default: the config's submission_batch_size)")
-    submit.add_argument("--fill-to", type=int, default=None,
-                        help="with fewer photos than --min-count, add flipped/rotated test-time "
-                        "variants until the zip holds this many images")
-    submit.add_argument("--min-count", type=int, default=MIN_COUNT,
-                        help=f"fewest images allowed ({MIN_COUNT})")
-    submit.add_argument("--max-count", type=int, default=MAX_COUNT,
-                        help=f"most images allowed ({MAX_COUNT})")
-    submit.add_argument("--image-size", type=int, default=256,
-                        help="side of the written images (the competition's 256); a generator "
-                        "trained at another size paints at its own size, resized in and out")
+    submit.add_argument(
+        "--workdir", required=True, help=f"training workdir (holds {GENERATOR_FILE})"
+    )
+    submit.add_argument(
+        "--photos", required=True, help="folder of photos (.jpg/.png) or .tfrec files"
+    )
+    submit.add_argument(
+        "--out", default="images.zip", help="the zip to write (default: images.zip)"
+    )
+    submit.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="images per generator call (default: the config's submission_batch_size)",
+    )
+    submit.add_argument(
+        "--fill-to",
+        type=int,
+        default=None,
+        help="with fewer photos than --min-count, add flipped/rotated test-time "
+        "variants until the zip holds this many images",
+    )
+    submit.add_argument(
+        "--min-count", type=int, default=MIN_COUNT, help=f"fewest images allowed ({MIN_COUNT})"
+    )
+    submit.add_argument(
+        "--max-count", type=int, default=MAX_COUNT, help=f"most images allowed ({MAX_COUNT})"
+    )
+    submit.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        help="side of the written images (the competition's 256); a generator "
+        "trained at another size paints at its own size, resized in and out",
+    )
     submit.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     submit.set_defaults(func=run_submit)
 
@@ -50,10 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "names, nothing else. Exit 0 with a one-line summary, or 1 listing every violation.",
     )
     validate.add_argument("zip", help="the images.zip to check")
-    validate.add_argument("--min-count", type=int, default=MIN_COUNT,
-                          help=f"fewest images allowed ({MIN_COUNT})")
-    validate.add_argument("--max-count", type=int, default=MAX_COUNT,
-                          help=f"most images allowed ({MAX_COUNT})")
+    validate.add_argument(
+        "--min-count", type=int, default=MIN_COUNT, help=f"fewest images allowed ({MIN_COUNT})"
+    )
+    validate.add_argument(
+        "--max-count", type=int, default=MAX_COUNT, help=f"most images allowed ({MAX_COUNT})"
+    )
     validate.add_argument("--image-size", type=int, default=256, help="required side (256)")
     validate.set_defaults(func=run_validate)
 
@@ -64,13 +86,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mode) with the workdir's generator; each output has its input's size.",
     )
     stylize.add_argument("images", nargs="+", help="photos to paint")
-    stylize.add_argument("--workdir", required=True, help=f"training workdir (holds {GENERATOR_FILE})")
+    stylize.add_argument(
+        "--workdir", required=True, help=f"training workdir (holds {GENERATOR_FILE})"
+    )
     stylize.add_argument("--out", required=True, help="output folder")
-    stylize.add_argument("--tile", type=int, default=1024,
-                         help="paint images with a side above this in overlapping tiles (1024)")
+    stylize.add_argument(
+        "--tile",
+        type=int,
+        default=1024,
+        help="paint images with a side above this in overlapping tiles (1024)",
+    )
     stylize.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (64)")
-    stylize.add_argument("--suffix", choices=(".png", ".jpg"), default=None,
-                         help="output format (default: the input's, PNG for other formats)")
+    stylize.add_argument(
+        "--suffix",
+        choices=(".png", ".jpg"),
+        default=None,
+        help="output format (default: the input's, PNG for other formats)",
+    )
     stylize.set_defaults(func=run_stylize)
 
 
@@ -125,7 +157,11 @@ def run_stylize(args: argparse.Namespace) -> int:
     with runtime.scope():
         generator = load_generator(args.workdir)
         written = stylize(
-            generator, args.images, args.out, tile=args.tile, overlap=args.overlap,
+            generator,
+            args.images,
+            args.out,
+            tile=args.tile,
+            overlap=args.overlap,
             suffix=args.suffix,
         )
     for path in written:
@@ -164,6 +200,7 @@ def load_generator(workdir: str | Path) -> Any:
     import keras
 
     import painter.models  # noqa: F401  (registers painter's layers for loading)
+
     try:
         return keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, OSError) as error:

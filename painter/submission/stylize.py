@@ -86,8 +86,11 @@ def reflect_pad(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int
     pad_w = -width % multiple
     if pad_h or pad_w:
         # numpy reflects repeatedly when the pad exceeds the side (a tiny image, a deep U-Net)
-        image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect" if min(
-            height, width) > 1 else "edge")
+        image = np.pad(
+            image,
+            ((0, pad_h), (0, pad_w), (0, 0)),
+            mode="reflect" if min(height, width) > 1 else "edge",
+        )
     return image, (height, width)
 
 
@@ -173,8 +176,9 @@ def _run(generator: Any, real_photos: list[np.ndarray], multiple: int) -> np.nda
     padded (repeating the first image) to a multiple of the replica count, as a TPU strategy or
     JAX DataParallel requires, and each replica paints its share (`writer.run_model`: sharded
     over the devices on JAX). Floats are made per call: a huge photo is never float32 whole."""
-    padded = [reflect_pad(photo.astype(np.float32) / 127.5 - 1.0, multiple)[0]
-              for photo in real_photos]
+    padded = [
+        reflect_pad(photo.astype(np.float32) / 127.5 - 1.0, multiple)[0] for photo in real_photos
+    ]
     height, width = real_photos[0].shape[:2]
     replicas = _replicas(generator)
     padded += [padded[0]] * (-len(padded) % replicas)
@@ -188,15 +192,20 @@ def _run(generator: Any, real_photos: list[np.ndarray], multiple: int) -> np.nda
     return np.asarray(fake_monet, np.float32)[: len(real_photos), :height, :width]
 
 
-def output_path(image_path: str | os.PathLike, out_dir: str | os.PathLike,
-                suffix: str | None = None) -> Path:
+def output_path(
+    image_path: str | os.PathLike, out_dir: str | os.PathLike, suffix: str | None = None
+) -> Path:
     """Where `stylize` writes a photo's painting: out_dir/<stem><suffix>, the suffix the input's
     when it is .png/.jpg/.jpeg, else .png."""
     image_path = Path(image_path)
     if suffix is None:
-        suffix = image_path.suffix.lower() if image_path.suffix.lower() in OUTPUT_FORMATS else ".png"
+        suffix = (
+            image_path.suffix.lower() if image_path.suffix.lower() in OUTPUT_FORMATS else ".png"
+        )
     if suffix.lower() not in OUTPUT_FORMATS:
-        raise PainterError(f"output suffix must be one of {sorted(OUTPUT_FORMATS)}. Received: {suffix!r}")
+        raise PainterError(
+            f"output suffix must be one of {sorted(OUTPUT_FORMATS)}. Received: {suffix!r}"
+        )
     return Path(out_dir) / (image_path.stem + suffix)
 
 

@@ -89,6 +89,7 @@ def validate_submission(
                 violations.append(f"{name}: not a .jpg file; the archive must hold only .jpg files")
             else:
                 images.append(info)
+
         # Decoding 7,000 JPEGs is the slow part; PIL releases the GIL while decoding.
         def check(info: zipfile.ZipInfo) -> str | None:
             return _check_image(info.filename, archive.read(info), image_size, decode)

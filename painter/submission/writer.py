@@ -137,7 +137,10 @@ def data_parallel_devices() -> tuple[Any, ...] | None:
         return None
     devices = np.asarray(mesh.devices)
     sides = dict(zip(mesh.axis_names, devices.shape, strict=True))
-    if devices.size <= 1 or sides.get(getattr(distribution, "batch_dim_name", None)) != devices.size:
+    if (
+        devices.size <= 1
+        or sides.get(getattr(distribution, "batch_dim_name", None)) != devices.size
+    ):
         return None
     backend_mesh = getattr(mesh, "backend_mesh", None)  # keras' own str -> jax.Device mapping
     if backend_mesh is not None:
@@ -188,8 +191,10 @@ class ShardedCall:
         if padding:
             batch = np.concatenate([batch, np.zeros((padding, *batch.shape[1:]), batch.dtype)])
         trainable, non_trainable = jax.device_put(
-            ([v.value for v in self.model.trainable_variables],
-             [v.value for v in self.model.non_trainable_variables]),
+            (
+                [v.value for v in self.model.trainable_variables],
+                [v.value for v in self.model.non_trainable_variables],
+            ),
             self.replicated,
         )
         return trainable, non_trainable, batch
@@ -463,9 +468,12 @@ def write_submission(
     meter = _Progress(stream.count if fill_to is None else fill_to, enabled=progress)
     try:
         start = time.perf_counter()
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive, _Pipeline(
-            generator, archive, batch_size, jpeg_quality, max_in_flight, meter
-        ) as pipeline:
+        with (
+            zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive,
+            _Pipeline(
+                generator, archive, batch_size, jpeg_quality, max_in_flight, meter
+            ) as pipeline,
+        ):
             for names, images in stream.batches():
                 pipeline.submit(names, images)
             pipeline.drain()
@@ -497,7 +505,10 @@ def write_submission(
         # Structure, names, count and every JPEG header; not a full decode: each entry was
         # just encoded by PIL from a uint8 [S, S, 3] array (`validate` decodes everything).
         validation = validate_submission(
-            temporary, min_count=min_count, max_count=max_count, image_size=image_size,
+            temporary,
+            min_count=min_count,
+            max_count=max_count,
+            image_size=image_size,
             decode=False,
         )
         if not validation.ok:
@@ -583,10 +594,12 @@ class _Pipeline:
             images = np.concatenate([images, padding])
         fake_monet = self.predict(images)[:real]  # uint8 paintings
         chunk = math.ceil(real / self.workers)
-        self.pending.put([
-            self.pool.submit(self._encode, entries[i : i + chunk], fake_monet[i : i + chunk])
-            for i in range(0, real, chunk)
-        ])
+        self.pending.put(
+            [
+                self.pool.submit(self._encode, entries[i : i + chunk], fake_monet[i : i + chunk])
+                for i in range(0, real, chunk)
+            ]
+        )
 
     def drain(self) -> None:
         """Wait until every submitted image is in the zip."""

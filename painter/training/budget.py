@@ -69,8 +69,9 @@ class TimeBudget:
             self.started_at = self.clock()
 
     @classmethod
-    def from_config(cls, config, *, started_at: float | None = None,
-                    clock: Callable[[], float] = time.time) -> TimeBudget:
+    def from_config(
+        cls, config, *, started_at: float | None = None, clock: Callable[[], float] = time.time
+    ) -> TimeBudget:
         """The budget of `config.session_limit_minutes` and `config.safety_margin_minutes`."""
         return cls(
             limit_seconds=60.0 * config.session_limit_minutes,
@@ -118,12 +119,14 @@ class TimeBudget:
         None before any epoch finished."""
         if not self.epoch_seconds:
             return None
-        return max(self.epoch_seconds[-self.recent:])
+        return max(self.epoch_seconds[-self.recent :])
 
     def fits_another_epoch(self) -> bool:
         """Whether one more epoch ends before the reserved time begins."""
         estimate = self.epoch_estimate()
-        return self.available() >= (estimate if estimate is not None else 0.0) and self.available() > 0
+        return (
+            self.available() >= (estimate if estimate is not None else 0.0) and self.available() > 0
+        )
 
     def epochs_that_fit(self) -> int | None:
         estimate = self.epoch_estimate()

@@ -125,7 +125,9 @@ class NanGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.run.diverged:
             return
-        window = f"between batch {self._last_good + 1} and batch {batch} (0-based, within the epoch)"
+        window = (
+            f"between batch {self._last_good + 1} and batch {batch} (0-based, within the epoch)"
+        )
         if self._check(logs, window):
             self._last_good = batch
 
@@ -167,8 +169,9 @@ def export_generator(generator, path: Path) -> Path:
     """Save a Keras model atomically (a `.keras` temporary in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras",
-                                         dir=path.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent
+    )
     os.close(handle)
     try:
         generator.save(temporary)
@@ -237,15 +240,17 @@ class SampleGridCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self.run.epoch_complete or len(self.real_photo) == 0:
             return
-        save_samples(self.model, self.real_photo,
-                     self.run.workdir / "samples" / f"{epoch_name(epoch + 1)}.png",
-                     title=f"epoch {epoch + 1}")
+        save_samples(
+            self.model,
+            self.real_photo,
+            self.run.workdir / "samples" / f"{epoch_name(epoch + 1)}.png",
+            title=f"epoch {epoch + 1}",
+        )
 
 
 def save_samples(model, real_photo: np.ndarray, path: Path, *, title: str | None = None) -> Path:
     """Run the generators on `real_photo` ([-1, 1] float) and save the three-column grid."""
-    fake_monet = keras.ops.convert_to_numpy(
-        model.painting_generator()(real_photo, training=False))
+    fake_monet = keras.ops.convert_to_numpy(model.painting_generator()(real_photo, training=False))
     cycled_photo = keras.ops.convert_to_numpy(model.photo_generator(fake_monet, training=False))
     from painter import plots
 
@@ -287,8 +292,7 @@ class BudgetCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         run, planner = self.run, self.run.planner
-        reason = self.monitor.on_epoch_end(
-            last_epoch=planner is None and epoch + 1 >= run.epochs)
+        reason = self.monitor.on_epoch_end(last_epoch=planner is None and epoch + 1 >= run.epochs)
         self.printer(self.monitor.budget.status())
         if planner is not None and run.epoch_complete:
             reason = self._plan(epoch + 1, reason)
@@ -309,13 +313,16 @@ class BudgetCallback(keras.callbacks.Callback):
             run.set_plan(planner.plan)
             if run.last_checkpoint is not None and run.last_checkpoint.epoch == epochs_done:
                 # The checkpoint was written before this plan: a resume must continue this one.
-                run.last_checkpoint = checkpoints.update_meta(run.last_checkpoint,
-                                                              plan=planner.plan.to_dict())
+                run.last_checkpoint = checkpoints.update_meta(
+                    run.last_checkpoint, plan=planner.plan.to_dict()
+                )
         if planner.finished(epochs_done):
             self.model.stop_training = True
             if planner.plan.fraction(step) == 0.0:
-                self.printer(f"lr plan: done after epoch {epochs_done} of {planner.plan.epochs}; "
-                             "the learning rate reached 0")
+                self.printer(
+                    f"lr plan: done after epoch {epochs_done} of {planner.plan.epochs}; "
+                    "the learning rate reached 0"
+                )
                 return None
         return reason
 

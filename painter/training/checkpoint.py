@@ -93,8 +93,11 @@ def _read_meta(path: Path) -> dict[str, Any]:
     """meta.json of a checkpoint folder; ValueError/OSError when missing, unparsable or lacking
     what a resume needs."""
     meta = json.loads((path / META_FILE).read_text())
-    if not isinstance(meta, dict) or not isinstance(meta.get("state_keys"), list) \
-            or not isinstance(meta.get("config"), dict):
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("state_keys"), list)
+        or not isinstance(meta.get("config"), dict)
+    ):
         raise ValueError("meta.json lacks `state_keys` or `config`")
     return meta
 
@@ -111,8 +114,9 @@ def _candidates(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def list_checkpoints(workdir: str | os.PathLike, *,
-                     folder: str | os.PathLike | None = None) -> list[Checkpoint]:
+def list_checkpoints(
+    workdir: str | os.PathLike, *, folder: str | os.PathLike | None = None
+) -> list[Checkpoint]:
     """Complete checkpoints in `workdir` (or `folder`), oldest first (a folder without state.npz
     or a readable meta.json, or a temporary one, is not a checkpoint)."""
     found = []
@@ -127,8 +131,9 @@ def list_checkpoints(workdir: str | os.PathLike, *,
     return found
 
 
-def latest_checkpoint(workdir: str | os.PathLike, *,
-                      folder: str | os.PathLike | None = None) -> Checkpoint | None:
+def latest_checkpoint(
+    workdir: str | os.PathLike, *, folder: str | os.PathLike | None = None
+) -> Checkpoint | None:
     """The last complete checkpoint, or None in a fresh workdir."""
     checkpoints = list_checkpoints(workdir, folder=folder)
     return checkpoints[-1] if checkpoints else None
@@ -149,16 +154,20 @@ def latest_resumable(
         try:
             meta = _read_meta(path)
             return Checkpoint(path=path, epoch=epoch, meta=meta), _load_arrays(
-                path, meta["state_keys"])
+                path, meta["state_keys"]
+            )
         except (*_READ_ERRORS, TypeError) as error:
-            warn(f"warning: checkpoint {path} is damaged ({type(error).__name__}: {error}); "
-                 "resuming from the one before it instead (the epochs after that one are trained "
-                 "again and this folder is overwritten)")
+            warn(
+                f"warning: checkpoint {path} is damaged ({type(error).__name__}: {error}); "
+                "resuming from the one before it instead (the epochs after that one are trained "
+                "again and this folder is overwritten)"
+            )
     return None, None
 
 
-def remove_partial_checkpoints(workdir: str | os.PathLike, *,
-                               folder: str | os.PathLike | None = None) -> list[Path]:
+def remove_partial_checkpoints(
+    workdir: str | os.PathLike, *, folder: str | os.PathLike | None = None
+) -> list[Path]:
     """Delete `.tmp-` folders an interrupted save left behind; returns what was removed."""
     folder = checkpoint_dir(workdir, folder)
     removed = []
@@ -235,8 +244,11 @@ def save_checkpoint(
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
         size = sum(np.asarray(v).nbytes for v in state.values()) / 2**20
-        hint = (" The disk is full: free space, or set `checkpoint_dir` to a disk with room,"
-                if error.errno in (errno.ENOSPC, errno.EDQUOT) else " Fix the cause,")
+        hint = (
+            " The disk is full: free space, or set `checkpoint_dir` to a disk with room,"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            else " Fix the cause,"
+        )
         previous = ", ".join(c.path.name for c in list_checkpoints(workdir, folder=folder))
         raise CheckpointWriteError(
             f"could not write checkpoint {final} ({size:.1f} MB): {error.strerror or error}. "

@@ -40,9 +40,10 @@ def run_demo(
     workdir = Path(workdir)
     config = preset("demo")
     if minutes is not None:
-        config = config.replace(session_limit_minutes=float(minutes),
-                                safety_margin_minutes=min(config.safety_margin_minutes,
-                                                          float(minutes) / 10))
+        config = config.replace(
+            session_limit_minutes=float(minutes),
+            safety_margin_minutes=min(config.safety_margin_minutes, float(minutes) / 10),
+        )
     if data is not None:
         # Real data has thousands of photos: short epochs keep checkpoints and samples coming.
         config = config.replace(steps_per_epoch=60)
@@ -54,8 +55,10 @@ def run_demo(
         if not (data / "photo_tfrec").is_dir() or not (data / "monet_tfrec").is_dir():
             from painter.training.synthetic import make_dataset
 
-            printer(f"demo: generating {DEMO_PHOTOS} photos and {DEMO_MONETS} paintings "
-                    f"({DEMO_SOURCE_SIZE}x{DEMO_SOURCE_SIZE}) in {data}")
+            printer(
+                f"demo: generating {DEMO_PHOTOS} photos and {DEMO_MONETS} paintings "
+                f"({DEMO_SOURCE_SIZE}x{DEMO_SOURCE_SIZE}) in {data}"
+            )
             make_dataset(data, photos=DEMO_PHOTOS, monets=DEMO_MONETS, size=DEMO_SOURCE_SIZE)
         else:
             printer(f"demo: reusing the generated data in {data}")
@@ -68,8 +71,10 @@ def run_demo(
     pictures = _draw_pictures(config, data, zip_path, workdir)
 
     printer("")
-    printer(f"demo finished in {time.time() - started:.0f}s ({result.epochs_done} epochs). "
-            "Everything is here:")
+    printer(
+        f"demo finished in {time.time() - started:.0f}s ({result.epochs_done} epochs). "
+        "Everything is here:"
+    )
     rows = [
         ("data (TFRecords + JPEGs)", data),
         ("config", run_dir / "config.json"),
@@ -85,8 +90,10 @@ def run_demo(
     for label, path in rows:
         printer(f"  {label:<25} {path}")
     printer(report_line)
-    printer(f"Run `python -m painter demo --workdir {workdir}` again to train further "
-            "(it resumes), or `--data DIR` for real data.")
+    printer(
+        f"Run `python -m painter demo --workdir {workdir}` again to train further "
+        "(it resumes), or `--data DIR` for real data."
+    )
     return result
 
 
@@ -99,8 +106,9 @@ def _draw_pictures(config, data, zip_path: Path, workdir: Path) -> dict[str, Pat
     monet, photo = find_domains(data)
     return {
         "histograms": plot_run_histograms(monet, photo, zip_path, workdir / "rgb_histograms.png"),
-        "preview": save_preview(photo, workdir / "augmentation_preview.png", config=config,
-                                count=4),
+        "preview": save_preview(
+            photo, workdir / "augmentation_preview.png", config=config, count=4
+        ),
     }
 
 
@@ -126,16 +134,26 @@ def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]
     photo_count = len(scan(photo_source).good)
     min_count = min(MIN_COUNT, photo_count)
     if min_count < MIN_COUNT:
-        printer(f"demo: the competition needs {MIN_COUNT:,}-{MAX_COUNT:,} images; this data set has "
-                f"{photo_count} photos, so the demo lowers the minimum to {min_count}.")
+        printer(
+            f"demo: the competition needs {MIN_COUNT:,}-{MAX_COUNT:,} images; this data set has "
+            f"{photo_count} photos, so the demo lowers the minimum to {min_count}."
+        )
     zip_path = workdir / "images.zip"
-    report = write_submission(painter_model, photo_source, zip_path, image_size=SUBMISSION_IMAGE_SIZE,
-                              batch_size=config.submission_batch_size, min_count=min_count,
-                              progress=False)
+    report = write_submission(
+        painter_model,
+        photo_source,
+        zip_path,
+        image_size=SUBMISSION_IMAGE_SIZE,
+        batch_size=config.submission_batch_size,
+        min_count=min_count,
+        progress=False,
+    )
     validation = validate_submission(zip_path, min_count=min_count)
     verdict = "valid" if validation.ok else "INVALID: " + "; ".join(validation.violations[:5])
-    line = (f"images.zip: {report.count} JPEGs of {SUBMISSION_IMAGE_SIZE}x{SUBMISSION_IMAGE_SIZE} "
-            f"written in {report.seconds:.1f}s; {verdict} (minimum {min_count} for the demo)")
+    line = (
+        f"images.zip: {report.count} JPEGs of {SUBMISSION_IMAGE_SIZE}x{SUBMISSION_IMAGE_SIZE} "
+        f"written in {report.seconds:.1f}s; {verdict} (minimum {min_count} for the demo)"
+    )
     return zip_path, line
 
 

@@ -57,8 +57,11 @@ class WorkdirLock:
                 if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                     # A file system without locks (some network mounts): run, but say so.
                     stream.close()
-                    warnings.warn(f"cannot lock {self.path} ({error.strerror}): nothing stops a "
-                                  "second run on this workdir", stacklevel=2)
+                    warnings.warn(
+                        f"cannot lock {self.path} ({error.strerror}): nothing stops a "
+                        "second run on this workdir",
+                        stacklevel=2,
+                    )
                     return self
                 stream.seek(0)
                 holder = _describe(stream.read())
@@ -78,8 +81,16 @@ class WorkdirLock:
             stream.close()
         stream.seek(0)
         stream.truncate()
-        stream.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+        stream.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            )
+            + "\n"
+        )
         stream.flush()
         self._stream = stream
         return self
@@ -103,7 +114,7 @@ def _describe(text: str) -> str:
     """'pid 123 on host h, since 2026-01-01 10:00:00' from the lock file's text."""
     try:
         holder = json.loads(text)
-        return (f"pid {holder['pid']} on host {holder['host']}, started {holder['started']}")
+        return f"pid {holder['pid']} on host {holder['host']}, started {holder['started']}"
     except (ValueError, KeyError, TypeError):
         return "a process that has not written its pid yet"
 

@@ -53,8 +53,11 @@ class LrPlan:
         """The paper's schedule for a fixed number of epochs."""
         if decay_epochs == 0:
             return cls(epochs=epochs)
-        return cls(epochs=epochs, decay_start_step=(epochs - decay_epochs) * steps_per_epoch,
-                   end_step=epochs * steps_per_epoch)
+        return cls(
+            epochs=epochs,
+            decay_start_step=(epochs - decay_epochs) * steps_per_epoch,
+            end_step=epochs * steps_per_epoch,
+        )
 
     @property
     def decays(self) -> bool:
@@ -78,10 +81,12 @@ class LrPlan:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> LrPlan:
-        return cls(epochs=int(values["epochs"]),
-                   decay_start_step=_int_or_none(values.get("decay_start_step")),
-                   end_step=_int_or_none(values.get("end_step")),
-                   start_fraction=float(values.get("start_fraction", 1.0)))
+        return cls(
+            epochs=int(values["epochs"]),
+            decay_start_step=_int_or_none(values.get("decay_start_step")),
+            end_step=_int_or_none(values.get("end_step")),
+            start_fraction=float(values.get("start_fraction", 1.0)),
+        )
 
     def describe(self, steps_per_epoch: int, step: int, initial_lr: float) -> str:
         """In words, from `step` on: 'lr 2e-04 until epoch 24, then linearly to 0 at the end of
@@ -92,8 +97,10 @@ class LrPlan:
         start = self.decay_start_step / steps_per_epoch
         end = self.end_step / steps_per_epoch
         if self.decay_start_step > step:
-            return (f"lr {now:.3g} until epoch {start:g}, then linearly to 0 at the end of epoch "
-                    f"{end:g}")
+            return (
+                f"lr {now:.3g} until epoch {start:g}, then linearly to 0 at the end of epoch "
+                f"{end:g}"
+            )
         return f"lr {now:.3g} now, linearly to 0 at the end of epoch {end:g}"
 
 
@@ -101,16 +108,25 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def replan(plan: LrPlan, *, epochs_done: int, step: int, epochs_that_fit: int,
-           steps_per_epoch: int, decay: bool = True) -> LrPlan:
+def replan(
+    plan: LrPlan,
+    *,
+    epochs_done: int,
+    step: int,
+    epochs_that_fit: int,
+    steps_per_epoch: int,
+    decay: bool = True,
+) -> LrPlan:
     """The plan after `epochs_done` epochs (`step` optimizer steps) when `epochs_that_fit` more
     fit the budget; `plan` itself when the planned count is unchanged, or when nothing more fits
     (training stops; the rate reached is where a resumed run continues).
 
     The rate is continuous at `step`: the new plan starts from `plan.fraction(step)`."""
     if epochs_that_fit < 0 or epochs_done < 0 or steps_per_epoch <= 0:
-        raise ValueError(f"bad planning input: epochs_done={epochs_done}, epochs_that_fit="
-                         f"{epochs_that_fit}, steps_per_epoch={steps_per_epoch}")
+        raise ValueError(
+            f"bad planning input: epochs_done={epochs_done}, epochs_that_fit="
+            f"{epochs_that_fit}, steps_per_epoch={steps_per_epoch}"
+        )
     total = epochs_done + epochs_that_fit
     if total == plan.epochs:
         return plan
@@ -122,8 +138,12 @@ def replan(plan: LrPlan, *, epochs_done: int, step: int, epochs_that_fit: int,
         return LrPlan(epochs=total, start_fraction=current)
     end = step + epochs_that_fit * steps_per_epoch
     decay_epochs = (total + 1) // 2  # the last half, rounded up (the paper: 100 of 200)
-    return LrPlan(epochs=total, decay_start_step=max(step, end - decay_epochs * steps_per_epoch),
-                  end_step=end, start_fraction=current)
+    return LrPlan(
+        epochs=total,
+        decay_start_step=max(step, end - decay_epochs * steps_per_epoch),
+        end_step=end,
+        start_fraction=current,
+    )
 
 
 class EpochPlanner:
@@ -137,8 +157,15 @@ class EpochPlanner:
         initial_lr: for the printed lines.
     """
 
-    def __init__(self, budget, steps_per_epoch: int, *, decay: bool = True,
-                 plan: LrPlan | None = None, initial_lr: float = 2e-4):
+    def __init__(
+        self,
+        budget,
+        steps_per_epoch: int,
+        *,
+        decay: bool = True,
+        plan: LrPlan | None = None,
+        initial_lr: float = 2e-4,
+    ):
         self.budget = budget
         self.steps_per_epoch = int(steps_per_epoch)
         self.decay = decay
@@ -152,24 +179,36 @@ class EpochPlanner:
         if fit is None:
             return None
         before = self.plan
-        self.plan = replan(before, epochs_done=epochs_done, step=step, epochs_that_fit=fit,
-                           steps_per_epoch=self.steps_per_epoch, decay=self.decay)
+        self.plan = replan(
+            before,
+            epochs_done=epochs_done,
+            step=step,
+            epochs_that_fit=fit,
+            steps_per_epoch=self.steps_per_epoch,
+            decay=self.decay,
+        )
         if self.plan == before:
             return None
         estimate = self.budget.epoch_estimate()
         from painter.training.budget import format_seconds
 
         if fit == 0:
-            return (f"lr plan: no further epoch fits after epoch {epochs_done} (~"
-                    f"{format_seconds(estimate)} each); training stops with "
-                    f"lr {self.initial_lr * self.plan.fraction(step):.3g}")
+            return (
+                f"lr plan: no further epoch fits after epoch {epochs_done} (~"
+                f"{format_seconds(estimate)} each); training stops with "
+                f"lr {self.initial_lr * self.plan.fraction(step):.3g}"
+            )
         words = self.plan.describe(self.steps_per_epoch, step, self.initial_lr)
-        timing = (f"{fit} more of ~{format_seconds(estimate)} fit the "
-                  f"{format_seconds(max(0.0, self.budget.available()))} left for training")
+        timing = (
+            f"{fit} more of ~{format_seconds(estimate)} fit the "
+            f"{format_seconds(max(0.0, self.budget.available()))} left for training"
+        )
         if before.epochs == 0:
             return f"lr plan (epochs=0): {self.plan.epochs} epochs ({timing}): {words}"
-        return (f"lr plan changed after epoch {epochs_done}: {self.plan.epochs} epochs instead "
-                f"of {before.epochs} ({timing}): {words}")
+        return (
+            f"lr plan changed after epoch {epochs_done}: {self.plan.epochs} epochs instead "
+            f"of {before.epochs} ({timing}): {words}"
+        )
 
     def finished(self, epochs_done: int) -> bool:
         """Whether the plan's last epoch is done."""

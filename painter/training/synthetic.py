@@ -36,7 +36,11 @@ def _scene(rng: np.random.Generator, size: int) -> np.ndarray:
         ground_far * (1 - t_ground) + ground_near * t_ground,
     )
     # The sun: a soft disc in the sky.
-    cx, cy, radius = rng.uniform(0.1, 0.9), rng.uniform(0.08, horizon * 0.7), rng.uniform(0.05, 0.12)
+    cx, cy, radius = (
+        rng.uniform(0.1, 0.9),
+        rng.uniform(0.08, horizon * 0.7),
+        rng.uniform(0.05, 0.12),
+    )
     sun = np.clip(1.5 - np.hypot(x - cx, y - cy) / radius, 0, 1)[..., None]
     image = image * (1 - sun) + rng.uniform([0.9, 0.8, 0.4], [1.0, 1.0, 0.8]) * sun
     # A hill: a darker bump on the horizon.
@@ -56,7 +60,10 @@ def _paint(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     """Repaint a scene: Monet-like palette and brush-stroke texture."""
     size = image.shape[0]
     luminance = image @ np.array([0.299, 0.587, 0.114], np.float32)
-    shadow, light = np.array([0.42, 0.38, 0.68], np.float32), np.array([1.0, 0.88, 0.55], np.float32)
+    shadow, light = (
+        np.array([0.42, 0.38, 0.68], np.float32),
+        np.array([1.0, 0.88, 0.55], np.float32),
+    )
     tint = shadow * (1 - luminance[..., None]) + light * luminance[..., None]
     painted = 0.45 * image + 0.55 * tint
     # Brush strokes: noise on a 24x24 grid (so the texture looks alike at every image size and
@@ -112,13 +119,19 @@ def make_dataset(
     Returns `out_dir`."""
     out_dir = Path(out_dir)
     for domain, count in (("photo", photos), ("monet", monets)):
-        jpg = write_image_folder(make_images(domain, count, size=size, seed=seed),
-                                 out_dir / f"{domain}_jpg", domain)
+        jpg = write_image_folder(
+            make_images(domain, count, size=size, seed=seed), out_dir / f"{domain}_jpg", domain
+        )
         if tfrecords:
             from painter.data.tfrecord import write_tfrecords
 
-            write_tfrecords(jpg, out_dir / f"{domain}_tfrec", domain,
-                            records_per_file=records_per_file, image_size=size)
+            write_tfrecords(
+                jpg,
+                out_dir / f"{domain}_tfrec",
+                domain,
+                records_per_file=records_per_file,
+                image_size=size,
+            )
     return out_dir
 
 

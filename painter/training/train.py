@@ -102,7 +102,9 @@ def check_workdir(config: Config, workdir: Path, *, printer=print) -> Config | N
     before, now = previous.architecture(), config.architecture()
     differing = [name for name in Config.ARCHITECTURE_FIELDS if before[name] != now[name]]
     if differing:
-        details = ", ".join(f"{name}: {before[name]!r} there, {now[name]!r} now" for name in differing)
+        details = ", ".join(
+            f"{name}: {before[name]!r} there, {now[name]!r} now" for name in differing
+        )
         raise ConfigError(
             f"workdir {workdir} was made by a config with another architecture ({details}; "
             f"from {where}). Its checkpoints cannot be resumed with this config: use a new "
@@ -161,13 +163,35 @@ def train(
     # 1. The workdir's config first: refusing takes no time. Then one run at a time.
     check_workdir(config, workdir, printer=printer)
     with WorkdirLock(workdir):
-        return _train_locked(config, workdir, data=data, monet=monet, photo=photo, budget=budget,
-                             runtime=runtime, callbacks=callbacks, verbose=verbose,
-                             printer=printer, started=started)
+        return _train_locked(
+            config,
+            workdir,
+            data=data,
+            monet=monet,
+            photo=photo,
+            budget=budget,
+            runtime=runtime,
+            callbacks=callbacks,
+            verbose=verbose,
+            printer=printer,
+            started=started,
+        )
 
 
-def _train_locked(config: Config, workdir: Path, *, data, monet, photo, budget, runtime,
-                  callbacks, verbose, printer, started) -> TrainResult:
+def _train_locked(
+    config: Config,
+    workdir: Path,
+    *,
+    data,
+    monet,
+    photo,
+    budget,
+    runtime,
+    callbacks,
+    verbose,
+    printer,
+    started,
+) -> TrainResult:
     folder = checkpoints.checkpoint_dir(workdir, config.checkpoint_dir or None)
     removed = checkpoints.remove_partial_checkpoints(workdir, folder=folder)
     if removed:
@@ -183,15 +207,24 @@ def _train_locked(config: Config, workdir: Path, *, data, monet, photo, budget, 
     restored_plan = _restored_plan(latest)
     finished = _finished(config, latest, restored_plan)
     if finished:
-        hint = ("Raise `epochs` to train further" if config.epochs > 0 else
-                f"Set `epochs` above {start_epoch} to train further with a fixed schedule")
-        printer(f"{workdir} already holds {start_epoch} epochs ({finished}): nothing to train. "
-                f"{hint}.")
+        hint = (
+            "Raise `epochs` to train further"
+            if config.epochs > 0
+            else f"Set `epochs` above {start_epoch} to train further with a fixed schedule"
+        )
+        printer(
+            f"{workdir} already holds {start_epoch} epochs ({finished}): nothing to train. {hint}."
+        )
         generator_path = workdir / "monet_generator.keras"
-        return TrainResult(workdir=workdir, start_epoch=start_epoch, epochs_done=start_epoch,
-                           history=history, seconds=time.perf_counter() - started,
-                           generator_path=generator_path if generator_path.exists() else None,
-                           planned_epochs=restored_plan.epochs if restored_plan else 0)
+        return TrainResult(
+            workdir=workdir,
+            start_epoch=start_epoch,
+            epochs_done=start_epoch,
+            history=history,
+            seconds=time.perf_counter() - started,
+            generator_path=generator_path if generator_path.exists() else None,
+            planned_epochs=restored_plan.epochs if restored_plan else 0,
+        )
     # 3. The runtime before Keras.
     if runtime is None:
         from painter.runtime import select_runtime
@@ -200,11 +233,25 @@ def _train_locked(config: Config, workdir: Path, *, data, monet, photo, budget, 
     # Handed over in a list that _fit empties: ~0.4 GB at 256 px is not kept alive by this frame.
     pending_state = [state]
     del state
-    return _fit(config, workdir, runtime, latest, pending_state, restored_plan, start_epoch,
-                history,
-                data=data, monet=monet, photo=photo, budget=budget,
-                extra_callbacks=callbacks or [], verbose=verbose, printer=printer,
-                started=started, folder=folder)
+    return _fit(
+        config,
+        workdir,
+        runtime,
+        latest,
+        pending_state,
+        restored_plan,
+        start_epoch,
+        history,
+        data=data,
+        monet=monet,
+        photo=photo,
+        budget=budget,
+        extra_callbacks=callbacks or [],
+        verbose=verbose,
+        printer=printer,
+        started=started,
+        folder=folder,
+    )
 
 
 def _restored_plan(latest: checkpoints.Checkpoint | None) -> LrPlan | None:
@@ -222,15 +269,37 @@ def _finished(config: Config, latest, plan: LrPlan | None) -> str | None:
     # epochs=0: finished once the plan's last epoch is done with the rate at 0. A run the budget
     # stopped earlier (rate above 0) continues its plan in a new session.
     steps = latest.meta.get("optimizer_steps") if latest is not None else None
-    if plan is not None and plan.epochs > 0 and done >= plan.epochs and steps is not None \
-            and plan.fraction(steps) == 0.0:
+    if (
+        plan is not None
+        and plan.epochs > 0
+        and done >= plan.epochs
+        and steps is not None
+        and plan.fraction(steps) == 0.0
+    ):
         return f"epochs=0: its plan of {plan.epochs} epochs is done and the learning rate is 0"
     return None
 
 
-def _fit(config, workdir, runtime, latest, pending_state, restored_plan, start_epoch, history, *,
-         data, monet, photo, budget, extra_callbacks, verbose, printer, started,
-         folder) -> TrainResult:
+def _fit(
+    config,
+    workdir,
+    runtime,
+    latest,
+    pending_state,
+    restored_plan,
+    start_epoch,
+    history,
+    *,
+    data,
+    monet,
+    photo,
+    budget,
+    extra_callbacks,
+    verbose,
+    printer,
+    started,
+    folder,
+) -> TrainResult:
     import keras
 
     from painter.cyclegan.model import build_cyclegan
@@ -248,7 +317,10 @@ def _fit(config, workdir, runtime, latest, pending_state, restored_plan, start_e
     keras.utils.set_random_seed(config.seed)
     with runtime.scope():
         training_data = make_training_dataset(
-            monet_source, photo_source, config, num_replicas=runtime.num_replicas,
+            monet_source,
+            photo_source,
+            config,
+            num_replicas=runtime.num_replicas,
             start_epoch=start_epoch,
         )
         model = build_cyclegan(config, training_data.steps_per_epoch)
@@ -271,22 +343,29 @@ def _fit(config, workdir, runtime, latest, pending_state, restored_plan, start_e
         previous = Config.from_dict(latest.meta["config"]) if latest is not None else None
         plan = restored_plan or (
             LrPlan.fixed(previous.epochs, previous.decay_epochs, steps_per_epoch)
-            if previous is not None and previous.epochs > 0 else LrPlan())
+            if previous is not None and previous.epochs > 0
+            else LrPlan()
+        )
     rounding = training_data.rounding_note(config.steps_per_execution)
     if rounding:
         printer(rounding)
-    epochs_words = (f"epochs {start_epoch + 1}..{config.epochs}" if not planned else
-                    f"epochs from {start_epoch + 1} on, as many as the time budget fits (epochs=0;"
-                    " planned after the first measured epoch)")
+    epochs_words = (
+        f"epochs {start_epoch + 1}..{config.epochs}"
+        if not planned
+        else f"epochs from {start_epoch + 1} on, as many as the time budget fits (epochs=0;"
+        " planned after the first measured epoch)"
+    )
     printer(
         f"data: {training_data.photo_count} photos, {training_data.monet_count} Monet paintings; "
         f"{steps_per_epoch} steps of {config.global_batch_size} per epoch; {epochs_words}"
     )
     if planned and plan.epochs > 0:
         step = int(latest.meta.get("optimizer_steps", start_epoch * steps_per_epoch))
-        printer(f"lr plan continued from {latest.path.name}: {plan.epochs} epochs: "
-                f"{plan.describe(steps_per_epoch, step, config.generator_lr)} (replanned to this "
-                "session's budget after its first epoch)")
+        printer(
+            f"lr plan continued from {latest.path.name}: {plan.epochs} epochs: "
+            f"{plan.describe(steps_per_epoch, step, config.generator_lr)} (replanned to this "
+            "session's budget after its first epoch)"
+        )
     if folder != workdir / checkpoints.CHECKPOINTS:
         printer(f"checkpoints: {folder} (config.checkpoint_dir)")
 
@@ -294,19 +373,31 @@ def _fit(config, workdir, runtime, latest, pending_state, restored_plan, start_e
     if budget is None:
         budget = TimeBudget.from_config(config)
     if "images.zip" not in budget.reserves:
-        budget.reserve("images.zip", _submission_seconds(model, training_data.photo_count, config,
-                                                         printer))
+        budget.reserve(
+            "images.zip", _submission_seconds(model, training_data.photo_count, config, printer)
+        )
 
-    run = cb.RunState(workdir=workdir, config=config, epochs=config.epochs or plan.epochs,
-                      history=history, last_checkpoint=latest, checkpoint_folder=folder,
-                      schedules=schedules)
+    run = cb.RunState(
+        workdir=workdir,
+        config=config,
+        epochs=config.epochs or plan.epochs,
+        history=history,
+        last_checkpoint=latest,
+        checkpoint_folder=folder,
+        schedules=schedules,
+    )
     run.set_plan(plan)
     progress = []
     if planned:
         from painter.training.planner import EpochPlanner
 
-        run.planner = EpochPlanner(budget, steps_per_epoch, decay=config.decay_epochs > 0,
-                                   plan=plan, initial_lr=config.generator_lr)
+        run.planner = EpochPlanner(
+            budget,
+            steps_per_epoch,
+            decay=config.decay_epochs > 0,
+            plan=plan,
+            initial_lr=config.generator_lr,
+        )
         if verbose != 0:
             # Our own progress bar (Keras then adds none), told the planned epoch count.
             run.progbar = keras.callbacks.ProgbarLogger()
@@ -383,8 +474,12 @@ def _sample_photos(iterate_images, photo_source, config: Config):
 
     images = [
         image
-        for _, image in iterate_images(photo_source, image_size=config.image_size,
-                                       skip_bad_records=True, indices=range(config.sample_count))
+        for _, image in iterate_images(
+            photo_source,
+            image_size=config.image_size,
+            skip_bad_records=True,
+            indices=range(config.sample_count),
+        )
     ]
     if not images:
         return np.zeros((0, config.image_size, config.image_size, 3), "float32")
@@ -399,14 +494,19 @@ def _submission_seconds(model, photo_count: int, config: Config, printer) -> flo
         estimate_submission_seconds,
     )
 
-    generator = at_submission_size(model.painting_generator(), config.image_size,
-                                   SUBMISSION_IMAGE_SIZE)
+    generator = at_submission_size(
+        model.painting_generator(), config.image_size, SUBMISSION_IMAGE_SIZE
+    )
     seconds = estimate_submission_seconds(
-        generator, photo_count, batch_size=config.submission_batch_size,
+        generator,
+        photo_count,
+        batch_size=config.submission_batch_size,
         image_size=SUBMISSION_IMAGE_SIZE,
     )
-    printer(f"time budget: writing images.zip for {photo_count} photos will take ~{seconds:.0f}s "
-            "(measured on a few batches)")
+    printer(
+        f"time budget: writing images.zip for {photo_count} photos will take ~{seconds:.0f}s "
+        "(measured on a few batches)"
+    )
     return seconds
 
 

@@ -19,8 +19,9 @@ import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + " --xla_force_host_platform_device_count=2").strip()
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    ).strip()
 
 import numpy as np  # noqa: E402
 
@@ -61,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=0)
     parser.add_argument("--adversarial-loss", default="lsgan")
     parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--recipes", action="store_true",
-                        help="DiffAugment, LeCam, spectral norm and the EMA all on")
+    parser.add_argument(
+        "--recipes",
+        action="store_true",
+        help="DiffAugment, LeCam, spectral norm and the EMA all on",
+    )
     args = parser.parse_args(argv)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
 
@@ -73,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if backend == "tensorflow":
         cpus = tf.config.list_physical_devices("CPU")
         tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+        )
     import keras
 
     if args.distribution == "replicas":
@@ -93,13 +98,24 @@ def main(argv: list[str] | None = None) -> int:
     from painter.cyclegan.model import build_cyclegan
 
     config = preset("smoke").replace(
-        image_size=IMAGE_SIZE, resize_size=IMAGE_SIZE, resnet_blocks=1, discriminator_layers=2,
-        global_batch_size=GLOBAL_BATCH, pool_size=args.pool, epochs=2, decay_epochs=1,
-        adversarial_loss=args.adversarial_loss, label_smoothing=0.1 if args.adversarial_loss == "bce" else 0.0,
+        image_size=IMAGE_SIZE,
+        resize_size=IMAGE_SIZE,
+        resnet_blocks=1,
+        discriminator_layers=2,
+        global_batch_size=GLOBAL_BATCH,
+        pool_size=args.pool,
+        epochs=2,
+        decay_epochs=1,
+        adversarial_loss=args.adversarial_loss,
+        label_smoothing=0.1 if args.adversarial_loss == "bce" else 0.0,
     )
     if args.recipes:
-        config = config.replace(diffaugment="color,translation,cutout", lecam_weight=0.5,
-                                spectral_norm=True, ema_decay=0.9)
+        config = config.replace(
+            diffaugment="color,translation,cutout",
+            lecam_weight=0.5,
+            spectral_norm=True,
+            ema_decay=0.9,
+        )
     import contextlib
 
     with scope or contextlib.nullcontext():
