@@ -88,6 +88,8 @@ class Config:
     steps_per_epoch: int = 0  # 0 = every photo once per epoch; >0 caps an epoch (smoke runs)
     steps_per_execution: int = 1  # >1 runs several steps per host call: less overhead on TPU
     mixed_precision: bool = False  # bfloat16 compute with float32 variables; presets enable on TPU
+    jit_compile: str = "auto"  # XLA for the train step: "auto" = Keras' choice (on for JAX, off
+    # for TensorFlow on CPU), "on", "off". On TF-CPU XLA fuses the step's small ops: ~10-20% faster
 
     # --- runtime ----------------------------------------------------------------------------
     backend: str = "auto"  # "auto", "jax" or "tensorflow" (PAINTER_BACKEND overrides)
@@ -131,6 +133,7 @@ class Config:
             "adversarial_loss": ("lsgan", "bce"),
             "backend": ("auto", "jax", "tensorflow"),
             "distribution": ("auto", "tpu", "mirrored", "data_parallel", "single"),
+            "jit_compile": ("auto", "on", "off"),
         }
         for name, allowed in choices.items():
             value = getattr(self, name)

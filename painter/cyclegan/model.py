@@ -296,6 +296,35 @@ class CycleGAN(keras.Model):
         return {tracker.name: tracker.result() for tracker in self.loss_trackers}
 
     # -- JAX -----------------------------------------------------------------------------------
+    def _layout(self) -> dict[str, dict[str, slice]]:
+        """Where each sub-layer's variables sit in the flat value lists Keras' JAX trainer passes
+        to `train_step` (the model's `trainable_variables` / `non_trainable_variables`): for
+        "trainable" and "non_trainable", layer name -> slice. Checked against the model's own lists,
+        so a change in Keras' ordering fails loudly instead of mixing weights up."""
+        if getattr(self, "_layout_cache", None) is None:
+            names = [*NETWORKS, *POOLS, *STATE_LAYERS]
+            if self.monet_generator_average is not None:
+                names.append("monet_generator_average")
+            layout = {}
+            for kind in ("trainable", "non_trainable"):
+                model_variables = getattr(self, f"{kind}_variables")
+                slices, flat, start = {}, [], 0
+                for name in names:
+                    variables = getattr(getattr(self, name), f"{kind}_variables")
+                    slices[name] = slice(start, start + len(variables))
+                    flat += variables
+                    start += len(variables)
+                if len(flat) != len(model_variables) or any(
+                    a is not b for a, b in zip(flat, model_variables, strict=False)
+                ):
+                    raise RuntimeError(
+                        f"CycleGAN's {kind} variables are not its sub-layers' in the order "
+                        f"{names}; the JAX step cannot split them."
+                    )
+                layout[kind] = slices
+            object.__setattr__(self, "_layout_cache", layout)  # not state Keras should track
+        return self._layout_cache
+
     def _train_step_jax(self, state, data):
         """The stateless step Keras' JAX trainer jits: (state, batch) -> (logs, new state)."""
         import jax
@@ -304,67 +333,92 @@ class CycleGAN(keras.Model):
         real_photo, real_monet = data
         # Under keras.distribution the arrays are global: the plain mean is the global mean.
         global_batch = ops.shape(real_photo)[0]
-        generator_variables = self.generator_variables()
-        discriminator_variables = self.discriminator_variables()
-        weights = _ValuesByVariable(self.trainable_variables, trainable_values)
+        layout = self._layout()
 
-        def compute_losses(
-            generator_values,
-            discriminator_values,
-            discriminator_values_for_generator,
-            non_trainable_values,
+        def by_layer(values, kind):
+            return {name: list(values[where]) for name, where in layout[kind].items()}
+
+        def flat(values_by_layer, kind):
+            return [value for name in layout[kind] for value in values_by_layer[name]]
+
+        generators = ("monet_generator", "photo_generator")
+        discriminators = ("monet_discriminator", "photo_discriminator")
+        weights = by_layer(trainable_values, "trainable")
+
+        def compute_loss_and_updates(
+            generator_weights, discriminator_weights, discriminator_weights_for_generator, state
         ):
-            # The generators' loss sees D through its own, undifferentiated copy of D's weights, and
-            # the pooled fakes are stop_gradient'ed, so d(generator_total + discriminator_total)
-            # gives d(generator_total)/d(G) and d(discriminator_total)/d(D) exactly.
-            weights_for_discriminator = weights.replaced(generator_variables, generator_values)
-            weights_for_generator = weights_for_discriminator.replaced(
-                discriminator_variables, discriminator_values_for_generator
-            )
-            weights_for_discriminator = weights_for_discriminator.replaced(
-                discriminator_variables, discriminator_values
-            )
-            layer_state = _ValuesByVariable(self.non_trainable_variables, non_trainable_values)
-            nets = {
-                name: _stateless(getattr(self, name), weights_for_discriminator, layer_state)
-                for name in (*NETWORKS, *POOLS, *STATE_LAYERS)
-            }
-            nets["monet_discriminator_for_generator"] = _stateless(
-                self.monet_discriminator, weights_for_generator, layer_state
-            )
-            nets["photo_discriminator_for_generator"] = _stateless(
-                self.photo_discriminator, weights_for_generator, layer_state
-            )
+            """The generators' and discriminators' totals from one forward pass, and the updated
+            non-trainable state (pools, counters, averages). The generators' loss sees D through
+            its own, undifferentiated copy of D's weights, and the pooled fakes are
+            stop_gradient'ed, so the gradient of the sum with respect to G's weights is that of
+            generator_total, and with respect to D's that of discriminator_total."""
+            state = dict(state)
+            layer_weights = {**weights, **generator_weights, **discriminator_weights}
+
+            def stateless(name, these_weights=layer_weights):
+                layer = getattr(self, name)
+
+                def run(*args):
+                    outputs, state[name] = layer.stateless_call(
+                        these_weights[name], state[name], *args, training=True
+                    )
+                    return outputs
+
+                return run
+
+            nets = {name: stateless(name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+            for name in discriminators:
+                nets[f"{name}_for_generator"] = stateless(
+                    name, {**layer_weights, **discriminator_weights_for_generator}
+                )
             outputs = self._forward(real_photo, real_monet, nets)
             losses = cyclegan_losses(outputs, self.loss_settings, global_batch)
             total = losses["generator_total"] + losses["discriminator_total"]
-            return total, (losses, layer_state.values)
+            return total, (losses, state)
 
-        generator_values = weights.of(generator_variables)
-        discriminator_values = weights.of(discriminator_variables)
-        gradients_of = jax.value_and_grad(compute_losses, argnums=(0, 1), has_aux=True)
-        (_, (losses, non_trainable_values)), (generator_grads, discriminator_grads) = gradients_of(
-            generator_values, discriminator_values, discriminator_values, non_trainable_values
+        generator_weights = {name: weights[name] for name in generators}
+        discriminator_weights = {name: weights[name] for name in discriminators}
+        grad_fn = jax.value_and_grad(compute_loss_and_updates, argnums=(0, 1), has_aux=True)
+        (_, (losses, layer_state)), (generator_grads, discriminator_grads) = grad_fn(
+            generator_weights,
+            discriminator_weights,
+            discriminator_weights,
+            by_layer(non_trainable_values, "non_trainable"),
         )
 
+        # Each optimizer updates its networks' weights, in the order it was built with.
         split = self.optimizer.generator_variable_count
-        generator_values, generator_optimizer_values = self.generator_optimizer.stateless_apply(
-            optimizer_values[:split], generator_grads, generator_values
-        )
-        discriminator_values, discriminator_optimizer_values = (
-            self.discriminator_optimizer.stateless_apply(
-                optimizer_values[split:], discriminator_grads, discriminator_values
+        new_generator_weights, generator_optimizer_values = (
+            self.generator_optimizer.stateless_apply(
+                optimizer_values[:split],
+                [g for name in generators for g in generator_grads[name]],
+                [w for name in generators for w in generator_weights[name]],
             )
         )
-        weights = weights.replaced(generator_variables, generator_values)
-        weights = weights.replaced(discriminator_variables, discriminator_values)
+        new_discriminator_weights, discriminator_optimizer_values = (
+            self.discriminator_optimizer.stateless_apply(
+                optimizer_values[split:],
+                [g for name in discriminators for g in discriminator_grads[name]],
+                [w for name in discriminators for w in discriminator_weights[name]],
+            )
+        )
+        for names, new_values in (
+            (generators, new_generator_weights),
+            (discriminators, new_discriminator_weights),
+        ):
+            new_values = list(new_values)
+            for name in names:
+                count = len(weights[name])
+                weights[name], new_values = new_values[:count], new_values[count:]
         optimizer_values = list(generator_optimizer_values) + list(discriminator_optimizer_values)
         if self.monet_generator_average is not None:
-            layer_state = _ValuesByVariable(self.non_trainable_variables, non_trainable_values)
-            _stateless(self.monet_generator_average, weights, layer_state)(
-                weights.of(self.monet_generator.trainable_variables)
+            _, layer_state["monet_generator_average"] = self.monet_generator_average.stateless_call(
+                [],
+                layer_state["monet_generator_average"],
+                weights["monet_generator"],
+                training=True,
             )
-            non_trainable_values = layer_state.values
 
         mapping = list(zip(self.metrics_variables, metrics_values, strict=True))
         with keras.StatelessScope(state_mapping=mapping) as scope:
@@ -375,7 +429,13 @@ class CycleGAN(keras.Model):
             value if scope.get_current_value(v) is None else scope.get_current_value(v)
             for v, value in zip(self.metrics_variables, metrics_values, strict=True)
         ]
-        return logs, (weights.values, non_trainable_values, optimizer_values, metrics_values)
+        new_state = (
+            flat(weights, "trainable"),
+            flat(layer_state, "non_trainable"),
+            optimizer_values,
+            metrics_values,
+        )
+        return logs, new_state
 
     # -- painting -------------------------------------------------------------------------------
     def painting_generator(self) -> keras.Model:
@@ -492,44 +552,6 @@ def _training_call(layer):
     return lambda x: layer(x, training=True)
 
 
-class _ValuesByVariable:
-    """The JAX step's values of a list of variables, read and replaced by variable."""
-
-    def __init__(self, variables: list, values: list, _position: dict | None = None):
-        self.variables = variables
-        self.values = list(values)
-        self._position = _position or {id(v): i for i, v in enumerate(variables)}
-
-    def of(self, variables: list) -> list:
-        return [self.values[self._position[id(v)]] for v in variables]
-
-    def replaced(self, variables: list, values: list) -> _ValuesByVariable:
-        new = _ValuesByVariable(self.variables, self.values, self._position)
-        new.update(variables, values)
-        return new
-
-    def update(self, variables: list, values: list) -> None:
-        for variable, value in zip(variables, values, strict=True):
-            self.values[self._position[id(variable)]] = value
-
-
-def _stateless(layer, weights: _ValuesByVariable, layer_state: _ValuesByVariable):
-    """`layer(*args)` in training mode as a pure function of `weights`; its non-trainable updates
-    (pools, counters, averages, power iterations) are written into `layer_state`."""
-
-    def run(*args):
-        outputs, updated = layer.stateless_call(
-            weights.of(layer.trainable_variables),
-            layer_state.of(layer.non_trainable_variables),
-            *args,
-            training=True,
-        )
-        layer_state.update(layer.non_trainable_variables, updated)
-        return outputs
-
-    return run
-
-
 def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
     """Build the four networks from `config`, the CycleGAN, its optimizers with the paper's
     schedule (constant, then linear to 0 over `config.decay_epochs`), and compile it.
@@ -567,5 +589,6 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         identity_weight=config.identity_weight,
         lecam_weight=config.lecam_weight,
         steps_per_execution=config.steps_per_execution,
+        jit_compile={"auto": "auto", "on": True, "off": False}[config.jit_compile],
     )
     return model
