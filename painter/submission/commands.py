@@ -12,8 +12,7 @@ from typing import Any
 
 from painter.errors import PainterError
 from painter.submission.validate import MAX_COUNT, MIN_COUNT
-
-GENERATOR_FILE = "monet_generator.keras"  # what training writes into the workdir
+from painter.training.checkpoint import GENERATOR_FILE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -425,7 +425,7 @@ def _fit(
     finally:
         _write_curves(workdir, run.history, printer)
 
-    generator_path = workdir / cb.GENERATOR_FILE
+    generator_path = workdir / checkpoints.GENERATOR_FILE
     if run.diverged:
         kept = (
             f"the last good checkpoint {run.last_checkpoint.path} is kept"
