@@ -8,7 +8,7 @@ painter itself never imports this module.
 
 Resolution dominates this distance (real Monets shrunk to 64 px and enlarged back score ~5.8
 against the originals), so every image set is brought to the training size S and back to 256 the
-way `painter.submission.writer.at_submission_size` does (antialiased bilinear down, bicubic up)
+way `painter.submission.inference.at_submission_size` does (antialiased bilinear down, bicubic up)
 before it is embedded: the generator's paintings, the reference Monets and the two floors alike.
 
     floors at size S:  photos (the do-nothing generator) vs the Monets;  Monet half vs Monet half.

@@ -22,6 +22,7 @@ _LAZY = {
     "select_runtime": "painter.runtime",
     "train": "painter.training.train",
     "CycleGAN": "painter.cyclegan.model",
+    "submit": "painter.submission.submitter",
     "write_submission": "painter.submission.writer",
     "validate_submission": "painter.submission.validate",
     "stylize": "painter.submission.stylize",

@@ -17,7 +17,8 @@ from painter.errors import PainterError
 # Areas in the order `--help` lists them.
 COMMAND_MODULES = (
     "painter.data.commands",  # data inspect | convert | preview
-    "painter.training.commands",  # train, demo
+    "painter.training.commands",  # train
+    "painter.demo.commands",  # demo (above training and submission: it uses both)
     "painter.submission.commands",  # submit, validate, stylize
     "painter.evaluate.commands",  # evaluate
     "painter.kaggle.commands",  # kaggle build

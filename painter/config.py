@@ -405,7 +405,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cache": "memory",
     },
     "demo": {
-        # `make demo`: a few minutes of CPU on the generated two-domain set (painter.training.demo).
+        # `make demo`: a few minutes of CPU on the generated two-domain set (painter.demo.run).
         "image_size": 32,  # the generated scenes are simple: 32 px shows the palette being learnt
         "resize_size": 36,
         "generator_filters": 16,

@@ -22,3 +22,7 @@ class ConfigError(PainterError, ValueError):
 
 class RuntimeSelectionError(PainterError, RuntimeError):
     """No backend/distribution fits the request or the hardware (e.g. a TPU nobody can use)."""
+
+
+class SubmissionError(PainterError):
+    """The submission cannot be written as asked (too few photos, duplicate names, invalid zip)."""

@@ -3,7 +3,7 @@
 exactly what one device gives.
 
 Keras' `predict_on_batch` under DataParallel runs the whole batch on every device; the writer
-jits the model with the batch sharded instead (`writer.ShardedCall`). The test process already
+jits the model with the batch sharded instead (`inference.ShardedCall`). The test process already
 initialised JAX with conftest's 2 host devices, so the 8-device run is a subprocess (~15 s).
 """
 
@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
 
     import jax, keras, numpy as np
 
-    from painter.submission import stylize, writer
+    from painter.submission import estimate, inference, stylize, writer
 
     assert len(jax.devices()) == 8, jax.devices()
     SIZE, BATCH, COUNT = 16, 16, 20  # 20 photos: one full batch, one padded from 4 to 16
@@ -48,14 +48,14 @@ SCRIPT = textwrap.dedent(
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
     replicated = generator()
     replicated.set_weights(single.get_weights())
-    estimate = writer.estimate_submission_seconds(replicated, COUNT, batch_size=BATCH,
-                                                  image_size=SIZE)
+    seconds = estimate.estimate_submission_seconds(replicated, COUNT, batch_size=BATCH,
+                                                   image_size=SIZE)
     report = writer.write_submission(replicated, photos, out / "multi.zip", **options)
     eight_devices = [stylize.paint(replicated, photo, multiple=1),
                      stylize.paint(replicated, photo, multiple=1, tile=24, overlap=6)]
 
-    painter_model = writer._UINT8_MODELS[replicated]  # what the estimate and the writer ran
-    call = writer._SHARDED_CALLS.get(painter_model)
+    painter_model = inference._UINT8_MODELS[replicated]  # what the estimate and the writer ran
+    call = inference._SHARDED_CALLS.get(painter_model)
     batch = np.zeros((BATCH, SIZE, SIZE, 3), np.uint8)
     program = call.lower(batch).compile().as_text() if call is not None else ""
     # "f32[2,16,16,4]{3,2,1,0} convolution(" -> 2: the batch each device convolves
@@ -63,12 +63,12 @@ SCRIPT = textwrap.dedent(
     print("RESULT", json.dumps({
         "identical_zip": (out / "single.zip").read_bytes() == (out / "multi.zip").read_bytes(),
         "count": report.count, "batch_size": report.batch_size,
-        "replicas": writer.replica_count(replicated),
+        "replicas": inference.replica_count(replicated),
         "sharded_devices": len(call.devices) if call is not None else 0,
         "conv_batches": conv_batches,
-        "estimate": estimate,
+        "estimate": seconds,
         "stylize_equal": [bool(np.array_equal(a, b)) for a, b in zip(one_device, eight_devices)],
-        "stylize_sharded": replicated in writer._SHARDED_CALLS,
+        "stylize_sharded": replicated in inference._SHARDED_CALLS,
     }))
     """
 )

@@ -96,14 +96,14 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     notebook.cells.append(
         nbformat.v4.new_code_cell(
             "import json, keras, painter\n"
-            "from painter.submission import writer\n"
+            "from painter.submission import inference\n"
             "print('REPORT', json.dumps({'painter': painter.__file__, "
             "'backend': keras.backend.backend(), 'origin': painter_origin, "
             "'distribution': runtime.distribution, 'replicas': runtime.num_replicas, "
             "'policy': result.model.monet_generator.dtype_policy.name, "
             "'steps_per_execution': config.steps_per_execution, "
             "'global_batch_size': config.global_batch_size, 'epochs_done': result.epochs_done, "
-            "'painted_on': max((len(c.devices) for c in writer._SHARDED_CALLS.values()), default=1), "
+            "'painted_on': max((len(c.devices) for c in inference._SHARDED_CALLS.values()), default=1), "
             "'data_dir': str(data_dir)}))"
         )
     )

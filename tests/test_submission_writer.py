@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import types
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from painter.submission import writer
-from painter.submission.writer import SubmissionError, to_uint8, write_submission
+from painter.data.images import encode_jpeg, to_uint8
+from painter.errors import SubmissionError
+from painter.submission import estimate, inference
+from painter.submission.entries import entry_name
+from painter.submission.writer import write_submission
 
 SIZE = 16
 
@@ -83,9 +88,9 @@ def test_zip_holds_one_stored_jpeg_per_photo_with_its_name(tmp_path):
 
 
 def test_entry_names_drop_folders_and_image_suffixes():
-    assert writer.entry_name("photo_jpg/abc.jpg") == "abc.jpg"
-    assert writer.entry_name(b"abc") == "abc.jpg"
-    assert writer.entry_name("a.b.PNG") == "a.b.jpg"
+    assert entry_name("photo_jpg/abc.jpg") == "abc.jpg"
+    assert entry_name(b"abc") == "abc.jpg"
+    assert entry_name("a.b.PNG") == "a.b.jpg"
 
 
 def test_batches_of_any_size_are_regrouped_and_last_batch_padded(tmp_path):
@@ -206,7 +211,7 @@ def test_keras_generator_writes_its_predictions(tmp_path):
     for name, image in zip(names, expected, strict=True):
         # compare with the same JPEG encoding of the expected painting (chroma subsampling of a
         # random network's output is far from lossless)
-        encoded = np.asarray(Image.open(io.BytesIO(writer.encode_jpeg(image))))
+        encoded = np.asarray(Image.open(io.BytesIO(encode_jpeg(image))))
         assert np.abs(entries[name + ".jpg"][1].astype(int) - encoded.astype(int)).mean() < 0.5
 
 
@@ -217,10 +222,10 @@ def test_device_side_uint8_conversion_matches_to_uint8():
     inputs = keras.Input((None, None, 3))
     identity_model = keras.Model(inputs, keras.layers.Identity()(inputs))
     photos = _photos(6)[0][1]
-    np.testing.assert_array_equal(writer._predictor(identity_model)(photos), photos)
+    np.testing.assert_array_equal(inference.predictor(identity_model)(photos), photos)
     # a generator overshooting [-1, 1]: clipped, and rounded like to_uint8 on the host
     overshoot = keras.Model(inputs, keras.layers.Rescaling(3.0, offset=0.1)(inputs))
-    pixels = writer._predictor(overshoot)(photos)
+    pixels = inference.predictor(overshoot)(photos)
     expected = to_uint8(3.0 * (photos.astype(np.float32) / 127.5 - 1) + 0.1)
     assert pixels.dtype == np.uint8 and {0, 255} <= set(np.unique(pixels).tolist())
     assert np.abs(pixels.astype(int) - expected.astype(int)).max() <= 1
@@ -243,7 +248,7 @@ def test_batches_are_split_over_all_replicas(tmp_path, keras_backend):
         with strategy.scope():
             replicated = _tiny_generator()
             replicated.set_weights(weights)
-            assert writer.replica_count(replicated) == 2
+            assert inference.replica_count(replicated) == 2
             report = _write(tmp_path / "multi", generator=replicated, batch_size=3)
     else:
         import jax
@@ -254,7 +259,7 @@ def test_batches_are_split_over_all_replicas(tmp_path, keras_backend):
         try:
             replicated = _tiny_generator()
             replicated.set_weights(weights)
-            assert writer.replica_count(replicated) == 2
+            assert inference.replica_count(replicated) == 2
             report = _write(tmp_path / "multi", generator=replicated, batch_size=3)
         finally:
             keras.distribution.set_distribution(None)
@@ -267,7 +272,80 @@ def test_batches_are_split_over_all_replicas(tmp_path, keras_backend):
 @pytest.mark.backend
 def test_estimate_extrapolates_measured_batches():
     generator = _tiny_generator()
-    small = writer.estimate_submission_seconds(generator, 8, batch_size=4, image_size=SIZE)
-    large = writer.estimate_submission_seconds(generator, 4000, batch_size=4, image_size=SIZE)
+    small = estimate.estimate_submission_seconds(generator, 8, batch_size=4, image_size=SIZE)
+    large = estimate.estimate_submission_seconds(generator, 4000, batch_size=4, image_size=SIZE)
     assert 0 < small < large
-    assert writer.estimate_submission_seconds(generator, 0, batch_size=4, image_size=SIZE) == 0.0
+    assert estimate.estimate_submission_seconds(generator, 0, batch_size=4, image_size=SIZE) == 0.0
+
+
+class _FakeClock:
+    """`time.perf_counter` for the estimate: it moves only when the fakes below do work, by a
+    distinct cost per kind of work, so the estimate's formula can be checked exactly."""
+
+    COMPILE, INFER, ENCODE, HEADER, DECODE = 2.0, 0.25, 0.001, 0.0001, 0.01  # seconds
+
+    def __init__(self):
+        self.now = 100.0
+        self.predict_calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+    def predictor(self, generator):
+        def predict(real_photo):  # the first call compiles
+            self.advance(self.COMPILE if self.predict_calls == 0 else self.INFER)
+            self.predict_calls += 1
+            return real_photo
+
+        return predict
+
+    def encode_jpeg(self, image, quality):
+        self.advance(self.ENCODE)
+        return b"jpeg"
+
+    def open_image(self, stream):
+        clock = self
+
+        class Image:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc_info):
+                return False
+
+            @property
+            def size(self):  # the writer's validation: a header per image
+                clock.advance(clock.HEADER)
+                return (SIZE, SIZE)
+
+            def load(self):  # reading a photo: a decode per image
+                clock.advance(clock.DECODE)
+
+        return Image()
+
+
+def test_estimate_is_warm_up_plus_batches_times_the_measured_batch(monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(estimate, "time", types.SimpleNamespace(perf_counter=clock))
+    monkeypatch.setattr(estimate, "predictor", clock.predictor)
+    monkeypatch.setattr(estimate, "encode_jpeg", clock.encode_jpeg)
+    monkeypatch.setattr(estimate, "Image", types.SimpleNamespace(open=clock.open_image))
+    batch = 4
+    # One batch: its inference (the mean of the timed batches), and per image an encode, a
+    # header read (validation) and a decode (reading the photo).
+    per_batch = clock.INFER + batch * (clock.ENCODE + clock.HEADER + clock.DECODE)
+
+    def seconds(photo_count: int) -> float:
+        return estimate.estimate_submission_seconds(
+            lambda photos: photos, photo_count, batch_size=batch, image_size=SIZE
+        )
+
+    for photo_count, batches in ((1, 1), (4, 1), (5, 2), (7038, 1760)):
+        clock.predict_calls = 0
+        assert seconds(photo_count) == pytest.approx(clock.COMPILE + batches * per_batch)
+    assert seconds(0) == 0.0

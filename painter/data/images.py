@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-JPEG_QUALITY = 95  # re-encoded images: visually lossless, ~3x smaller than PNG
+# Re-encoded photos and the submission's paintings: visually lossless, ~3x smaller than PNG (the
+# score is FID on images.zip's JPEGs: compression artefacts stay below the model's).
+JPEG_QUALITY = 95
 _ORIENTATION_TAG = 0x0112
 # Modes TensorFlow decodes to the same RGB pixels as Pillow's convert("RGB").
 _TF_DECODABLE_MODES = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "L")}
@@ -135,6 +137,12 @@ def load_rgb(data: bytes | str | os.PathLike, size: int | None = None) -> np.nda
     return np.asarray(rgb, dtype=np.uint8)
 
 
+def from_uint8(images: Any) -> np.ndarray:
+    """uint8 pixels -> float32 model-range images in [-1, 1]: `x / 127.5 - 1`, the numpy twin of
+    `painter.data.augment.to_model_range` (and the inverse of `to_uint8` up to rounding)."""
+    return np.asarray(images).astype(np.float32) / 127.5 - 1.0
+
+
 def to_uint8(images: Any) -> np.ndarray:
     """Model-range images in [-1, 1] (uint8 passes through) -> uint8 pixels: `(x + 1) * 127.5`, rounded to nearest (halves
     to even, like np.rint), clipped to 0..255. Truncating instead (`astype`) would darken every
@@ -187,6 +195,7 @@ __all__ = [
     "load_rgb",
     "encode_jpeg",
     "to_uint8",
+    "from_uint8",
     "fit_to_size_tf",
     "JPEG_QUALITY",
 ]

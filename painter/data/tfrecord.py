@@ -25,6 +25,7 @@ from painter.data import images as imagelib
 from painter.data.reader import SKIP_HINT, ReadReport, Record, check_scan, raw_records, scan
 from painter.data.sources import find_source
 from painter.errors import DataError
+from painter.fileio import atomic_path
 
 # The competition starter's parsing spec: our files must parse with it unchanged.
 FEATURE_SPEC = {
@@ -196,11 +197,9 @@ def write_tfrecords(
         if not pairs:
             continue
         path = out_dir / tfrecord_name(target, index, len(pairs))
-        temporary = out_dir / f".{path.name}.tmp"
-        with tf.io.TFRecordWriter(str(temporary)) as writer:
+        with atomic_path(path) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
             for name, data in pairs:
                 writer.write(make_example(name, data, target))
-        os.replace(temporary, path)
         report.written.append(path)
         report.files.append(path)
         report.records += len(pairs)

@@ -41,8 +41,8 @@ from PIL import Image, UnidentifiedImageError
 from painter.data.images import to_rgb
 from painter.errors import PainterError
 from painter.submission.stylize import DEFAULT_OVERLAP, DEFAULT_TILE, paint, size_multiple
+from painter.training.checkpoint import GENERATOR_FILE
 
-GENERATOR_FILE = "monet_generator.keras"  # what training writes into its workdir
 DEMO_WORKDIR = Path("demo-workdir")  # what `make demo` writes (python -m painter demo's default)
 DEMO_GENERATOR = DEMO_WORKDIR / "run" / GENERATOR_FILE
 DEFAULT_MAX_MEGAPIXELS = 24.0  # a 6000x4000 camera photo; ~300 MB of float32 while painted

@@ -1,7 +1,8 @@
 """Command-line verbs of the submission area: `submit`, `validate`, `stylize`.
 
 `validate` uses plain zipfile + PIL (no Keras, no TensorFlow: it answers in about a second).
-`submit` and `stylize` choose the runtime first, then load the workdir's generator.
+`submit` and `stylize` choose the runtime first, then load the workdir's generator; their
+handlers import the writer and stylize when they run, so parsing stays fast.
 """
 
 from __future__ import annotations
@@ -10,10 +11,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from painter.config import Config
 from painter.errors import PainterError
-from painter.submission.validate import MAX_COUNT, MIN_COUNT
-
-GENERATOR_FILE = "monet_generator.keras"  # what training writes into the workdir
+from painter.runtime import select_runtime
+from painter.submission.validate import (
+    MAX_COUNT,
+    MIN_COUNT,
+    SUBMISSION_IMAGE_SIZE,
+    validate_submission,
+)
+from painter.training.checkpoint import GENERATOR_FILE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,8 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument(
         "--image-size",
         type=int,
-        default=256,
-        help="side of the written images (the competition's 256); a generator "
+        default=SUBMISSION_IMAGE_SIZE,
+        help=f"side of the written images (the competition's {SUBMISSION_IMAGE_SIZE}); a generator "
         "trained at another size paints at its own size, resized in and out",
     )
     submit.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -76,7 +83,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument(
         "--max-count", type=int, default=MAX_COUNT, help=f"most images allowed ({MAX_COUNT})"
     )
-    validate.add_argument("--image-size", type=int, default=256, help="required side (256)")
+    validate.add_argument(
+        "--image-size",
+        type=int,
+        default=SUBMISSION_IMAGE_SIZE,
+        help=f"required side ({SUBMISSION_IMAGE_SIZE})",
+    )
     validate.set_defaults(func=run_validate)
 
     stylize = subparsers.add_parser(
@@ -107,8 +119,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from painter.submission.validate import validate_submission
-
     report = validate_submission(
         args.zip, min_count=args.min_count, max_count=args.max_count, image_size=args.image_size
     )
@@ -120,7 +130,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_submit(args: argparse.Namespace) -> int:
     config, runtime = _start(args.workdir)
-    from painter.submission.writer import at_submission_size, write_submission
+    from painter.submission import submitter
 
     photos = Path(args.photos)
     if not photos.exists():
@@ -131,13 +141,12 @@ def run_submit(args: argparse.Namespace) -> int:
     if batch_size <= 0:
         raise PainterError(f"--batch-size must be positive. Received: {batch_size}")
     with runtime.scope():
-        generator = load_generator(args.workdir)
-        if config is not None:  # a generator trained at 64 px paints at 64 px, resized in and out
-            generator = at_submission_size(generator, config.image_size, args.image_size)
-        report = write_submission(
-            generator,
+        report = submitter.submit(
+            args.workdir,
             photos,
             args.out,
+            # a generator trained at 64 px paints at 64 px, resized in and out
+            train_size=config.image_size if config is not None else None,
             image_size=args.image_size,
             batch_size=batch_size,
             min_count=args.min_count,
@@ -152,10 +161,11 @@ def run_submit(args: argparse.Namespace) -> int:
 
 def run_stylize(args: argparse.Namespace) -> int:
     _, runtime = _start(args.workdir)
+    from painter.submission import submitter
     from painter.submission.stylize import stylize
 
     with runtime.scope():
-        generator = load_generator(args.workdir)
+        generator = submitter.load_generator(args.workdir)
         written = stylize(
             generator,
             args.images,
@@ -177,31 +187,9 @@ def _start(workdir: str) -> tuple[Any, Any]:
         raise PainterError(f"--workdir {workdir}: no such folder; pass a training workdir")
     config = None
     if (workdir_path / "config.json").is_file():
-        from painter.config import Config
-
         config = Config.load(workdir_path / "config.json")
-    from painter.runtime import select_runtime
-
     if config is not None:
         runtime = select_runtime(backend=config.backend, distribution=config.distribution)
     else:
         runtime = select_runtime()
     return config, runtime
-
-
-def load_generator(workdir: str | Path) -> Any:
-    """Load WORKDIR/monet_generator.keras (painter's custom layers registered first)."""
-    path = Path(workdir) / GENERATOR_FILE
-    if not path.is_file():
-        raise PainterError(
-            f"{path}: no generator; train first (`python -m painter train --workdir {workdir}`) "
-            "or pass the workdir of a finished run"
-        )
-    import keras
-
-    import painter.models  # noqa: F401  (registers painter's layers for loading)
-
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except (ValueError, TypeError, OSError) as error:
-        raise PainterError(f"{path}: cannot load the generator ({error})") from error

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from painter.data.images import to_rgb
+from painter.data.images import from_uint8, to_rgb, to_uint8
 from painter.errors import DataError, PainterError
 from painter.fileio import atomic_write_bytes
+from painter.submission.inference import replica_count, run_model
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 DEFAULT_TILE = 1024  # sides above this are tiled: a 1024^2 ResNet pass needs ~2-3 GB of activations
@@ -106,8 +107,6 @@ def paint(
 
     Sides up to `tile` are painted in one pass; larger images in tiles of `tile` pixels that
     overlap by `overlap`, blended with weights that ramp linearly across each overlap."""
-    from painter.submission.writer import to_uint8
-
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"`image` must be [H, W, 3]. Received shape: {image.shape}")
     multiple = multiple or size_multiple(generator)
@@ -166,26 +165,20 @@ def _ramp(length: int, overlap: int, fade_in: bool, fade_out: bool) -> np.ndarra
 def _replicas(generator: Any) -> int:
     if not hasattr(generator, "predict_on_batch"):
         return 1
-    from painter.submission.writer import replica_count
-
     return replica_count(generator)
 
 
 def _run(generator: Any, real_photos: list[np.ndarray], multiple: int) -> np.ndarray:
     """Paint same-shaped uint8 images (or tiles) in one call -> float32 in [-1, 1]. The batch is
     padded (repeating the first image) to a multiple of the replica count, as a TPU strategy or
-    JAX DataParallel requires, and each replica paints its share (`writer.run_model`: sharded
+    JAX DataParallel requires, and each replica paints its share (`inference.run_model`: sharded
     over the devices on JAX). Floats are made per call: a huge photo is never float32 whole."""
-    padded = [
-        reflect_pad(photo.astype(np.float32) / 127.5 - 1.0, multiple)[0] for photo in real_photos
-    ]
+    padded = [reflect_pad(from_uint8(photo), multiple)[0] for photo in real_photos]
     height, width = real_photos[0].shape[:2]
     replicas = _replicas(generator)
     padded += [padded[0]] * (-len(padded) % replicas)
     batch = np.stack(padded)
     if hasattr(generator, "predict_on_batch"):
-        from painter.submission.writer import run_model
-
         fake_monet = run_model(generator, batch)
     else:
         fake_monet = generator(batch)

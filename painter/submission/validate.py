@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 MIN_COUNT = 7000  # the competition's lower bound on images in images.zip
 MAX_COUNT = 10000  # ... and its upper bound
-IMAGE_SIZE = 256  # every image must be 256x256x3
+SUBMISSION_IMAGE_SIZE = 256  # every image must be 256x256x3, whatever the training size
 
 
 @dataclass
@@ -37,7 +37,8 @@ class ValidationReport:
     def summary(self) -> str:
         """One line for the command line and the logs."""
         if self.ok:
-            return f"{self.path}: valid submission, {self.count} JPEG images of 256x256x3"
+            side = SUBMISSION_IMAGE_SIZE
+            return f"{self.path}: valid submission, {self.count} JPEG images of {side}x{side}x3"
         return (
             f"{self.path}: INVALID submission, {len(self.violations)} violation(s) "
             f"in {self.count} entries"
@@ -49,7 +50,7 @@ def validate_submission(
     *,
     min_count: int = MIN_COUNT,
     max_count: int = MAX_COUNT,
-    image_size: int = IMAGE_SIZE,
+    image_size: int = SUBMISSION_IMAGE_SIZE,
     decode: bool = True,
 ) -> ValidationReport:
     """Check the zip at `path` against the competition's rules and list every violation.

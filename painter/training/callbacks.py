@@ -19,8 +19,6 @@ checkpointed (a resume redoes it from the last complete checkpoint).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +29,12 @@ import numpy as np
 
 from painter import __version__
 from painter.errors import PainterError
-from painter.fileio import atomic_write_text
+from painter.fileio import atomic_path, atomic_write_text
 from painter.training import checkpoint as checkpoints
 from painter.training.budget import BudgetMonitor, TimeBudget
+from painter.training.checkpoint import GENERATOR_FILE
 from painter.training.planner import EpochPlanner, LrPlan
 
-GENERATOR_FILE = "monet_generator.keras"
 HISTORY_FILE = "history.json"
 
 
@@ -168,17 +166,8 @@ def save_history(workdir: Path, history: dict[str, list[float]]) -> None:
 def export_generator(generator, path: Path) -> Path:
     """Save a Keras model atomically (a `.keras` temporary in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent
-    )
-    os.close(handle)
-    try:
+    with atomic_path(path, suffix=".tmp.keras") as temporary:  # keras saves only to `.keras`
         generator.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -254,13 +243,7 @@ def save_samples(model, real_photo: np.ndarray, path: Path, *, title: str | None
     cycled_photo = keras.ops.convert_to_numpy(model.photo_generator(fake_monet, training=False))
     from painter import plots
 
-    if hasattr(plots, "save_sample_grid"):
-        return plots.save_sample_grid(real_photo, fake_monet, cycled_photo, path)
-    return plots.save_image_grid(
-        {"real photo": real_photo, "fake Monet": fake_monet, "cycled photo": cycled_photo},
-        path,
-        title=title,
-    )
+    return plots.save_sample_grid(real_photo, fake_monet, cycled_photo, path)
 
 
 class BudgetCallback(keras.callbacks.Callback):
@@ -347,7 +330,6 @@ class ProgressPrinter(keras.callbacks.Callback):
 __all__ = [
     "BudgetCallback",
     "CheckpointCallback",
-    "GENERATOR_FILE",
     "HISTORY_FILE",
     "HistoryCallback",
     "NanGuard",

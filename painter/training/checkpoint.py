@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -38,7 +37,10 @@ from typing import Any
 import numpy as np
 
 from painter.errors import PainterError
+from painter.fileio import atomic_path, atomic_write_text
 
+# What training exports into the workdir after each epoch; submit, stylize and serve load it.
+GENERATOR_FILE = "monet_generator.keras"
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.npz"
 META_FILE = "meta.json"
@@ -228,21 +230,15 @@ def save_checkpoint(
         )
     folder = checkpoint_dir(workdir, folder)
     final = folder / checkpoint_name(epoch)
-    temporary = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = Path(tempfile.mkdtemp(prefix=f"{final.name}.tmp-", dir=folder))
-        keys = list(state)
-        _write_state(temporary / STATE_FILE, state, keys)
-        full_meta = {**meta, "epoch": epoch, "state_keys": keys, "written_at": time.time()}
-        _write_meta(temporary / META_FILE, full_meta)
-        _test_pause(epoch)
-        if final.exists():  # a re-run of the same epoch (e.g. after a crash in between)
-            shutil.rmtree(final)
-        os.replace(temporary, final)
+        # A re-run of the same epoch (e.g. after a crash in between) replaces the folder whole.
+        with atomic_path(final, folder=True, prefix=f"{final.name}.tmp-", suffix="") as temporary:
+            keys = list(state)
+            _write_state(temporary / STATE_FILE, state, keys)
+            full_meta = {**meta, "epoch": epoch, "state_keys": keys, "written_at": time.time()}
+            _write_meta(temporary / META_FILE, full_meta)
+            _test_pause(epoch)
     except OSError as error:
-        if temporary is not None:
-            shutil.rmtree(temporary, ignore_errors=True)
         size = sum(np.asarray(v).nbytes for v in state.values()) / 2**20
         hint = (
             " The disk is full: free space, or set `checkpoint_dir` to a disk with room,"
@@ -255,10 +251,6 @@ def save_checkpoint(
             f"Nothing was left half-written; the earlier checkpoints ({previous or 'none'}) are "
             f"intact.{hint} then run the same command again: it resumes from the last one."
         ) from error
-    except BaseException:
-        if temporary is not None:
-            shutil.rmtree(temporary, ignore_errors=True)
-        raise
     if keep > 0:
         for old in list_checkpoints(workdir, folder=folder)[:-keep]:
             shutil.rmtree(old.path, ignore_errors=True)
@@ -275,14 +267,13 @@ def _write_meta(path: Path, meta: dict[str, Any]) -> None:
 def update_meta(checkpoint: Checkpoint, **changes: Any) -> Checkpoint:
     """Rewrite a checkpoint's meta.json with `changes` (atomically: a temporary file, then a
     rename), e.g. the learning-rate plan made just after the checkpoint was written."""
-    from painter.fileio import atomic_write_text
-
     meta = {**checkpoint.meta, **changes}
     atomic_write_text(checkpoint.path / META_FILE, json.dumps(meta, indent=1) + "\n")
     return Checkpoint(path=checkpoint.path, epoch=checkpoint.epoch, meta=meta)
 
 
 __all__ = [
+    "GENERATOR_FILE",
     "Checkpoint",
     "CheckpointWriteError",
     "TEST_PAUSE_ENV",

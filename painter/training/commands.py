@@ -1,6 +1,8 @@
-"""`python -m painter train` and `python -m painter demo`.
+"""`python -m painter train` (the demo's verb is in `painter.demo`).
 
-Parsing loads no Keras: the handlers select the runtime (inside `train`) before Keras is imported.
+Parsing loads no Keras (nor anything slow to import): the handlers import what they run, and
+select the runtime (inside `train`) before Keras is imported. A command-line handler is the layer above every area: `train` reserves the time to write
+images.zip with the submission's measured estimate (`painter.submission.submission_reserve`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `train` and `demo` to `python -m painter`."""
+    """Add `train` to `python -m painter`."""
     train = subparsers.add_parser(
         "train",
         help="train (or resume) a CycleGAN in a workdir",
@@ -33,36 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--monet", metavar="DIR", help="the paintings (TFRecords or images)")
     train.add_argument("--photo", metavar="DIR", help="the photos (TFRecords or images)")
     train.add_argument("--workdir", required=True, metavar="DIR", help="where the run lives")
-    _add_set(train)
+    add_set_option(train)
     train.set_defaults(func=_train)
 
-    demo = subparsers.add_parser(
-        "demo",
-        help="the whole job in minutes on a CPU, on generated data (no download)",
-        description="Generate a small two-domain data set (photos and 'paintings'), write it as "
-        "TFRecords, train the `demo` preset under a time budget, write and validate images.zip.",
-    )
-    demo.add_argument(
-        "--workdir",
-        default="demo-workdir",
-        metavar="DIR",
-        help="where data, run and images.zip go (default: demo-workdir)",
-    )
-    demo.add_argument(
-        "--data", metavar="DIR", help="real data in Kaggle's layout instead of the generated set"
-    )
-    demo.add_argument(
-        "--minutes",
-        type=float,
-        metavar="M",
-        help="time budget for the whole demo, images.zip included (default: the "
-        "demo preset's session_limit_minutes)",
-    )
-    _add_set(demo)
-    demo.set_defaults(func=_demo)
 
-
-def _add_set(parser: argparse.ArgumentParser) -> None:
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """`--set KEY=VALUE ...` (repeatable): config overrides, read with `flatten(args.overrides)`."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -74,19 +52,27 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _flatten(groups: list[list[str]]) -> list[str]:
+def flatten(groups: list[list[str]]) -> list[str]:
+    """The `--set` groups as one list of KEY=VALUE strings."""
     return [item for group in groups for item in group]
 
 
 def _train(args: argparse.Namespace) -> int:
     from painter.config import preset
+    from painter.submission.submitter import submission_reserve
     from painter.training.train import train
 
-    config = preset(args.config).with_overrides(_flatten(args.overrides))
+    config = preset(args.config).with_overrides(flatten(args.overrides))
     # Keras' progress bar on a terminal; in logs (CI, nohup) painter's one line per epoch.
     verbose = 1 if sys.stdout.isatty() else 0
     result = train(
-        config, args.workdir, data=args.data, monet=args.monet, photo=args.photo, verbose=verbose
+        config,
+        args.workdir,
+        data=args.data,
+        monet=args.monet,
+        photo=args.photo,
+        submission_estimate=submission_reserve(config),
+        verbose=verbose,
     )
     planned = config.epochs or f"{result.planned_epochs or '?'} planned"
     print(
@@ -95,15 +81,4 @@ def _train(args: argparse.Namespace) -> int:
     )
     if result.generator_path is not None:
         print(f"generator: {result.generator_path}")
-    return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    import os
-
-    # The demo's output is for people reading it: no TensorFlow C++ info lines (set before TF loads).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from painter.training.demo import run_demo
-
-    run_demo(args.workdir, data=args.data, minutes=args.minutes, overrides=_flatten(args.overrides))
     return 0

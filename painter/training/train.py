@@ -12,7 +12,8 @@ The order matters:
    at that epoch (its shuffling and augmentation are seeded per epoch, so a resumed run sees the
    batches an unbroken run would have seen) and the model gets back every weight, optimizer
    variable (iterations, hence the learning-rate schedule's position) and image pool.
-4. The time budget reserves the measured time to write images.zip, then `fit()` runs with the
+4. The time budget reserves the measured time to write images.zip (`submission_estimate`, passed
+   in by the caller: training does not import the submission), then `fit()` runs with the
    callbacks of `painter.training.callbacks`: NaN guard, history, checkpoint + export, sample
    grid, budget. With `epochs=0` the budget callback also plans how many epochs fit and scales
    the learning-rate schedule to them (`painter.training.planner`); the plan is kept in each
@@ -41,15 +42,25 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from painter.config import Config
+from painter.data.images import from_uint8
+from painter.data.pipeline import make_training_dataset
+from painter.data.reader import iterate_images
+from painter.data.sources import find_domains
 from painter.errors import ConfigError
+from painter.plots import plot_loss_curves
+from painter.runtime import select_runtime
 from painter.training import checkpoint as checkpoints
+from painter.training.budget import TimeBudget
 from painter.training.lock import WorkdirLock
-from painter.training.planner import LrPlan
+from painter.training.planner import EpochPlanner, LrPlan
 
 # fit()'s epoch count when epochs=0: the planner stops training; this bound is never reached.
 PLANNED_FIT_EPOCHS = 1_000_000
@@ -127,6 +138,7 @@ def train(
     monet: Any = None,
     photo: Any = None,
     budget: Any = None,
+    submission_estimate: Callable[[Any, int], float] | None = None,
     runtime: Any = None,
     callbacks: list | None = None,
     verbose: int | str = "auto",
@@ -141,6 +153,10 @@ def train(
         monet, photo: explicit domain folders (or `ImageSource`s); they win over `data`.
         budget: a `painter.training.budget.TimeBudget` (e.g. started at the notebook's start);
             default: `config.session_limit_minutes` from now.
+        submission_estimate: (painting generator, photo count) -> the seconds writing images.zip
+            will take, called once the model is built; the budget keeps them free at the end
+            (`painter.submission.submission_reserve(config)` measures it). None: nothing is
+            reserved for images.zip (unless `budget` already holds an "images.zip" reserve).
         runtime: a `painter.runtime.Runtime`; default `select_runtime(config.backend,
             config.distribution)`.
         callbacks: extra Keras callbacks, run after painter's own.
@@ -170,6 +186,7 @@ def train(
             monet=monet,
             photo=photo,
             budget=budget,
+            submission_estimate=submission_estimate,
             runtime=runtime,
             callbacks=callbacks,
             verbose=verbose,
@@ -186,6 +203,7 @@ def _train_locked(
     monet,
     photo,
     budget,
+    submission_estimate,
     runtime,
     callbacks,
     verbose,
@@ -215,7 +233,7 @@ def _train_locked(
         printer(
             f"{workdir} already holds {start_epoch} epochs ({finished}): nothing to train. {hint}."
         )
-        generator_path = workdir / "monet_generator.keras"
+        generator_path = workdir / checkpoints.GENERATOR_FILE
         return TrainResult(
             workdir=workdir,
             start_epoch=start_epoch,
@@ -227,8 +245,6 @@ def _train_locked(
         )
     # 3. The runtime before Keras.
     if runtime is None:
-        from painter.runtime import select_runtime
-
         runtime = select_runtime(config.backend, config.distribution)
     # Handed over in a list that _fit empties: ~0.4 GB at 256 px is not kept alive by this frame.
     pending_state = [state]
@@ -246,6 +262,7 @@ def _train_locked(
         monet=monet,
         photo=photo,
         budget=budget,
+        submission_estimate=submission_estimate,
         extra_callbacks=callbacks or [],
         verbose=verbose,
         printer=printer,
@@ -294,6 +311,7 @@ def _fit(
     monet,
     photo,
     budget,
+    submission_estimate,
     extra_callbacks,
     verbose,
     printer,
@@ -304,11 +322,7 @@ def _fit(
 
     from painter.cyclegan.model import build_cyclegan
     from painter.cyclegan.schedule import track_schedules
-    from painter.data.pipeline import make_training_dataset
-    from painter.data.reader import iterate_images
-    from painter.data.sources import find_domains
     from painter.training import callbacks as cb
-    from painter.training.budget import TimeBudget
 
     monet_source, photo_source = find_domains(data, monet=monet, photo=photo)
     # tf.data's seeded shuffles also depend on TensorFlow's global seed: set it before the
@@ -372,10 +386,9 @@ def _fit(
     real_photo = _sample_photos(iterate_images, photo_source, config)
     if budget is None:
         budget = TimeBudget.from_config(config)
-    if "images.zip" not in budget.reserves:
-        budget.reserve(
-            "images.zip", _submission_seconds(model, training_data.photo_count, config, printer)
-        )
+    if submission_estimate is not None and "images.zip" not in budget.reserves:
+        seconds = submission_estimate(model.painting_generator(), training_data.photo_count)
+        budget.reserve("images.zip", seconds)
 
     run = cb.RunState(
         workdir=workdir,
@@ -389,8 +402,6 @@ def _fit(
     run.set_plan(plan)
     progress = []
     if planned:
-        from painter.training.planner import EpochPlanner
-
         run.planner = EpochPlanner(
             budget,
             steps_per_epoch,
@@ -425,7 +436,7 @@ def _fit(
     finally:
         _write_curves(workdir, run.history, printer)
 
-    generator_path = workdir / cb.GENERATOR_FILE
+    generator_path = workdir / checkpoints.GENERATOR_FILE
     if run.diverged:
         kept = (
             f"the last good checkpoint {run.last_checkpoint.path} is kept"
@@ -470,8 +481,6 @@ def _set_state(model, state) -> None:
 
 def _sample_photos(iterate_images, photo_source, config: Config):
     """The first `sample_count` photos as [-1, 1] floats: the same ones every epoch."""
-    import numpy as np
-
     images = [
         image
         for _, image in iterate_images(
@@ -483,31 +492,7 @@ def _sample_photos(iterate_images, photo_source, config: Config):
     ]
     if not images:
         return np.zeros((0, config.image_size, config.image_size, 3), "float32")
-    return np.stack(images).astype("float32") / 127.5 - 1.0
-
-
-def _submission_seconds(model, photo_count: int, config: Config, printer) -> float:
-    """Measured seconds to write images.zip for `photo_count` photos (the budget reserves it)."""
-    from painter.submission.writer import (
-        SUBMISSION_IMAGE_SIZE,
-        at_submission_size,
-        estimate_submission_seconds,
-    )
-
-    generator = at_submission_size(
-        model.painting_generator(), config.image_size, SUBMISSION_IMAGE_SIZE
-    )
-    seconds = estimate_submission_seconds(
-        generator,
-        photo_count,
-        batch_size=config.submission_batch_size,
-        image_size=SUBMISSION_IMAGE_SIZE,
-    )
-    printer(
-        f"time budget: writing images.zip for {photo_count} photos will take ~{seconds:.0f}s "
-        "(measured on a few batches)"
-    )
-    return seconds
+    return from_uint8(np.stack(images))
 
 
 def _write_curves(workdir: Path, history: dict, printer) -> None:
@@ -516,8 +501,6 @@ def _write_curves(workdir: Path, history: dict, printer) -> None:
 
     if not history.get("epoch"):
         return
-    from painter.plots import plot_loss_curves
-
     save_history(workdir, history)
     plot_loss_curves(history, workdir / "loss_curves.png")
 

@@ -18,6 +18,17 @@ import os
 import time
 from pathlib import Path
 
+from painter.config import preset
+from painter.data.preview import save_preview
+from painter.data.reader import scan
+from painter.data.sources import find_domains
+from painter.plots import plot_run_histograms
+from painter.submission.submitter import submission_reserve, submit
+from painter.submission.validate import MAX_COUNT, MIN_COUNT, SUBMISSION_IMAGE_SIZE
+from painter.training.budget import TimeBudget
+from painter.training.synthetic import make_dataset
+from painter.training.train import train
+
 DEMO_PHOTOS = 240  # enough variety for the demo's scenes; generated and written in seconds
 DEMO_MONETS = 80  # the competition's ratio is 7,038 : 300; the demo keeps paintings scarcer too
 DEMO_SOURCE_SIZE = 256  # the competition's size (images.zip needs it); training downscales
@@ -33,9 +44,6 @@ def run_demo(
 ):
     """Generate data (unless `data` is given), train the `demo` preset, write and validate
     images.zip. Returns the TrainResult; everything is under `workdir`."""
-    from painter.config import preset
-    from painter.training.budget import TimeBudget
-
     started = time.time()
     workdir = Path(workdir)
     config = preset("demo")
@@ -53,8 +61,6 @@ def run_demo(
     if data is None:
         data = workdir / "data"
         if not (data / "photo_tfrec").is_dir() or not (data / "monet_tfrec").is_dir():
-            from painter.training.synthetic import make_dataset
-
             printer(
                 f"demo: generating {DEMO_PHOTOS} photos and {DEMO_MONETS} paintings "
                 f"({DEMO_SOURCE_SIZE}x{DEMO_SOURCE_SIZE}) in {data}"
@@ -63,10 +69,16 @@ def run_demo(
         else:
             printer(f"demo: reusing the generated data in {data}")
 
-    from painter.training.train import train
-
     run_dir = workdir / "run"
-    result = train(config, run_dir, data=data, budget=budget, verbose=0, printer=printer)
+    result = train(
+        config,
+        run_dir,
+        data=data,
+        budget=budget,
+        submission_estimate=submission_reserve(config, printer=printer),
+        verbose=0,
+        printer=printer,
+    )
     zip_path, report_line = _write_zip(result, config, data, workdir, printer)
     pictures = _draw_pictures(config, data, zip_path, workdir)
 
@@ -99,10 +111,6 @@ def run_demo(
 
 def _draw_pictures(config, data, zip_path: Path, workdir: Path) -> dict[str, Path]:
     """The colours of paintings, photos and generated images; what augmentation does."""
-    from painter.data.preview import save_preview
-    from painter.data.sources import find_domains
-    from painter.plots import plot_run_histograms
-
     monet, photo = find_domains(data)
     return {
         "histograms": plot_run_histograms(monet, photo, zip_path, workdir / "rgb_histograms.png"),
@@ -113,23 +121,8 @@ def _draw_pictures(config, data, zip_path: Path, workdir: Path) -> dict[str, Pat
 
 
 def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]:
-    import keras
-
-    from painter.data.reader import scan
-    from painter.data.sources import find_domains
-    from painter.submission.validate import validate_submission
-    from painter.submission.writer import (
-        MAX_COUNT,
-        MIN_COUNT,
-        SUBMISSION_IMAGE_SIZE,
-        at_submission_size,
-        write_submission,
-    )
-
+    # What this call trained, else (nothing trained in this call) what the workdir holds.
     generator = result.model.painting_generator() if result.model is not None else None
-    if generator is None:  # nothing trained in this call: load what the workdir holds
-        generator = keras.saving.load_model(result.generator_path)
-    painter_model = at_submission_size(generator, config.image_size, SUBMISSION_IMAGE_SIZE)
     _, photo_source = find_domains(data)
     photo_count = len(scan(photo_source).good)
     min_count = min(MIN_COUNT, photo_count)
@@ -139,16 +132,17 @@ def _write_zip(result, config, data, workdir: Path, printer) -> tuple[Path, str]
             f"{photo_count} photos, so the demo lowers the minimum to {min_count}."
         )
     zip_path = workdir / "images.zip"
-    report = write_submission(
-        painter_model,
+    report = submit(
+        generator if generator is not None else result.generator_path,
         photo_source,
         zip_path,
-        image_size=SUBMISSION_IMAGE_SIZE,
+        train_size=config.image_size,
         batch_size=config.submission_batch_size,
         min_count=min_count,
         progress=False,
+        full_validation=True,
     )
-    validation = validate_submission(zip_path, min_count=min_count)
+    validation = report.validation
     verdict = "valid" if validation.ok else "INVALID: " + "; ".join(validation.violations[:5])
     line = (
         f"images.zip: {report.count} JPEGs of {SUBMISSION_IMAGE_SIZE}x{SUBMISSION_IMAGE_SIZE} "
