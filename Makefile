@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo serve test test-tf test-jax lint bench bench-deps bench-quality clean venv notebook browser
+.PHONY: demo serve test test-tf test-jax lint hooks bench bench-deps bench-quality clean venv notebook browser
 
 venv: $(STAMP)
 
@@ -44,9 +44,16 @@ browser:
 		exit 1; \
 	fi
 
+# ruff (lint, then formatting: run `ruff format` to fix), the notebook's embedded copy, mypy.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check painter tests benchmarks
+	$(VENV)/bin/ruff format --check painter tests benchmarks
 	$(PY) -m painter kaggle check notebook.ipynb
+	$(VENV)/bin/mypy painter
+
+# The same checks before each commit (.pre-commit-config.yaml: ruff and mypy from .venv).
+hooks: $(STAMP)
+	$(VENV)/bin/pre-commit install
 
 # notebook.ipynb carries a copy of painter/ (a Kaggle push uploads only the notebook): refresh it
 # after any change to painter/ (`make lint` fails until you do).
@@ -71,4 +78,4 @@ bench-quality: bench-deps
 	$(PY) benchmarks/bench_quality.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) demo-workdir .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-workdir .pytest_cache .ruff_cache .mypy_cache

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from painter.cli import main
@@ -21,8 +22,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bootstrap_source() -> str:
-    notebook = build.load_notebook(REPO_ROOT / "notebook.ipynb")
+    """The bootstrap cell as `kaggle build` writes it now (this checkout's bootstrap.py and
+    package; the committed notebook holds the same once `make notebook` has run)."""
+    notebook = build.with_package(
+        build.load_notebook(REPO_ROOT / "notebook.ipynb"), embed.snapshot()
+    )
     return build.cell_source(notebook["cells"][build.bootstrap_cell_index(notebook)])
+
+
+def _install_copy(site: Path, files: dict[str, bytes]) -> Path:
+    """Write `files` ({"painter/x.py": bytes}) under `site`, as pip would install them."""
+    for name, data in files.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(data)
+    return site / "painter"
 
 
 def _run_bootstrap(cell: str, cwd: Path, *, isolated: bool, env_extra: dict | None = None):
@@ -115,27 +128,80 @@ def test_bootstrap_imports_the_embedded_copy_where_no_painter_is_installed(tmp_p
     assert again["FILE"] == lines["FILE"]
 
 
-def test_bootstrap_prefers_an_installed_painter_unless_forced(tmp_path):
-    installed, stdout = _run_bootstrap(_bootstrap_source(), tmp_path, isolated=False)
-    assert installed["ORIGIN"] == "installed"
-    assert Path(installed["FILE"]).parent == REPO_ROOT / "painter"
+def test_bootstrap_uses_an_installed_painter_whose_files_are_the_embedded_ones(tmp_path):
+    installed = _install_copy(tmp_path / "installed", embed.package_files())
+    # What an import or an editor leaves beside the sources does not count.
+    (installed / "__pycache__").mkdir(exist_ok=True)
+    (installed / "__pycache__" / "config.cpython-311.pyc").write_bytes(b"compiled")
+    (installed / ".config.py.swp").write_bytes(b"editor")
+    (installed / ".ipynb_checkpoints").mkdir()
+    (installed / ".ipynb_checkpoints" / "config-checkpoint.py").write_text("# Jupyter's backup")
+    (installed / "notes.txt").write_text("scratch")
+    on_path = {"PYTHONPATH": str(tmp_path / "installed")}
+    lines, stdout = _run_bootstrap(_bootstrap_source(), tmp_path, isolated=True, env_extra=on_path)
+    assert lines["ORIGIN"] == "installed"
+    assert Path(lines["FILE"]).parent == installed
+    assert f"the installed package ({installed}): its files are the embedded copy's" in stdout
+    assert not list(tmp_path.glob("painter-embedded-*"))  # nothing unpacked
+
     forced, stdout = _run_bootstrap(
-        _bootstrap_source(), tmp_path, isolated=False, env_extra={"PAINTER_FORCE_EMBEDDED": "1"}
+        _bootstrap_source(),
+        tmp_path,
+        isolated=True,
+        env_extra={**on_path, "PAINTER_FORCE_EMBEDDED": "1"},
     )
     assert forced["ORIGIN"] == "embedded"
-    assert Path(forced["FILE"]).is_relative_to(tmp_path)
+    assert Path(forced["FILE"]).is_relative_to(
+        tmp_path / f"painter-embedded-{embed.snapshot().sha256[:16]}"
+    )
     assert "PAINTER_FORCE_EMBEDDED=1" in stdout
 
 
-def test_bootstrap_takes_an_embedded_copy_newer_than_the_installed_one(tmp_path):
+@pytest.mark.parametrize("version_prefix", [b"", b"99."], ids=["same-version", "newer-version"])
+def test_bootstrap_takes_the_embedded_copy_when_the_installed_files_differ(
+    tmp_path, version_prefix
+):
+    # A stale installed copy: one line differs, the version is the same (never bumped) or higher.
     files = dict(embed.package_files())
+    files["painter/config.py"] += b"# an older copy\n"
     files["painter/__init__.py"] = files["painter/__init__.py"].replace(
-        b'__version__ = "', b'__version__ = "99.'
+        b'__version__ = "', b'__version__ = "' + version_prefix
     )
-    package = embed.EmbeddedPackage(embed.package_version(files), content_sha256(files), files)
-    lines, stdout = _run_bootstrap(embed.bootstrap_cell_source(package), tmp_path, isolated=False)
+    installed = _install_copy(tmp_path / "installed", files)
+    on_path = {"PYTHONPATH": str(tmp_path / "installed")}
+    lines, stdout = _run_bootstrap(_bootstrap_source(), tmp_path, isolated=True, env_extra=on_path)
     assert lines["ORIGIN"] == "embedded"
-    assert "is older" in stdout
+    assert Path(lines["FILE"]).is_relative_to(
+        tmp_path / f"painter-embedded-{embed.snapshot().sha256[:16]}"
+    )
+    stale = f"{embed.package_version(files)} in {installed} has other files"
+    assert f"the installed painter {stale} (sha256 {content_sha256(files)[:12]})" in stdout
+    assert "PAINTER_USE_INSTALLED=1 would use it" in stdout
+
+    # Asked for explicitly, the installed copy is used all the same, and the message says so.
+    lines, stdout = _run_bootstrap(
+        _bootstrap_source(),
+        tmp_path,
+        isolated=True,
+        env_extra={**on_path, "PAINTER_USE_INSTALLED": "1"},
+    )
+    assert lines["ORIGIN"] == "installed"
+    assert Path(lines["FILE"]).parent == installed
+    assert "PAINTER_USE_INSTALLED=1, though the installed painter" in stdout
+
+
+def test_bootstrap_refuses_to_use_an_installed_painter_that_is_not_there(tmp_path):
+    (tmp_path / "cell.py").write_text(_bootstrap_source())
+    done = subprocess.run(
+        [sys.executable, "-S", "cell.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TMPDIR": str(tmp_path), "PAINTER_USE_INSTALLED": "1"},
+    )
+    assert done.returncode != 0
+    assert "PAINTER_USE_INSTALLED=1, but no painter is installed" in done.stderr
 
 
 def test_bootstrap_refuses_a_corrupt_payload(tmp_path):
@@ -184,10 +250,15 @@ def test_check_names_stale_files_and_the_command_that_fixes_them(tmp_path):
     notebook["cells"][0 if notebook["cells"][0]["cell_type"] == "code" else 1]["outputs"] = [
         {"output_type": "stream", "name": "stdout", "text": "x"}
     ]
+    # An editor that drops the cell's metadata (but the tag) shows its code again.
+    notebook["cells"][build.bootstrap_cell_index(notebook)]["metadata"] = {
+        "tags": [embed.BOOTSTRAP_TAG]
+    }
     path = tmp_path / "notebook.ipynb"
     path.write_text(build.notebook_text(notebook))
     report = build.check_notebook(path)
     text = "\n".join(report.problems)
+    assert "does not hide its code" in text
     assert "painter/config.py: changed" in text
     assert "painter/kaggle/embed.py: new in painter/" in text
     assert "hold outputs" in text
@@ -226,6 +297,15 @@ def test_build_writes_a_pushable_folder(tmp_path):
     source = build.load_notebook(REPO_ROOT / "notebook.ipynb")
     index = build.bootstrap_cell_index(built)
     assert index == build.bootstrap_cell_index(source)
+    # The bootstrap cell's code (one ~200,000-character line) is hidden in every editor, under a
+    # title Colab shows in its place; the notebook is valid nbformat 4.
+    cell = built["cells"][index]
+    assert cell["metadata"]["jupyter"]["source_hidden"] is True  # JupyterLab, Notebook 7
+    assert cell["metadata"]["_kg_hide-input"] is True  # Kaggle
+    assert cell["metadata"]["cellView"] == "form"  # Colab ...
+    assert build.cell_source(cell).startswith("#@title ")  # ... shows this line instead
+    assert cell["metadata"]["tags"] == [embed.BOOTSTRAP_TAG]
+    nbformat.validate(nbformat.reads(result.notebook.read_text(), as_version=4))
     del built["cells"][index], source["cells"][index]
     assert [build.cell_source(c) for c in built["cells"]] == [
         build.cell_source(c) for c in source["cells"]

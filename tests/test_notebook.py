@@ -10,16 +10,21 @@ the data found by searching a fake /kaggle/input, and images.zip painted data-pa
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from kaggle_stub import push_with_kaggle_cli
 from PIL import Image
 
-from painter.kaggle import build
+from painter.kaggle import build, embed
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHOTO_COUNT = 16  # >= sample_count (6); 2 steps of 8 (one image per device) = one execution
@@ -52,34 +57,167 @@ def _outputs_text(cell) -> str:
     return "\n".join(parts)
 
 
-def test_notebook_cells_parse_and_keep_the_required_order():
-    import ast
-
+# --- the notebook's cells, run one by one (fast) ---------------------------------------------
+def _notebook() -> dict:
+    """The repository's notebook with the bootstrap cell as `kaggle build` writes it now, so the
+    cells run this checkout's package (the committed copy is the same once `make notebook` ran)."""
     notebook = build.load_notebook(REPO_ROOT / "notebook.ipynb")
-    code = [build.cell_source(c) for c in notebook["cells"] if c["cell_type"] == "code"]
-    for source in code:
-        ast.parse(source)  # a syntax error fails here, without running anything
-    # The time budget counts from the very first cell.
-    assert "started_at = time.time()" in code[0]
-    # The embedded package comes before any painter import; the runtime before any Keras import.
-    bootstrap = build.bootstrap_cell_index(notebook)
-    first_painter = next(
-        i
+    return build.with_package(notebook, embed.snapshot())
+
+
+def _code_cells(notebook: dict) -> list[tuple[int, str]]:
+    return [
+        (i, build.cell_source(c))
         for i, c in enumerate(notebook["cells"])
-        if "from painter" in build.cell_source(c) and i != bootstrap
+        if c["cell_type"] == "code"
+    ]
+
+
+def _cell_defining(notebook: dict, name: str) -> int:
+    """Index of the first code cell that assigns `name` at its top level."""
+    for index, source in _code_cells(notebook):
+        for node in ast.parse(source).body:
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return index
+    raise AssertionError(f"no code cell of the notebook assigns {name!r}")
+
+
+def _run_cells(notebook: dict, indices, namespace: dict) -> dict:
+    for index in indices:
+        source = build.cell_source(notebook["cells"][index])
+        exec(compile(source, f"notebook cell {index}", "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture
+def notebook_env(monkeypatch, tmp_path):
+    """The environment the notebook reads, as on a machine that sets none of it."""
+    for name in ("PAINTER_DATA_DIR", "PAINTER_CHECKPOINT_DIR", "PAINTER_FORCE_EMBEDDED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAINTER_NOTEBOOK_MODE", "smoke")
+    monkeypatch.setenv("PAINTER_OUTPUT_DIR", str(tmp_path / "output"))
+    monkeypatch.setenv("PAINTER_KAGGLE_INPUT", str(tmp_path / "input"))
+    return monkeypatch
+
+
+def test_notebook_is_valid_and_every_code_cell_parses():
+    import nbformat
+
+    nbformat.validate(nbformat.reads(build.notebook_text(_notebook()), as_version=4))
+    for _, source in _code_cells(_notebook()):
+        ast.parse(source)  # a syntax error fails here, without running anything
+
+
+def test_the_session_clock_starts_in_the_first_cell_and_times_the_budget(notebook_env):
+    notebook = _notebook()
+    first = _code_cells(notebook)[0][0]
+    before = time.time()
+    namespace = _run_cells(notebook, [first], {})
+    assert before <= namespace["started_at"] <= time.time()
+    assert namespace["MODE"] == "smoke"
+    assert namespace["SUBMISSION"].parent == namespace["OUTPUT_DIR"]
+    # The time budget is counted from that clock, not from when the training cell runs.
+    [from_config] = [
+        node
+        for node in ast.walk(
+            ast.parse(build.cell_source(notebook["cells"][_cell_defining(notebook, "budget")]))
+        )
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "from_config"
+    ]
+    [started_at] = [k.value for k in from_config.keywords if k.arg == "started_at"]
+    assert isinstance(started_at, ast.Name) and started_at.id == "started_at"
+    # A mistyped mode stops the notebook at once, naming it.
+    notebook_env.setenv("PAINTER_NOTEBOOK_MODE", "smok")
+    with pytest.raises(ValueError, match="'smok'"):
+        _run_cells(notebook, [first], {})
+
+
+def test_no_cell_imports_painter_before_the_bootstrap_nor_keras_before_the_runtime(tmp_path):
+    """The cells before the runtime's, run in a fresh interpreter: painter appears first in the
+    bootstrap cell, and no framework is imported (Keras' backend is chosen by select_runtime)."""
+    notebook = _notebook()
+    runtime = _cell_defining(notebook, "runtime")
+    bootstrap = build.bootstrap_cell_index(notebook)
+    cells = [(i, s) for i, s in _code_cells(notebook) if i < runtime]
+    (tmp_path / "cells.json").write_text(json.dumps(cells))
+    (tmp_path / "run.py").write_text(
+        "import json, sys\n"
+        "namespace, report = {}, []\n"
+        "for index, source in json.load(open('cells.json')):\n"
+        "    exec(compile(source, f'cell {index}', 'exec'), namespace)\n"
+        "    report.append([index, sorted(m for m in ('painter', 'keras', 'tensorflow', 'jax')"
+        " if m in sys.modules)])\n"
+        "print('REPORT', json.dumps(report))\n"
     )
-    assert bootstrap < first_painter
-    runtime = next(i for i, s in enumerate(code) if "select_runtime()" in s)
-    keras_users = [i for i, s in enumerate(code) if "import keras" in s or "from keras" in s]
-    assert all(i > runtime for i in keras_users)
-    # Smoke mode is the kaggle-tpu run in miniature: same structure, smoke sizes.
-    config_cell = next(s for s in code if 'preset("kaggle-tpu")' in s)
-    assert 'if MODE == "smoke":' in config_cell and 'preset("smoke").replace(' in config_cell
-    assert "mixed_precision=config.mixed_precision" in config_cell
-    # The data is searched for under /kaggle/input unless PAINTER_DATA_DIR says where it is.
-    assert "find_kaggle_data(KAGGLE_INPUT)" in "".join(code)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PAINTER_DATA_DIR")}
+    env.update(
+        PAINTER_NOTEBOOK_MODE="smoke",
+        PAINTER_OUTPUT_DIR=str(tmp_path / "output"),
+        PAINTER_FORCE_EMBEDDED="1",  # this checkout's package, whatever is installed
+        TMPDIR=str(tmp_path),
+    )
+    done = subprocess.run(
+        [sys.executable, "run.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("REPORT "))
+    report = json.loads(line.removeprefix("REPORT "))
+    assert bootstrap < runtime
+    assert [index for index, _ in report] == [i for i, _ in cells]
+    for index, modules in report:
+        assert modules == (["painter"] if index >= bootstrap else []), (index, modules)
 
 
+def test_smoke_mode_is_the_kaggle_run_in_miniature(notebook_env):
+    from painter.config import preset
+
+    notebook = _notebook()
+    cells = [_code_cells(notebook)[0][0], _cell_defining(notebook, "config")]
+    eight_devices = SimpleNamespace(num_replicas=8, distribution="data_parallel")
+    tpu, smoke = preset("kaggle-tpu"), preset("smoke")
+    fields = ("mixed_precision", "steps_per_execution", "global_batch_size", "epochs", "image_size")
+
+    notebook_env.setenv("PAINTER_NOTEBOOK_MODE", "full")
+    full = _run_cells(notebook, cells, {"runtime": eight_devices})["config"]
+    assert {f: getattr(full, f) for f in fields} == {f: getattr(tpu, f) for f in fields}
+
+    notebook_env.setenv("PAINTER_NOTEBOOK_MODE", "smoke")
+    config = _run_cells(notebook, cells, {"runtime": eight_devices})["config"]
+    # kaggle-tpu's structure: bfloat16, several steps per host call, one image per device, the
+    # number of epochs planned within the session's budget ...
+    assert config.mixed_precision == tpu.mixed_precision
+    assert config.steps_per_execution > 1 and tpu.steps_per_execution > 1
+    assert config.global_batch_size == eight_devices.num_replicas
+    assert config.epochs == tpu.epochs
+    # ... at the smoke preset's sizes, in a session of minutes.
+    for size in ("image_size", "generator_filters", "discriminator_filters", "resnet_blocks"):
+        assert getattr(config, size) == getattr(smoke, size), size
+    assert config.session_limit_minutes < 5
+
+
+def test_data_is_searched_under_kaggle_input_unless_a_folder_is_given(notebook_env, tmp_path):
+    notebook = _notebook()
+    cells = [_code_cells(notebook)[0][0], _cell_defining(notebook, "data_dir")]
+    # Kaggle has mounted the competition under another folder before.
+    mounted = _write_kaggle_layout(tmp_path / "input" / "competitions" / "gan-getting-started")
+    namespace = _run_cells(notebook, cells, {})
+    assert namespace["data_dir"] == mounted
+    assert len(namespace["photo"].files) == PHOTO_COUNT
+
+    given = _write_kaggle_layout(tmp_path / "elsewhere")
+    notebook_env.setenv("PAINTER_DATA_DIR", str(given))
+    assert _run_cells(notebook, cells, {})["data_dir"] == given
+
+
+# --- the whole notebook, as Kaggle runs it (slow) ---------------------------------------------
 @pytest.mark.backend
 def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip(
     tmp_path, keras_backend
@@ -103,7 +241,8 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
             "'policy': result.model.monet_generator.dtype_policy.name, "
             "'steps_per_execution': config.steps_per_execution, "
             "'global_batch_size': config.global_batch_size, 'epochs_done': result.epochs_done, "
-            "'painted_on': max((len(c.devices) for c in inference._SHARDED_CALLS.values()), default=1), "
+            "'painted_on': max((len(c.devices) for c in inference._SHARDED_CALLS.values()), "
+            "default=1), "
             "'data_dir': str(data_dir)}))"
         )
     )
@@ -171,7 +310,7 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     assert Path(report["painter"]).is_relative_to(temp_dir)  # not the repository's painter/
     assert report["backend"] == keras_backend
     assert report["data_dir"] == str(data)
-    # The kaggle-tpu preset's structure: bfloat16, several steps per execution, one image per device.
+    # The kaggle-tpu preset's structure: bfloat16, several steps per execution, an image per device.
     assert report["policy"] == "mixed_bfloat16" and report["steps_per_execution"] == 2
     # epochs=0: the planner planned the smoke "session" (about 1.5 minutes of training) and
     # trained epochs in it (how many depends on the machine's load).

@@ -1,4 +1,4 @@
-"""A notebook Kaggle can run with internet off and no painter installed, and its kernel-metadata.json.
+"""A notebook Kaggle runs with internet off and no painter installed, and its kernel-metadata.json.
 
 `kaggle kernels push` uploads only the metadata's `code_file`, so the notebook itself carries the
 package: the cell tagged `painter-embedded-package` holds a zip of painter/ (see embed.py). The
@@ -46,6 +46,15 @@ KERNEL_METADATA: dict[str, Any] = {
 }
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*/[a-z0-9][a-z0-9-]{4,}$")
+
+# The bootstrap cell's ~200,000-character payload line is most of the notebook: JupyterLab, Kaggle
+# and Colab show the cell folded, its output (which painter it imported) visible and the code one
+# click away. nbformat's own `collapsed` is left out: it hides the *outputs* (nbformat 4 schema).
+HIDDEN_CELL_METADATA: dict[str, Any] = {
+    "jupyter": {"source_hidden": True},  # JupyterLab and Notebook 7 (nbformat 4 schema)
+    "_kg_hide-input": True,  # Kaggle: the notebook as rendered on the site
+    "cellView": "form",  # Colab: the cell's `#@title` line stands for the hidden code
+}
 
 
 def default_notebook_path() -> Path:
@@ -139,11 +148,25 @@ def with_package(
 ) -> dict[str, Any]:
     """A copy of `notebook` whose bootstrap cell embeds `package`, every output cleared."""
     notebook = json.loads(json.dumps(notebook))
-    index = bootstrap_cell_index(notebook, where=where)
-    notebook["cells"][index]["source"] = embed.bootstrap_cell_source(package).splitlines(
-        keepends=True
-    )
+    cell = notebook["cells"][bootstrap_cell_index(notebook, where=where)]
+    cell["source"] = embed.bootstrap_cell_source(package).splitlines(keepends=True)
+    metadata = cell.setdefault("metadata", {})
+    for key, value in HIDDEN_CELL_METADATA.items():
+        metadata[key] = {**metadata.get(key, {}), **value} if isinstance(value, dict) else value
     return clear_outputs(notebook)
+
+
+def bootstrap_cell_hidden(cell: dict[str, Any]) -> bool:
+    """Whether a cell's metadata hides its code in every editor HIDDEN_CELL_METADATA names."""
+    metadata = cell.get("metadata", {})
+    for key, value in HIDDEN_CELL_METADATA.items():
+        if isinstance(value, dict):
+            found = metadata.get(key)
+            if not isinstance(found, dict) or any(found.get(k) != v for k, v in value.items()):
+                return False
+        elif metadata.get(key) != value:
+            return False
+    return True
 
 
 # --- the three operations --------------------------------------------------------------------
@@ -269,6 +292,11 @@ def check_notebook(notebook_path: str | Path | None = None) -> CheckReport:
             + "; ".join(changed[:10])
             + ("; ..." if len(changed) > 10 else "")
             + f"). Regenerate it: {embed.REGENERATE_COMMAND}"
+        )
+    if not bootstrap_cell_hidden(notebook["cells"][index]):
+        report.problems.append(
+            f"{path}: the cell tagged {embed.BOOTSTRAP_TAG!r} does not hide its code (metadata "
+            f"{json.dumps(HIDDEN_CELL_METADATA)}). Regenerate it: {embed.REGENERATE_COMMAND}"
         )
     with_outputs = [
         str(number)

@@ -85,6 +85,7 @@ def _build(args: argparse.Namespace) -> int:
         f"{result.notebook}: painter {result.package.version} embedded "
         f"({len(result.package.files)} files, sha256 {result.package.sha256[:12]})"
     )
+    assert result.metadata is not None  # build() always writes it (refresh_in_place() does not)
     kernel_id = json.loads(result.metadata.read_text())["id"]
     print(f"{result.metadata}: id {kernel_id}")
     print(f"push it: kaggle kernels push -p {result.notebook.parent}")
@@ -101,10 +102,12 @@ def _check(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
+    embedded = report.embedded
+    assert embedded is not None  # a report without problems has read the embedded package
     metadata = report.notebook.parent / build.METADATA_NAME
     print(
-        f"{report.notebook}: embeds the current painter {report.embedded.version} "
-        f"(sha256 {report.embedded.sha256[:12]}); outputs cleared"
+        f"{report.notebook}: embeds the current painter {embedded.version} "
+        f"(sha256 {embedded.sha256[:12]}); outputs cleared"
         + (f"; {metadata.name} fine" if metadata.is_file() else "")
     )
     return 0

@@ -1,6 +1,7 @@
 """The painter package embedded in a notebook cell, and the check that a copy is current.
 
-The bootstrap cell is the source of `painter/kaggle/bootstrap.py` followed by one call,
+The bootstrap cell is a `#@title` line (Colab's name for the folded cell), the source of
+`painter/kaggle/bootstrap.py` and one call,
 `bootstrap_painter(version=..., sha256=..., payload=...)`, whose payload is a base64 zip of every
 file of the package. The sha256 covers the files' names and bytes (not the zip's bytes), so the
 check does not depend on the zlib that compressed them.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from painter.errors import PainterError
+from painter.kaggle import bootstrap
 from painter.kaggle.bootstrap import content_sha256, unpack_files
 
 # Tag on the notebook cell that holds the embedded package (Jupyter and Kaggle keep cell tags).
@@ -26,9 +28,9 @@ _CALL_PATTERN = re.compile(
     r'bootstrap_painter\(\s*version="(?P<version>[^"]+)",\s*sha256="(?P<sha256>[0-9a-f]{64})",'
     r'\s*payload="(?P<payload>[A-Za-z0-9+/=]*)",?\s*\)'
 )
-# What the package is made of; an editor's backup or a stray output in painter/ stays out, so a
-# checkout's embedded copy matches the committed files.
-PACKAGE_SUFFIXES = (".py", ".json", ".yaml", ".yml")
+# The cell's first line: Colab shows a cell whose metadata says `"cellView": "form"` as this title
+# with its code hidden (build.py sets the metadata that hides it elsewhere).
+CELL_TITLE = "#@title painter: the installed package, or the copy embedded here (code hidden)"
 _VERSION_PATTERN = re.compile(r'^__version__\s*=\s*["\']([^"\']+)["\']', re.MULTILINE)
 
 
@@ -47,20 +49,13 @@ def package_dir() -> Path:
 
 
 def package_files(root: str | Path | None = None) -> dict[str, bytes]:
-    """Every source file (PACKAGE_SUFFIXES) of the package under `root` (default: this
-    package), keyed `painter/...`; caches and hidden files are left out."""
+    """Every source file (bootstrap.PACKAGE_SUFFIXES) of the package under `root` (default: this
+    package), keyed `painter/...`; caches and hidden files are left out. The bootstrap digests an
+    installed painter with the same function, so the two digests compare."""
     root = Path(root) if root is not None else package_dir()
     if not (root / "__init__.py").is_file():
         raise PainterError(f"{root} is not a Python package (no __init__.py); cannot embed it.")
-    files = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if not path.is_file() or path.suffix not in PACKAGE_SUFFIXES:
-            continue
-        if any(part == "__pycache__" or part.startswith(".") for part in relative.parts):
-            continue
-        files[f"painter/{relative.as_posix()}"] = path.read_bytes()
-    return files
+    return bootstrap.package_files(root)
 
 
 def package_version(files: dict[str, bytes]) -> str:
@@ -93,7 +88,9 @@ def bootstrap_cell_source(package: EmbeddedPackage) -> str:
     bootstrap_code = (Path(__file__).with_name("bootstrap.py")).read_text(encoding="utf-8")
     payload = base64.b64encode(pack_files(package.files)).decode("ascii")
     return (
-        bootstrap_code.rstrip()
+        CELL_TITLE
+        + "\n"
+        + bootstrap_code.rstrip()
         + "\n\n\n# The embedded copy of painter (regenerate: "
         + REGENERATE_COMMAND
         + ").\npainter_origin = bootstrap_painter(\n"
