@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from painter.errors import ConfigError
 from painter.fileio import atomic_write_text
 
@@ -143,12 +145,17 @@ class Config:
             "image_size",
             "generator_filters",
             "discriminator_filters",
+            "discriminator_layers",
             "global_batch_size",
             "steps_per_execution",
             "submission_batch_size",
+            "shuffle_buffer",
+            "generator_lr",
+            "discriminator_lr",
+            "session_limit_minutes",
         )
         for name in positive:
-            if getattr(self, name) <= 0:
+            if not getattr(self, name) > 0:  # `not > 0`, not `<= 0`: a NaN float is refused too
                 raise ConfigError(f"`{name}` must be positive. Received: {getattr(self, name)!r}")
         if self.resize_size < self.image_size:
             raise ConfigError(
@@ -172,15 +179,6 @@ class Config:
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"`{name}` must be >= 0. Received: {getattr(self, name)!r}")
-        for name in (
-            "generator_lr",
-            "discriminator_lr",
-            "session_limit_minutes",
-            "shuffle_buffer",
-            "discriminator_layers",
-        ):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"`{name}` must be positive. Received: {getattr(self, name)!r}")
         unknown = sorted(set(self.diffaugment_policy()) - set(DIFFAUGMENT_POLICIES))
         if unknown:
             raise ConfigError(
@@ -290,8 +288,6 @@ class Config:
         """Write as JSON or YAML (by the suffix), atomically."""
         path = Path(path)
         if path.suffix in (".yaml", ".yml"):
-            import yaml
-
             text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         else:
             text = json.dumps(self.to_dict(), indent=2) + "\n"
@@ -307,8 +303,6 @@ class Config:
         text = path.read_text()
         try:
             if path.suffix in (".yaml", ".yml"):
-                import yaml
-
                 values = yaml.safe_load(text) or {}
             else:
                 values = json.loads(text)

@@ -1,37 +1,34 @@
 """Pictures as PNG files (matplotlib, no screen needed): image grids, loss curves, histograms.
 
 Every function writes atomically (temporary name, then rename) and returns the path written.
+A presentation helper that data, training and evaluation all draw with: it takes arrays and
+histories, never reads a data source, and imports only `painter.data.images` (pixel conversion),
+`painter.fileio` and `painter.errors`. Figures are made with matplotlib's object API
+(`matplotlib.figure.Figure`), never pyplot: no global backend switch, nothing left open.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from painter.data.images import to_uint8
+from painter.errors import DataError
 from painter.fileio import atomic_write_bytes
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # no display on servers, CI or Kaggle's kernel
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
-    """Render a matplotlib figure to PNG atomically and close it."""
-    plt = _pyplot()
+def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
+    """Render a matplotlib figure to PNG atomically."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
 
@@ -52,10 +49,8 @@ def save_image_grid(
     rows = min(len(images) for images in batches.values())
     if rows == 0:
         raise ValueError("save_image_grid got an empty batch of images.")
-    plt = _pyplot()
-    figure, axes = plt.subplots(
-        rows, len(batches), figsize=(cell_inches * len(batches), cell_inches * rows), squeeze=False
-    )
+    figure = Figure(figsize=(cell_inches * len(batches), cell_inches * rows))
+    axes = figure.subplots(rows, len(batches), squeeze=False)
     for column, (name, images) in enumerate(batches.items()):
         for row in range(rows):
             axis = axes[row][column]
@@ -88,12 +83,8 @@ def load_history(history: str | os.PathLike | Mapping | Sequence) -> dict[str, l
     Accepts the path of a history.json, or its content: `{"epoch": [...], "<metric>": [...]}`
     (what painter's training writes) or a list with one `{metric: value}` dict per epoch. Raises
     DataError naming the file and the problem when it is missing, empty or in another format."""
-    from painter.errors import DataError
-
     where = "the history"
     if isinstance(history, (str, os.PathLike)):
-        import json
-
         where = str(history)
         try:
             history = json.loads(Path(history).read_text(encoding="utf-8"))
@@ -142,16 +133,14 @@ def plot_loss_curves(
     `history` is a history.json path, `{metric: [per epoch]}` or a list of per-epoch dicts."""
     curves = load_history(history)
     epochs = curves.pop("epoch", None)
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     panels: dict[str, list[str]] = {}
     for name in curves:
         label = next((panel for panel, match in _PANELS if match(name)), name)
         panels.setdefault(label, []).append(name)
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.2 * rows), squeeze=False)
+    figure = Figure(figsize=(4.5 * columns, 3.2 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis, (label, names) in zip(axes.flat, panels.items(), strict=False):
         for name in names:
             values = curves[name]
@@ -225,10 +214,8 @@ def plot_rgb_histograms(
         if per_channel.sum() == 0:
             raise ValueError(f"the image set {name!r} is empty.")
         counts[name] = per_channel / per_channel.sum(axis=1, keepdims=True)
-    plt = _pyplot()
-    figure, axes = plt.subplots(
-        1, len(counts), figsize=(4.0 * len(counts), 3.0), squeeze=False, sharey=True
-    )
+    figure = Figure(figsize=(4.0 * len(counts), 3.0))
+    axes = figure.subplots(1, len(counts), squeeze=False, sharey=True)
     centers = (edges[:-1] + edges[1:]) / 2
     for axis, (name, density) in zip(axes[0], counts.items(), strict=True):
         for channel, colour in enumerate(("red", "green", "blue")):
@@ -244,33 +231,3 @@ def plot_rgb_histograms(
     figure.tight_layout()
     return save_figure(figure, out_path)
 
-
-def plot_run_histograms(
-    monet: Any,
-    photo: Any,
-    images_zip: str | os.PathLike,
-    out_path: str | os.PathLike,
-    *,
-    count: int = 64,
-) -> Path:
-    """RGB histograms of the first `count` Monet paintings, photos (paths or ImageSources, read
-    with painter.data) and generated images in `images_zip`, side by side."""
-    import zipfile
-
-    from PIL import Image
-
-    from painter.data.reader import iterate_images
-
-    with zipfile.ZipFile(images_zip) as archive:
-        generated = [
-            np.asarray(Image.open(archive.open(name)).convert("RGB"))
-            for name in archive.namelist()[:count]
-        ]
-    return plot_rgb_histograms(
-        {
-            "Monet paintings": [image for _, image in iterate_images(monet, indices=range(count))],
-            "photos": [image for _, image in iterate_images(photo, indices=range(count))],
-            "generated Monets": generated,
-        },
-        out_path,
-    )

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from painter.data.images import pixels_to_model_range, to_uint8
+
 _CLASS: type | None = None
 
 
 def _to_unit_range(images: Any) -> np.ndarray:
     """[-1, 1] floats or uint8 -> float32 [0, 1], as tf.summary.image expects."""
-    from painter.plots import to_uint8
-
     return to_uint8(np.asarray(images)).astype(np.float32) / 255.0
 
 
@@ -82,7 +82,7 @@ def _callback_class() -> type:
                         )
                     photos = real_photo
                     if photos.dtype == np.uint8:  # the model takes [-1, 1]
-                        photos = photos.astype(np.float32) / 127.5 - 1.0
+                        photos = pixels_to_model_range(photos)
                     fake_monet = keras.ops.convert_to_numpy(self.model(photos, training=False))
                     tf.summary.image(
                         "fake_monet", _to_unit_range(fake_monet), step=step, max_outputs=len(photos)

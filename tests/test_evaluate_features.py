@@ -1,4 +1,5 @@
-"""Feature extraction plumbing, image sources, the offline error path and `painter evaluate`.
+"""Feature extraction plumbing, the offline error path and `painter evaluate` (image sources:
+test_evaluate_images.py).
 
 No download is ever attempted: the plumbing runs on a tiny Keras model whose features (the mean
 colour of each image) can be computed independently, and the offline test points the weights URL
@@ -16,7 +17,7 @@ from PIL import Image
 
 from painter import cli
 from painter.errors import DataError
-from painter.evaluate import features, images, mifid
+from painter.evaluate import features, mifid
 
 
 def write_png_folder(folder, pictures):
@@ -143,36 +144,6 @@ def test_a_wrong_weights_file_is_refused(tmp_path):
         other.create_dataset("x", data=np.zeros(3))
     with pytest.raises(features.WeightsUnavailableError, match="cannot load"):
         features.load_feature_extractor(weights=tmp_path / "other.h5")
-
-
-def test_image_sources_read_zips_folders_and_tfrecords(tmp_path, real_data_dir):
-    zip_path = write_png_zip(tmp_path / "images.zip", pictures(3, 8, seed=3))
-    names = [name for name, _ in images.read_images(zip_path)]
-    assert names == ["gen_00.png", "gen_01.png", "gen_02.png"]  # __MACOSX entry skipped
-    assert [name for name, _ in images.read_images(zip_path, limit=2)] == names[:2]
-    with zipfile.ZipFile(zip_path, "a") as archive:
-        archive.writestr("gen_99.png", b"truncated")
-    with pytest.raises(DataError, match="cannot decode the image gen_99.png in .*images.zip"):
-        list(images.read_images(zip_path))
-    monet = list(images.read_images(real_data_dir / "monet_tfrec", limit=2))
-    assert len(monet) == 2 and all(image.shape == (256, 256, 3) for _, image in monet)
-    assert all(image.dtype == np.uint8 for _, image in monet)
-
-
-@pytest.mark.parametrize(
-    ("make", "message"),
-    [
-        (lambda p: p / "nowhere", "does not exist"),
-        (lambda p: (p / "empty").mkdir() or p / "empty", "empty"),  # painter.data's message
-        (lambda p: (p / "notes.txt").write_text("x") and p / "notes.txt", "notes.txt"),
-        (lambda p: (p / "bad.zip").write_bytes(b"PK no zip") and p / "bad.zip", "not a readable"),
-    ],
-)
-def test_bad_image_sources_are_named(tmp_path, make, message):
-    path = make(tmp_path)
-    with pytest.raises(DataError, match=message) as caught:
-        list(images.read_images(path))
-    assert str(path) in str(caught.value)
 
 
 def test_cli_evaluate_prints_json_and_chooses_the_runtime_first(

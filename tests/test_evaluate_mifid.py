@@ -69,15 +69,17 @@ def test_fid_of_random_sets_matches_an_eigenvalue_computation():
 
 
 def test_copies_of_training_images_are_punished_as_kaggle_does():
-    real = np.random.default_rng(7).gamma(2.0, size=(50, 8))
-    generated = real[:30] * 3.0  # same directions: cosine distance 0
-    scores = mifid.mifid_from_features(generated, real)
-    assert scores["memorization_distance"] == pytest.approx(0.0, abs=1e-12)
-    assert scores["fid"] > 1.0
-    # Kaggle: distance 0 < 0.1 is kept, so MiFID = FID / (0 + 1e-15)
-    expected = scores["fid"] / (scores["memorization_distance"] + 1e-15)
-    assert scores["mifid"] == pytest.approx(expected, rel=1e-12)
-    assert scores["mifid"] > 1e14
+    # Generated: the four axis directions at length 2; real: the same directions at length 4, so
+    # every generated image copies a real one (|cos| = 1 exactly: distance exactly 0).
+    # By hand: means 0; np.cov (n - 1 = 3) is diag(8/3, 8/3) and diag(32/3, 32/3); diagonal
+    # covariances give FID = sum (sqrt(8/3) - sqrt(32/3))^2 = 2 * 8/3 * (1 - 2)^2 = 16/3.
+    axes = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    scores = mifid.mifid_from_features(2 * axes, 4 * axes)
+    assert scores["fid"] == pytest.approx(16 / 3, rel=1e-9)
+    assert scores["memorization_distance"] == 0.0
+    assert scores["memorization_distance_thresholded"] == 0.0  # 0 < 0.1: kept
+    # Kaggle: MiFID = FID / (0 + 1e-15)
+    assert scores["mifid"] == pytest.approx(16 / 3 * 1e15, rel=1e-9)
 
 
 def test_close_but_not_copied_images_divide_by_the_raw_distance():
@@ -85,12 +87,17 @@ def test_close_but_not_copied_images_divide_by_the_raw_distance():
     assert mifid.threshold_distance(1 - 1 / np.sqrt(2)) == 1.0
     assert mifid.threshold_distance(0.05) == 0.05
     assert mifid.threshold_distance(0.1) == 1.0  # "d < eps", strictly
-    rng = np.random.default_rng(8)
-    real = rng.gamma(2.0, size=(40, 16))
-    generated = real[:20] + 0.05 * rng.normal(size=(20, 16))
+    # Generated: (24, 7) / 25 and its turns and mirrors, |cos| = 24/25 with the nearest real axis:
+    # distance 1 - 0.96 = 0.04 < 0.1. By hand: real covariance (1250/3) I; the generated one,
+    # (1/3) [[1250, 672], [672, 1250]], has eigenvalues 1922/3 and 578/3, and commutes with it:
+    # FID = ((sqrt 1922 - sqrt 1250)^2 + (sqrt 578 - sqrt 1250)^2) / 3
+    #     = ((31 - 25)^2 * 2 + (17 - 25)^2 * 2) / 3 = 200/3; MiFID = (200/3) / 0.04 = 5000/3.
+    generated = np.array([[24.0, 7.0], [-24.0, -7.0], [7.0, 24.0], [-7.0, -24.0]])
+    real = np.array([[25.0, 0.0], [-25.0, 0.0], [0.0, 25.0], [0.0, -25.0]])
     scores = mifid.mifid_from_features(generated, real)
-    assert 0 < scores["memorization_distance"] < 0.1
-    assert scores["mifid"] == pytest.approx(scores["fid"] / scores["memorization_distance"])
+    assert scores["fid"] == pytest.approx(200 / 3, rel=1e-9)
+    assert scores["memorization_distance"] == pytest.approx(0.04, rel=1e-9)
+    assert scores["mifid"] == pytest.approx(5000 / 3, rel=1e-9)
 
 
 def test_a_distance_above_the_threshold_leaves_mifid_equal_to_fid():

@@ -112,3 +112,93 @@ def test_rgb_histograms_side_by_side(tmp_path):
         plots.plot_rgb_histograms({}, tmp_path / "none.png")
     with pytest.raises(ValueError, match="'photos' is empty"):
         plots.plot_rgb_histograms({"photos": []}, tmp_path / "none.png")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The matplotlib figures the plots module renders, captured as they are saved."""
+    figures = []
+    save_figure = plots.save_figure
+
+    def capture(figure, path, **options):
+        figures.append(figure)
+        return save_figure(figure, path, **options)
+
+    monkeypatch.setattr(plots, "save_figure", capture)
+    return figures
+
+
+def texts(figure) -> dict[str, list[str]]:
+    axes = [axis for axis in figure.axes if axis.get_visible()]
+    return {
+        "suptitle": [figure._suptitle.get_text()] if figure._suptitle is not None else [],
+        "titles": [axis.get_title() for axis in axes if axis.get_title()],
+        "ylabels": [axis.get_ylabel() for axis in axes if axis.get_ylabel()],
+        "legend": [
+            text.get_text()
+            for axis in axes
+            if axis.get_legend()
+            for text in axis.get_legend().texts
+        ],
+    }
+
+
+def test_image_grid_draws_its_title_column_names_and_row_labels(tmp_path, drawn):
+    columns = {"original": images(2, 16, seed=0), "augmented 1": images(2, 16, seed=1)}
+    titled = read_png(
+        plots.save_image_grid(
+            columns, tmp_path / "titled.png", title="preview title", row_labels=["a.jpg", "b.jpg"]
+        )
+    )
+    untitled = read_png(plots.save_image_grid(columns, tmp_path / "untitled.png"))
+    assert texts(drawn[0]) == {
+        "suptitle": ["preview title"],
+        "titles": ["original", "augmented 1"],
+        "ylabels": ["a.jpg", "b.jpg"],
+        "legend": [],
+    }
+    assert texts(drawn[1])["suptitle"] == [] and texts(drawn[1])["ylabels"] == []
+    assert titled.height > untitled.height  # and the title reaches the PNG: room made for it
+
+
+def test_image_grid_shows_the_images_themselves(tmp_path, drawn):
+    red = np.zeros((1, 8, 8, 3), np.float32)
+    red[..., 0] = 1.0  # [-1, 1] floats: (1, -1, -1) is pure red
+    red[..., 1:] = -1.0
+    plots.save_image_grid({"red": red}, tmp_path / "red.png")
+    (shown,) = [axis.get_images()[0].get_array() for axis in drawn[0].axes]
+    np.testing.assert_array_equal(np.asarray(shown)[0, 0], [255, 0, 0])
+
+
+def test_loss_curves_draw_every_metric_in_its_panel(tmp_path, drawn):
+    plots.plot_loss_curves(HISTORY, tmp_path / "curves.png", title="run 7")
+    drawn_texts = texts(drawn[0])
+    assert drawn_texts["suptitle"] == ["run 7"]
+    assert drawn_texts["titles"] == [
+        "generator losses",
+        "discriminator losses",
+        "cycle and identity losses",
+        "lr",
+        "epoch_seconds",
+    ]
+    assert drawn_texts["legend"] == [
+        "monet_gen_loss",
+        "photo_gen_loss",
+        "monet_disc_loss",
+        "photo_disc_loss",
+        "cycle_loss",
+        "identity_loss",
+    ]
+    cycle = next(axis for axis in drawn[0].axes if axis.get_title() == "cycle and identity losses")
+    x, y = cycle.get_lines()[0].get_data()
+    assert list(x) == HISTORY["epoch"] and list(y) == HISTORY["cycle_loss"]
+
+
+def test_rgb_histograms_put_each_channel_where_its_pixels_are(tmp_path, drawn):
+    orange = np.zeros((1, 4, 4, 3), np.uint8)
+    orange[..., 0], orange[..., 1] = 255, 128  # red at the top bin, green in the middle, blue 0
+    plots.plot_rgb_histograms({"orange": orange}, tmp_path / "hist.png", bins=4)
+    (axis,) = drawn[0].axes
+    assert axis.get_title() == "orange"
+    peaks = {line.get_color(): int(np.argmax(line.get_ydata())) for line in axis.get_lines()}
+    assert peaks == {"red": 3, "green": 2, "blue": 0}

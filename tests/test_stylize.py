@@ -8,7 +8,7 @@ from PIL import Image
 
 from painter.errors import DataError, PainterError
 from painter.submission import stylize as stylize_module
-from painter.submission.stylize import load_rgb, paint, reflect_pad, stylize
+from painter.submission.stylize import paint, read_photo, reflect_pad, stylize
 
 
 def _photo(height, width, seed=0):
@@ -57,22 +57,22 @@ def test_reflect_pad_to_multiple_and_back():
     assert tiny.shape == (16, 16, 3)
 
 
-def test_load_rgb_respects_exif_and_converts_modes(tmp_path):
+def test_read_photo_respects_exif_and_converts_modes(tmp_path):
     pixels = _photo(20, 30)
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display"
-    rotated = load_rgb(_save(tmp_path / "exif.jpg", pixels, exif=exif.tobytes()))
+    rotated = read_photo(_save(tmp_path / "exif.jpg", pixels, exif=exif.tobytes()))
     assert rotated.shape == (30, 20, 3)
-    gray = load_rgb(_save(tmp_path / "gray.png", pixels, mode="L"))
+    gray = read_photo(_save(tmp_path / "gray.png", pixels, mode="L"))
     assert gray.shape == (20, 30, 3) and np.array_equal(gray[..., 0], gray[..., 2])
     transparent = np.zeros((4, 4, 4), np.uint8)  # fully transparent black -> white
     Image.fromarray(transparent, mode="RGBA").save(tmp_path / "rgba.png")
-    assert load_rgb(tmp_path / "rgba.png").min() == 255
-    cmyk = load_rgb(_save(tmp_path / "cmyk.jpg", pixels, mode="CMYK"))
+    assert read_photo(tmp_path / "rgba.png").min() == 255
+    cmyk = read_photo(_save(tmp_path / "cmyk.jpg", pixels, mode="CMYK"))
     assert cmyk.shape == (20, 30, 3)
-    with pytest.raises(DataError, match="not a readable image"):
+    with pytest.raises(DataError, match="junk.jpg: not an image"):
         (tmp_path / "junk.jpg").write_bytes(b"junk")
-        load_rgb(tmp_path / "junk.jpg")
+        read_photo(tmp_path / "junk.jpg")
 
 
 @pytest.mark.backend
@@ -141,6 +141,53 @@ def test_identity_generator_reproduces_the_photo(tmp_path):
     photo = _photo(19, 23)
     painted = paint(lambda batch: batch, photo, multiple=8)
     np.testing.assert_array_equal(painted, photo)
+
+
+def identity(batch):
+    return batch
+
+
+def inverse(batch):
+    return -batch  # [-1, 1] mirrored: pixel x becomes 255 - x
+
+
+def _sides_seen(seen):
+    def generator(batch):
+        seen.append(batch.shape[1:3])
+        return batch
+
+    return generator
+
+
+@pytest.mark.parametrize("tile", [1024, 24])  # one pass; 3 x 4 overlapping tiles
+def test_padding_tiling_and_cropping_keep_every_pixel_in_place(tile):
+    photo = _photo(45, 61)
+    seen = []
+    painted = paint(_sides_seen(seen), photo, multiple=4, tile=tile, overlap=6)
+    np.testing.assert_array_equal(painted, photo)
+    assert all(height % 4 == 0 and width % 4 == 0 for height, width in seen)  # padded to x4
+    inverted = paint(inverse, photo, multiple=4, tile=tile, overlap=6).astype(int)
+    assert np.abs(inverted - (255 - photo.astype(int))).max() <= 1
+
+
+def test_stylize_writes_what_the_generator_painted(tmp_path):
+    """Identity in, the photo out (PNG: exactly; JPEG: within compression error), upright and at
+    its own size; an inverting generator's negative lands in the file, pixel for pixel."""
+    pixels = _photo(21, 30)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    photos = [
+        _save(tmp_path / "plain.png", pixels),
+        _save(tmp_path / "turned.png", pixels, exif=exif.tobytes()),
+        _save(tmp_path / "lossy.jpg", pixels, quality=95),
+    ]
+    same = [np.asarray(Image.open(p)) for p in stylize(identity, photos, tmp_path / "same")]
+    np.testing.assert_array_equal(same[0], pixels)
+    np.testing.assert_array_equal(same[1], np.rot90(pixels, -1))  # painted as displayed
+    decoded = np.asarray(Image.open(photos[2]).convert("RGB")).astype(int)
+    assert np.abs(same[2].astype(int) - decoded).mean() < 2  # encoded once more as JPEG
+    (negative,) = stylize(inverse, photos[:1], tmp_path / "negative", multiple=4)
+    assert np.abs(np.asarray(Image.open(negative)).astype(int) - (255 - pixels)).max() <= 1
 
 
 @pytest.mark.backend

@@ -71,11 +71,13 @@ def augment_image(image, seed, config: Config):
         )
         x = tf.clip_by_value(unit, 0.0, 1.0) * 255.0
     x = tf.clip_by_value(x, 0.0, 255.0)
-    return tf.ensure_shape(x / 127.5 - 1.0, [size, size, 3])
+    return tf.ensure_shape(to_model_range(x), [size, size, 3])
 
 
 def to_model_range(image):
-    """uint8 [..., 3] -> float32 in [-1, 1], without augmentation."""
+    """uint8 [..., 3] (or floats in [0, 255]) -> float32 in [-1, 1] (`x / 127.5 - 1`), without
+    augmentation. Tensors, inside tf.data; `painter.data.images.pixels_to_model_range` is the
+    numpy twin."""
     import tensorflow as tf
 
     return tf.cast(image, tf.float32) / 127.5 - 1.0

@@ -4,6 +4,9 @@ Used where TensorFlow's decoders fall short (CMYK, palette or 16-bit images, tra
 EXIF-rotated camera photos) and by the TFRecord writer to re-encode such images. The rule for
 sizes, here and in the TensorFlow path (`fit_to_size_tf`): scale the shorter side to the size,
 then crop the centre. Never stretch; never upscale (a smaller image is reported as bad input).
+
+Also the one home of the numpy conversions between uint8 pixels and the model's [-1, 1] range
+(`pixels_to_model_range`, `to_uint8`); `augment.to_model_range` is the tensor twin for tf.data.
 """
 
 from __future__ import annotations
@@ -121,32 +124,37 @@ def fit_to_size(image: Image.Image, size: int) -> Image.Image:
 
 
 def load_rgb(data: bytes | str | os.PathLike, size: int | None = None) -> np.ndarray:
-    """Decode any JPEG/PNG (file path or bytes) to uint8 [S, S, 3] (or its own size when `size`
-    is None). Raises ValueError naming the problem."""
+    """Decode an image (file path or bytes) the way a viewer shows it (`to_rgb`: EXIF rotation
+    applied, any mode converted to RGB, transparency over white) to uint8 [S, S, 3] (or its own
+    size when `size` is None). Raises ValueError naming the problem (not the file: callers add
+    where it came from)."""
     try:
         stream = io.BytesIO(data) if isinstance(data, bytes) else data
         with Image.open(stream) as image:
             image.load()
             rgb = to_rgb(image)
+    except FileNotFoundError:
+        raise ValueError("no such image file") from None
     except UnidentifiedImageError:
         raise ValueError("not an image (neither JPEG nor PNG)") from None
-    except (OSError, SyntaxError) as error:
+    except (OSError, SyntaxError, ValueError) as error:
         raise ValueError(f"cannot decode image: {error}") from None
     if size is not None:
         rgb = fit_to_size(rgb, size)
     return np.asarray(rgb, dtype=np.uint8)
 
 
-def from_uint8(images: Any) -> np.ndarray:
-    """uint8 pixels -> float32 model-range images in [-1, 1]: `x / 127.5 - 1`, the numpy twin of
-    `painter.data.augment.to_model_range` (and the inverse of `to_uint8` up to rounding)."""
-    return np.asarray(images).astype(np.float32) / 127.5 - 1.0
+def pixels_to_model_range(pixels: Any) -> np.ndarray:
+    """uint8 pixels (or floats in [0, 255]) -> float32 in [-1, 1], the model's range: `x / 127.5 - 1`,
+    as the competition starter. The numpy twin of `painter.data.augment.to_model_range` (tensors,
+    inside tf.data); `to_uint8` is the way back."""
+    return np.asarray(pixels, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
 def to_uint8(images: Any) -> np.ndarray:
-    """Model-range images in [-1, 1] (uint8 passes through) -> uint8 pixels: `(x + 1) * 127.5`, rounded to nearest (halves
-    to even, like np.rint), clipped to 0..255. Truncating instead (`astype`) would darken every
-    image by half a level; not clipping would wrap 256 around to 0."""
+    """Model-range images in [-1, 1] (uint8 passes through) -> uint8 pixels: `(x + 1) * 127.5`,
+    rounded to nearest (halves to even, like np.rint), clipped to 0..255. Truncating instead
+    (`astype`) would darken every image by half a level; not clipping would wrap 256 around to 0."""
     images = np.asarray(images)
     if images.dtype == np.uint8:  # already pixels
         return images
@@ -194,8 +202,8 @@ __all__ = [
     "fit_to_size",
     "load_rgb",
     "encode_jpeg",
+    "pixels_to_model_range",
     "to_uint8",
-    "from_uint8",
     "fit_to_size_tf",
     "JPEG_QUALITY",
 ]

@@ -22,7 +22,7 @@ from painter.config import preset
 from painter.data.preview import save_preview
 from painter.data.reader import scan
 from painter.data.sources import find_domains
-from painter.plots import plot_run_histograms
+from painter.evaluate.colours import plot_run_histograms
 from painter.submission.submitter import submission_reserve, submit
 from painter.submission.validate import MAX_COUNT, MIN_COUNT, SUBMISSION_IMAGE_SIZE
 from painter.training.budget import TimeBudget

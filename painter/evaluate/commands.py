@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import sys
+
+from painter.errors import ConfigError
+from painter.runtime import select_runtime
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,17 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _select_runtime() -> None:
-    # The backend is chosen before Keras is imported, when painter.runtime exists.
-    if importlib.util.find_spec("painter.runtime") is not None:
-        from painter.runtime import select_runtime
-
-        select_runtime()
+    # The backend is chosen before Keras is imported (painter.evaluate.features imports it).
+    select_runtime()
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of `evaluate`: prints the scores as JSON on stdout; returns the exit code."""
-    from painter.errors import ConfigError
-
     if args.weights and args.model:
         raise ConfigError("give --weights (Inception) or --model (your own), not both.")
     if args.batch_size < 1:
@@ -60,7 +57,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     # stdout carries only the JSON: the runtime's line and Keras' download messages go to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         _select_runtime()
-        from painter.evaluate.mifid import evaluate
+        from painter.evaluate.mifid import evaluate  # scipy: loaded only when evaluating
 
         scores = evaluate(
             args.generated,

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from painter.errors import DataError
+from painter.evaluate.images import iterate_images
 
 # Kaggle's constants (competition_scoring.py).
 COSINE_DISTANCE_THRESHOLD = 0.1  # model_params['Inception']['cosine_distance_eps']
@@ -205,13 +206,12 @@ def evaluate(
     Keras model or a `.keras` file). Choose the runtime (`painter.select_runtime()`) before calling
     if the backend matters. Returns `mifid_from_features`'s dict plus "feature_model",
     "generated" and "real"."""
-    from painter.evaluate import features as features_module
-    from painter.evaluate.images import read_images
+    from painter.evaluate import features as features_module  # imports Keras
 
     # Both paths are checked before the (slow) feature model loads.
     sources = {
-        "generated": read_images(generated, limit=limit),
-        "real": read_images(real, limit=limit),
+        "generated": iterate_images(generated, limit=limit),
+        "real": iterate_images(real, limit=limit),
     }
     extractor = features_module.load_feature_extractor(weights=weights, model=model)
     results = {

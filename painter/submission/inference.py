@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from painter.data.images import from_uint8, to_uint8
+from painter.data.images import pixels_to_model_range, to_uint8
 from painter.submission.validate import SUBMISSION_IMAGE_SIZE
 
 
@@ -181,7 +181,7 @@ def predictor(generator: Any) -> Callable[[np.ndarray], np.ndarray]:
                 return np.asarray(painter_model.predict_on_batch(real_photo), np.uint8)
 
         return predict
-    return lambda real_photo: to_uint8(generator(from_uint8(real_photo)))
+    return lambda real_photo: to_uint8(generator(pixels_to_model_range(real_photo)))
 
 
 _UINT8_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from painter.data.images import from_uint8, to_rgb, to_uint8
+from painter.data.images import load_rgb, pixels_to_model_range, to_uint8
 from painter.errors import DataError, PainterError
 from painter.fileio import atomic_write_bytes
 from painter.submission.inference import replica_count, run_model
@@ -32,29 +32,22 @@ DEFAULT_TILE = 1024  # sides above this are tiled: a 1024^2 ResNet pass needs ~2
 DEFAULT_OVERLAP = 64  # its outer quarter (16 px) is dropped: past most of the edge padding's reach
 
 
-def load_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as uint8 [H, W, 3] the way a viewer shows it (EXIF orientation applied,
-    any mode converted to RGB, transparency over white). Raises DataError naming the file."""
-    path = Path(path)
+def read_photo(path: str | os.PathLike) -> np.ndarray:
+    """A photo as uint8 [H, W, 3], at its own size, the way a viewer shows it
+    (`painter.data.images.load_rgb`). Raises DataError naming the file."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            return np.asarray(to_rgb(image), dtype=np.uint8)
-    except FileNotFoundError as error:
-        raise DataError(f"{path}: no such image file") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DataError(f"{path}: not a readable image ({error}); pass a JPEG or PNG") from error
+        return load_rgb(path)
+    except ValueError as error:
+        raise DataError(f"{path}: {error}; pass a JPEG or PNG") from error
 
 
 def size_multiple(generator: Any) -> int:
     """The side multiple `generator` takes: painter.models.required_multiple when the model
     declares it (4 for the ResNet, 2^depth for the U-Net), else the product of its downsampling
     strides (any other fully convolutional keras model)."""
-    try:
-        from painter.models import required_multiple
-    except ImportError:
-        required_multiple = None
-    if required_multiple is not None and hasattr(generator, "layers"):
+    from painter.models import required_multiple  # imports Keras: after the runtime is chosen
+
+    if hasattr(generator, "layers"):
         declared = int(required_multiple(generator))
         if declared > 1:
             return declared
@@ -173,7 +166,7 @@ def _run(generator: Any, real_photos: list[np.ndarray], multiple: int) -> np.nda
     padded (repeating the first image) to a multiple of the replica count, as a TPU strategy or
     JAX DataParallel requires, and each replica paints its share (`inference.run_model`: sharded
     over the devices on JAX). Floats are made per call: a huge photo is never float32 whole."""
-    padded = [reflect_pad(from_uint8(photo), multiple)[0] for photo in real_photos]
+    padded = [reflect_pad(pixels_to_model_range(photo), multiple)[0] for photo in real_photos]
     height, width = real_photos[0].shape[:2]
     replicas = _replicas(generator)
     padded += [padded[0]] * (-len(padded) % replicas)
@@ -245,7 +238,9 @@ def stylize(
     multiple = multiple or size_multiple(generator)
     written = []
     for source, target in zip(image_paths, targets, strict=True):
-        painting = paint(generator, load_rgb(source), multiple=multiple, tile=tile, overlap=overlap)
+        painting = paint(
+            generator, read_photo(source), multiple=multiple, tile=tile, overlap=overlap
+        )
         buffer = io.BytesIO()
         image_format = OUTPUT_FORMATS[target.suffix.lower()]
         options = {"quality": jpeg_quality} if image_format == "JPEG" else {}

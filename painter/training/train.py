@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from painter.config import Config
-from painter.data.images import from_uint8
+from painter.data.images import pixels_to_model_range
 from painter.data.pipeline import make_training_dataset
 from painter.data.reader import iterate_images
 from painter.data.sources import find_domains
@@ -492,7 +492,7 @@ def _sample_photos(iterate_images, photo_source, config: Config):
     ]
     if not images:
         return np.zeros((0, config.image_size, config.image_size, 3), "float32")
-    return from_uint8(np.stack(images))
+    return pixels_to_model_range(np.stack(images))
 
 
 def _write_curves(workdir: Path, history: dict, printer) -> None:
