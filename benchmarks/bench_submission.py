@@ -6,8 +6,17 @@ parallel JPEG encoding, streamed into a ZIP_STORED zip, validated). Both read th
 same painter.data reader, and each runs in its own subprocess so its peak memory (max RSS) is its
 own. Prints images/s for both, their ratio and peak memory.
 
+The floor, measured in the same run on the same photos: no generator at all, only read + decode +
+encode (painter's JPEG quality, the submission's image size) on every core + a ZIP_STORED zip,
+with two codecs, each in its own subprocess: TensorFlow's libjpeg-turbo (`tf.io.decode_jpeg` /
+`tf.io.encode_jpeg` in a `tf.data` map with AUTOTUNE parallelism) and PIL's (a thread pool; PIL
+releases the GIL while it decodes and encodes). The floor is the faster of the two: no writer
+of images.zip on this machine can beat it. Methods are interleaved `--repeats` times and medians
+reported; the last line is `ratio painter/starter: R, painter/floor: F`.
+
     python benchmarks/bench_submission.py                          # cheap 1-layer conv, 7,038 photos
     python benchmarks/bench_submission.py --generator resnet --limit 200   # the real ResNet, a subset
+    python benchmarks/bench_submission.py --limit 100 --repeats 1  # a quick check
 
 `--generator conv` measures the writer itself (inference is nearly free); `--generator resnet`
 is the kaggle-tpu config's 9-block ResNet (float32 on CPU unless --bf16), where inference dominates.
@@ -16,16 +25,21 @@ is the kaggle-tpu config's 9-block ResNet (float32 on CPU unless --bf16), where 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+from collections import deque
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "gan-getting-started"
+METHODS = ("painter", "starter", "floor-tf", "floor-pil")
+FLOOR_METHODS = ("floor-tf", "floor-pil")
 
 
 def build_generator(kind: str, bf16: bool):
@@ -94,17 +108,104 @@ def run_starter(args, generator, source, out_dir: Path) -> int:
     return count
 
 
+def _image_files(source) -> list[str]:
+    if source.kind != "images":
+        sys.exit(f"the floor reads JPEG files; {source.describe()} holds TFRecords")
+    return [str(path) for path in source.files]
+
+
+def run_floor_tf(args, source, out_dir: Path) -> int:
+    """The floor with TensorFlow's codec (libjpeg-turbo): read, decode, fit to the submission's
+    size (a no-op tf.cond for the 256x256 photos), encode at painter's quality, in a tf.data map
+    on every core; the bytes are written in order into a ZIP_STORED zip."""
+    import tensorflow as tf
+
+    from painter.data.images import JPEG_QUALITY, fit_to_size_tf
+    from painter.submission.validate import SUBMISSION_IMAGE_SIZE
+
+    def transcode(path):
+        image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+        image = fit_to_size_tf(image, SUBMISSION_IMAGE_SIZE)
+        return tf.io.encode_jpeg(image, quality=JPEG_QUALITY)
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(_image_files(source))
+        .map(transcode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(args.batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    count = 0
+    with zipfile.ZipFile(out_dir / "images.zip", "w", zipfile.ZIP_STORED) as archive:
+        for encoded in dataset.as_numpy_iterator():
+            for data in encoded:
+                count += 1
+                archive.writestr(f"{count}.jpg", data)
+    return count
+
+
+def run_floor_pil(args, source, out_dir: Path) -> int:
+    """The floor with PIL's codec: the same work as run_floor_tf in a thread pool of one worker per
+    core (PIL releases the GIL in decode and encode), chunks of 16 files, at most 4 chunks per
+    worker in flight; the bytes are written in order into a ZIP_STORED zip."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    from painter.data.images import JPEG_QUALITY, fit_to_size
+    from painter.submission.validate import SUBMISSION_IMAGE_SIZE
+
+    size = SUBMISSION_IMAGE_SIZE
+
+    def transcode(paths: list[str]) -> list[bytes]:
+        encoded = []
+        for path in paths:
+            with Image.open(path) as image:
+                rgb = image if image.mode == "RGB" else image.convert("RGB")
+                if rgb.size != (size, size):
+                    rgb = fit_to_size(rgb, size)
+                buffer = io.BytesIO()
+                rgb.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+            encoded.append(buffer.getvalue())
+        return encoded
+
+    files = _image_files(source)
+    workers = os.cpu_count() or 1
+    chunk = 16
+    count = 0
+    with (
+        ThreadPoolExecutor(workers) as pool,
+        zipfile.ZipFile(out_dir / "images.zip", "w", zipfile.ZIP_STORED) as archive,
+    ):
+        in_flight: deque = deque()
+        for start in range(0, len(files), chunk):
+            in_flight.append(pool.submit(transcode, files[start : start + chunk]))
+            while len(in_flight) > 4 * workers or (start + chunk >= len(files) and in_flight):
+                for data in in_flight.popleft().result():
+                    count += 1
+                    archive.writestr(f"{count}.jpg", data)
+    return count
+
+
 def child(args) -> None:
     """One method in this process: prints a JSON line with its figures."""
     import resource
 
     source = photo_source(args.photos, args.limit)
-    generator = build_generator(args.generator, args.bf16)
+    floor = args.method in FLOOR_METHODS
+    generator = None if floor else build_generator(args.generator, args.bf16)
+    if args.method == "floor-tf":
+        import tensorflow as tf  # imported before the baseline, as painter's and starter's are
+
+        del tf
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with tempfile.TemporaryDirectory(dir=args.tmp) as out_dir:
         start = time.perf_counter()
-        method = run_painter if args.method == "painter" else run_starter
-        count = method(args, generator, source, Path(out_dir))
+        if floor:
+            method = run_floor_tf if args.method == "floor-tf" else run_floor_pil
+            count = method(args, source, Path(out_dir))
+        else:
+            method = run_painter if args.method == "painter" else run_starter
+            count = method(args, generator, source, Path(out_dir))
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -133,25 +234,29 @@ def main() -> None:
         default=None,
         help="time the starter on fewer photos than painter (it is slow)",
     )
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="painter's batch (and floor-tf's tf.data batch)"
+    )
     parser.add_argument("--bf16", action="store_true", help="keep the preset's bfloat16")
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     parser.add_argument("--tmp", default=None, help="where the zips are written (default: /tmp)")
     parser.add_argument(
+        "--repeats",
         "--repeat",
+        dest="repeat",
         type=int,
         default=3,
-        help="runs of each method, alternating; the median is reported (the "
-        "starter's rate varies up to 2x between runs on a shared 2-core machine)",
+        help="runs of each method (painter, starter, the two floors), interleaved; the median "
+        "is reported (the starter's rate varies up to 2x between runs on a shared 2-core machine)",
     )
-    parser.add_argument("--method", choices=("painter", "starter"), help=argparse.SUPPRESS)
+    parser.add_argument("--method", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.method:
         return child(args)
 
-    runs: dict[str, list[dict]] = {"painter": [], "starter": []}
+    runs: dict[str, list[dict]] = {method: [] for method in METHODS}
     for _ in range(max(1, args.repeat)):
-        for method in ("painter", "starter"):
+        for method in METHODS:
             limit = args.starter_limit if method == "starter" and args.starter_limit else args.limit
             command = [
                 sys.executable,
@@ -185,7 +290,7 @@ def main() -> None:
     )
     for method, r in results.items():
         print(
-            f"  {method:8s} {r['count']:5d} images in {r['seconds']:7.1f} s = "
+            f"  {method:9s} {r['count']:5d} images in {r['seconds']:7.1f} s = "
             f"{r['images_per_second']:7.1f} images/s; peak RSS {r['peak_rss_mb']:.0f} MB "
             f"({r['rss_before_run_mb']:.0f} MB before the run); runs: "
             + ", ".join(f"{x['images_per_second']:.0f}" for x in runs[method])
@@ -193,6 +298,14 @@ def main() -> None:
         )
     ratio = results["painter"]["images_per_second"] / results["starter"]["images_per_second"]
     print(f"  speed-up painter/starter (medians of {len(runs['painter'])} runs): {ratio:.1f}x")
+    floor = max(FLOOR_METHODS, key=lambda m: results[m]["images_per_second"])
+    floor_rate = results[floor]["images_per_second"]
+    floor_ratio = results["painter"]["images_per_second"] / floor_rate
+    print(
+        f"  floor = {floor} (the faster codec: read + decode + encode on {os.cpu_count()} cores "
+        f"+ ZIP_STORED, no generator): {floor_rate:.1f} images/s, peak RSS "
+        f"{results[floor]['peak_rss_mb']:.0f} MB; painter reaches {floor_ratio:.0%} of it"
+    )
     painter_calls = -(-results["painter"]["count"] // args.batch_size)
     print(
         f"  generator calls: painter {painter_calls}, starter {results['starter']['count']} "
@@ -203,6 +316,7 @@ def main() -> None:
         "  extrapolated to 7,038 photos: "
         + ", ".join(f"{m} {s / 60:.1f} min" for m, s in seconds_7038.items())
     )
+    print(f"ratio painter/starter: {ratio:.2f}, painter/floor: {floor_ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -9,15 +9,33 @@ machine. Prints images/s for each, their ratio, the FLOPs of one step (counted f
 graph by TensorFlow's profiler, forward; a training step is taken as 3x forward)
 and the fraction of the CPU's nominal peak that reaches.
 
+Also measured in the same run, interleaved with the steps (`--repeats`, medians):
+- the CEILING on this backend: GFLOP/s of a 3x3 convolution 256->256 channels on 64x64 maps,
+  batch 8, forward + both backward convolutions (exactly 3x the forward's FLOPs), and of a 2048^2
+  float32 matmul; the ceiling is the faster of the two. Each step's GFLOP/s is also given as a
+  percentage of it (what this CPU does reach, not its datasheet).
+- painter's step at the cpu-small preset's architecture with the paper's ResNet generator
+  (`preset("cpu-small")` with generator="resnet": 64 px, 32 filters, batch 4): ms/step, GFLOP per
+  step and the percentage of the ceiling.
+- painter's step on JAX (a subprocess: one process has one Keras backend), same U-Net config,
+  batch 4, `model.fit` as on TensorFlow (Keras' JAX trainer jit-compiles the step): ms/step and
+  JAX/TF.
+- `--jit-compile auto on`: painter's TF step with Keras' choice (no XLA on a CPU-only TF) and with
+  XLA. The first step's time (tracing + XLA compile + one step) is printed apart from the per-step
+  time. The `ratio painter/starter batch N` lines use the fastest painter variant (named above).
+
     python benchmarks/bench_train_step.py                 # 64 px, filters 32, batch 1 and 4
     python benchmarks/bench_train_step.py --size 128 --filters 64 --steps 20
+    python benchmarks/bench_train_step.py --batches 4 --steps 3 --repeats 1   # a quick check
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +67,49 @@ def nominal_peak_flops() -> float:
     except OSError:
         pass
     return (os.cpu_count() or 1) * (mhz or 2000.0) * 1e6 * 32
+
+
+def conv_ceiling(batch: int, size: int, channels: int, iterations: int) -> float:
+    """FLOP/s of a 3x3 convolution channels->channels on size x size maps, batch `batch`: forward,
+    gradient of the input and of the kernel (three convolutions of equal FLOPs) in one tf.function,
+    timed over `iterations` calls after a warm-up call."""
+    import tensorflow as tf
+
+    rng = tf.random.Generator.from_seed(0)
+    x = rng.normal([batch, size, size, channels])
+    upstream = rng.normal([batch, size, size, channels])
+    kernel = tf.Variable(rng.normal([3, 3, channels, channels]) * 0.05)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, kernel, 1, "SAME")
+        dx, dkernel = tape.gradient(y, [x, kernel], output_gradients=upstream)
+        return tf.reduce_sum(y[0, 0, 0]) + tf.reduce_sum(dx[0, 0, 0]) + tf.reduce_sum(dkernel[0, 0])
+
+    float(step(x))  # trace + warm up
+    start = time.perf_counter()
+    for _ in range(iterations):
+        result = step(x)
+    float(result)
+    seconds = (time.perf_counter() - start) / iterations
+    return 3 * 2 * batch * size * size * channels * channels * 9 / seconds
+
+
+def matmul_ceiling(n: int, iterations: int) -> float:
+    """FLOP/s of an n x n float32 matmul (2 n^3 FLOPs), timed after a warm-up call."""
+    import tensorflow as tf
+
+    rng = tf.random.Generator.from_seed(1)
+    a, b = rng.normal([n, n]), rng.normal([n, n])
+    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)[0]))
+    float(matmul(a, b))
+    start = time.perf_counter()
+    for _ in range(iterations):
+        result = matmul(a, b)
+    float(result)
+    return 2 * n**3 / ((time.perf_counter() - start) / iterations)
 
 
 def starter_step(monet_generator, photo_generator, monet_discriminator, photo_discriminator):
@@ -138,7 +199,26 @@ def time_starter(config, batch: int, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def time_painter(config, batch: int, steps: int) -> tuple[float, float]:
+def step_flops(model, config, batch: int) -> float:
+    """FLOPs of one painter training step: the profiler's forward FLOPs of each network on one image
+    x the images it sees per step x 3 (forward + backward ~ 3x forward)."""
+    generators = forward_flops(model.monet_generator, config.image_size) + forward_flops(
+        model.photo_generator, config.image_size
+    )
+    discriminators = forward_flops(model.monet_discriminator, config.image_size) + forward_flops(
+        model.photo_discriminator, config.image_size
+    )
+    # Each generator runs on 3 batches' worth with the identity loss (translate + identity in one
+    # call of 2B, cycle), on 2 without it; each discriminator on 3 (real + pooled fake in one
+    # call, fake for the generator).
+    generator_passes = 3 if config.identity_weight > 0 else 2
+    train_factor = 3
+    return train_factor * batch * (generator_passes * generators + 3 * discriminators)
+
+
+def time_painter(config, batch: int, steps: int, count_flops: bool = True) -> dict:
+    """painter's step through `model.fit` on the current Keras backend: seconds per step (after
+    the first two), the first step's seconds (tracing, XLA compile when on, one step), FLOPs."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -156,7 +236,12 @@ def time_painter(config, batch: int, steps: int) -> tuple[float, float]:
     dataset = tf.data.Dataset.from_tensors(pair).repeat()
 
     class Timer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.begin = time.perf_counter()
+
         def on_train_batch_end(self, batch_index, logs=None):
+            if batch_index == 0:  # tracing (+ XLA compile) and one step
+                self.first = time.perf_counter() - self.begin
             if batch_index == 1:  # after tracing and one warm step
                 self.start = time.perf_counter()
 
@@ -165,20 +250,63 @@ def time_painter(config, batch: int, steps: int) -> tuple[float, float]:
 
     timer = Timer()
     model.fit(dataset, steps_per_epoch=steps + 2, epochs=1, verbose=0, callbacks=[timer])
-    forward = sum(
-        forward_flops(network, config.image_size)
-        for network in (
-            model.monet_generator,
-            model.photo_generator,
-            model.monet_discriminator,
-            model.photo_discriminator,
-        )
+    return {
+        "seconds": timer.seconds / steps,
+        "first_step_seconds": timer.first,
+        "jit_compile": bool(model.jit_compile),  # what Keras resolved "auto" to
+        "flops": step_flops(model, config, batch) if count_flops else float("nan"),
+    }
+
+
+def unet_config(args):
+    """The starter's architecture (U-Net + PatchGAN) with painter's step settings."""
+    from painter.config import preset
+
+    return preset("smoke").replace(
+        image_size=args.size,
+        resize_size=args.size,
+        generator="unet",
+        unet_depth=0,
+        upsampling="transpose",  # the starter's U-Net
+        generator_filters=args.filters,
+        discriminator_filters=args.filters,
+        adversarial_loss="bce",
+        pool_size=args.pool_size,
     )
-    # A step runs each generator on 3 batches' worth (translate + identity in one call of 2B,
-    # cycle) and each discriminator on 3 (real + pooled fake in one call, fake for the
-    # generator); forward + backward ~ 3x forward.
-    passes, train_factor = 3, 3
-    return timer.seconds / steps, train_factor * passes * forward * batch
+
+
+def jax_child(args) -> None:
+    """In a KERAS_BACKEND=jax process: painter's U-Net step at --jax-batch; prints a JSON line."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        sys.exit(f"the JAX child runs on Keras' {keras.backend.backend()!r} backend")
+    result = time_painter(unet_config(args), args.jax_batch, args.steps, count_flops=False)
+    print(json.dumps({key: value for key, value in result.items() if key != "flops"}))
+
+
+def time_jax(args) -> dict:
+    """painter's U-Net step on JAX, in a subprocess of this script."""
+    command = [sys.executable, __file__, "--jax-child", "--jax-batch", str(args.jax_batch)]
+    command += ["--size", str(args.size), "--filters", str(args.filters)]
+    command += ["--steps", str(args.steps), "--pool-size", str(args.pool_size)]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        sys.exit(f"the JAX step failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+VARIANTS = {"auto": "painter (auto)", "on": "painter (XLA on)", "off": "painter (XLA off)"}
+
+
+def describe_steps(runs: list[dict]) -> str:
+    return ", ".join(f"{r['seconds'] * 1e3:.0f}" for r in runs)
+
+
+def describe_first_steps(runs: list[dict]) -> str:
+    return ", ".join(f"{r['first_step_seconds']:.1f}" for r in runs)
 
 
 def main() -> int:
@@ -196,49 +324,159 @@ def main() -> int:
         default=3,
         help="alternating starter/painter runs per batch size; medians reported",
     )
+    parser.add_argument(
+        "--jit-compile",
+        nargs="+",
+        choices=tuple(VARIANTS),
+        default=["auto", "on"],
+        help="painter's TF step variants (config.jit_compile): auto = Keras' choice (no XLA on "
+        "TF-CPU), on = XLA (compiles for a while first: reported apart), off",
+    )
+    parser.add_argument(
+        "--jax-batch", type=int, default=4, help="batch of the JAX vs TF comparison (0 = skip it)"
+    )
+    parser.add_argument(
+        "--resnet-batch",
+        type=int,
+        default=4,
+        help="batch of the cpu-small ResNet step (the preset's 4; 0 = skip it)",
+    )
+    parser.add_argument(
+        "--ceiling-iterations", type=int, default=3, help="timed calls of each ceiling kernel"
+    )
+    parser.add_argument("--jax-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.jax_child:
+        jax_child(args)
+        return 0
 
     from painter.config import preset
 
-    config = preset("smoke").replace(
-        image_size=args.size,
-        resize_size=args.size,
-        generator="unet",
-        unet_depth=0,
-        upsampling="transpose",  # the starter's U-Net
-        generator_filters=args.filters,
-        discriminator_filters=args.filters,
-        adversarial_loss="bce",
-        pool_size=args.pool_size,
-    )
+    config = unet_config(args)
+    variants = list(dict.fromkeys(args.jit_compile))
+    resnet_config = preset("cpu-small").replace(generator="resnet")
+    # The TF side of JAX/TF: painter (auto) at the JAX batch, measured in the batch loop.
+    painter_batches = sorted({*args.batches, *([args.jax_batch] if args.jax_batch else [])})
     peak = nominal_peak_flops()
     print(
         f"bench_train_step: U-Net + PatchGAN at {args.size}px, filters {args.filters}, "
         f"pool {args.pool_size}, TensorFlow on {os.cpu_count()} CPUs; nominal peak "
         f"{peak / 1e9:.0f} GFLOP/s"
     )
-    ratios = {}
+    starter_runs: dict[int, list[float]] = {batch: [] for batch in args.batches}
+    painter_runs: dict[tuple[str, int], list[dict]] = {
+        (variant, batch): [] for variant in variants for batch in painter_batches
+    }
+    if args.jax_batch and "auto" not in variants:
+        painter_runs["auto", args.jax_batch] = []
+    resnet_runs: dict[str, list[dict]] = {variant: [] for variant in variants}
+    jax_runs: list[dict] = []
+    conv_runs: list[float] = []
+    matmul_runs: list[float] = []
+    # Interleaved runs, medians: this machine is shared and noisy.
+    for _ in range(args.repeats):
+        conv_runs.append(conv_ceiling(8, 64, 256, args.ceiling_iterations))
+        matmul_runs.append(matmul_ceiling(2048, args.ceiling_iterations))
+        for batch in painter_batches:
+            if batch in starter_runs:
+                starter_runs[batch].append(time_starter(config, batch, args.steps))
+            for variant, runs_batch in painter_runs:
+                if runs_batch == batch:
+                    variant_config = config.replace(jit_compile=variant)
+                    painter_runs[variant, batch].append(
+                        time_painter(variant_config, batch, args.steps)
+                    )
+        if args.resnet_batch:
+            for variant in variants:
+                resnet_runs[variant].append(
+                    time_painter(
+                        resnet_config.replace(jit_compile=variant), args.resnet_batch, args.steps
+                    )
+                )
+        if args.jax_batch:
+            jax_runs.append(time_jax(args))
+
+    conv_flops, matmul_flops = statistics.median(conv_runs), statistics.median(matmul_runs)
+    ceiling = max(conv_flops, matmul_flops)
+    ceiling_kind = "conv" if conv_flops >= matmul_flops else "matmul"
+    print(
+        f"  ceiling (TensorFlow, measured, medians of {args.repeats}): conv 3x3 256->256 on 64x64, "
+        f"batch 8, forward + backward {conv_flops / 1e9:.1f} GFLOP/s; matmul 2048^2 float32 "
+        f"{matmul_flops / 1e9:.1f} GFLOP/s; ceiling = {ceiling_kind} {ceiling / 1e9:.1f} GFLOP/s "
+        f"= {ceiling / peak:.0%} of the nominal peak"
+    )
+
+    def painter_median(variant: str, batch: int) -> float:
+        return statistics.median(r["seconds"] for r in painter_runs[variant, batch])
+
+    ratios, fastest = {}, {}
     for batch in args.batches:
-        # Interleaved runs, medians: this machine is shared and noisy.
-        starter_runs, painter_runs = [], []
-        for _ in range(args.repeats):
-            starter_runs.append(time_starter(config, batch, args.steps))
-            seconds, flops = time_painter(config, batch, args.steps)
-            painter_runs.append(seconds)
-        starter_seconds = statistics.median(starter_runs)
-        painter_seconds = statistics.median(painter_runs)
-        ratios[batch] = starter_seconds / painter_seconds
+        starter_seconds = statistics.median(starter_runs[batch])
         print(
             f"  batch {batch}: starter {batch / starter_seconds:7.2f} images/s "
-            f"({starter_seconds * 1e3:.0f} ms/step); painter {batch / painter_seconds:7.2f} "
-            f"images/s ({painter_seconds * 1e3:.0f} ms/step); painter/starter "
-            f"{ratios[batch]:.2f}x (medians of {args.repeats}; painter runs "
-            f"{', '.join(f'{s * 1e3:.0f}' for s in painter_runs)} ms)"
+            f"({starter_seconds * 1e3:.0f} ms/step)"
         )
+        for variant in variants:
+            runs = painter_runs[variant, batch]
+            seconds = painter_median(variant, batch)
+            flops = runs[0]["flops"]
+            print(
+                f"           {VARIANTS[variant]}: {batch / seconds:7.2f} images/s "
+                f"({seconds * 1e3:.0f} ms/step); painter/starter {starter_seconds / seconds:.2f}x "
+                f"(medians of {args.repeats}; runs "
+                f"{describe_steps(runs)} ms; first step "
+                f"(trace{' + XLA compile' if runs[0]['jit_compile'] else ''} + 1 step) "
+                f"{describe_first_steps(runs)} s)"
+            )
+            print(
+                f"             step: {flops / 1e9:.2f} GFLOP, {flops / seconds / 1e9:.1f} GFLOP/s "
+                f"= {flops / seconds / peak:.1%} of the nominal peak, "
+                f"{flops / seconds / ceiling:.0%} of the measured ceiling"
+            )
+        fastest[batch] = min(variants, key=lambda v: painter_median(v, batch))
+        ratios[batch] = starter_seconds / painter_median(fastest[batch], batch)
+
+    if args.resnet_batch:
+        from painter.models import default_resnet_blocks
+
+        size = resnet_config.image_size
+        blocks = resnet_config.resnet_blocks or default_resnet_blocks(size)
+        for variant in variants:
+            runs = resnet_runs[variant]
+            seconds = statistics.median(r["seconds"] for r in runs)
+            flops = runs[0]["flops"]
+            print(
+                f"  cpu-small ResNet ({resnet_config.image_size} px, "
+                f"{resnet_config.generator_filters} filters, {blocks} blocks, batch "
+                f"{args.resnet_batch}), {VARIANTS[variant]}: {seconds * 1e3:.0f} ms/step, "
+                f"{flops / 1e9:.2f} GFLOP/step, {flops / seconds / 1e9:.1f} GFLOP/s = "
+                f"{flops / seconds / ceiling:.0%} of the measured ceiling (first step "
+                f"{describe_first_steps(runs)} s)"
+            )
         print(
-            f"           painter step: {flops / 1e9:.2f} GFLOP, {flops / painter_seconds / 1e9:.1f} "
-            f"GFLOP/s = {flops / painter_seconds / peak:.1%} of the nominal peak"
+            "    GFLOP/step = TF profiler's forward FLOPs of the 4 networks on one image x images "
+            "per step (each generator 3 batches with identity loss, 2 without; each "
+            "discriminator 3) x 3 for forward + backward"
         )
+
+    if args.jax_batch:
+        jax_seconds = statistics.median(r["seconds"] for r in jax_runs)
+        tf_seconds = painter_median("auto", args.jax_batch)
+        line = (
+            f"  JAX vs TF, U-Net batch {args.jax_batch}: JAX {jax_seconds * 1e3:.0f} ms/step "
+            f"(first step, jit compile included, {describe_first_steps(jax_runs)} s), "
+            f"TF (auto) {tf_seconds * 1e3:.0f} ms/step: JAX/TF {jax_seconds / tf_seconds:.2f}"
+        )
+        if "on" in variants:
+            xla_seconds = painter_median("on", args.jax_batch)
+            line += f"; TF (XLA on) {xla_seconds * 1e3:.0f} ms/step: JAX/TF-XLA "
+            line += f"{jax_seconds / xla_seconds:.2f}"
+        print(line + " (ms/step ratios: < 1 = JAX faster)")
+
+    print(
+        "painter variant in the ratios (the fastest): "
+        + ", ".join(f"batch {batch}: {VARIANTS[v]}" for batch, v in fastest.items())
+    )
     for batch, ratio in ratios.items():
         print(f"ratio painter/starter batch {batch}: {ratio:.2f}")
     return 0
