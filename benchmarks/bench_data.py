@@ -53,7 +53,8 @@ def main() -> int:
     cold = time.perf_counter() - start
     decoded = data.photo_count + data.monet_count
     print(
-        f"cold: scan + decode + cache {decoded} images in {cold:.1f} s = {decoded / cold:.0f} images/s"
+        f"cold: scan + decode + cache {decoded} images in {cold:.1f} s = {decoded / cold:.0f} "
+        "images/s"
     )
 
     iterator = iter(data.dataset)

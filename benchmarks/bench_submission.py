@@ -1,4 +1,5 @@
-"""images.zip two ways on the same machine with the same generator: painter's writer vs the starter's.
+"""images.zip two ways on the same machine with the same generator: painter's writer vs the
+starter's.
 
 The starter notebook's way: one generator call per photo (batch 1), `PIL.Image.save` of each JPEG
 into a folder, then `shutil.make_archive`. painter's way: `write_submission` (batched inference,
@@ -14,8 +15,8 @@ releases the GIL while it decodes and encodes). The floor is the faster of the t
 of images.zip on this machine can beat it. Methods are interleaved `--repeats` times and medians
 reported; the last line is `ratio painter/starter: R, painter/floor: F`.
 
-    python benchmarks/bench_submission.py                          # cheap 1-layer conv, 7,038 photos
-    python benchmarks/bench_submission.py --generator resnet --limit 200   # the real ResNet, a subset
+    python benchmarks/bench_submission.py                         # 1-layer conv, 7,038 photos
+    python benchmarks/bench_submission.py --generator resnet --limit 200     # the real ResNet
     python benchmarks/bench_submission.py --limit 100 --repeats 1  # a quick check
 
 `--generator conv` measures the writer itself (inference is nearly free); `--generator resnet`

@@ -203,7 +203,8 @@ class Config:
             )
         if self.decay_epochs < 0 or (self.epochs > 0 and self.decay_epochs > self.epochs):
             raise ConfigError(
-                f"`decay_epochs` must be in [0, epochs={self.epochs}]. Received: {self.decay_epochs}"
+                f"`decay_epochs` must be in [0, epochs={self.epochs}]. Received: "
+                f"{self.decay_epochs}"
             )
 
     def diffaugment_policy(self) -> tuple[str, ...]:
@@ -360,7 +361,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         **QUALITY_RECIPE,
         "mixed_precision": True,  # bfloat16 is the TPU's native matmul type: ~2x throughput
         "epochs": 0,  # as many as the session fits: a fixed 30 used ~25-45 of its ~180 minutes
-        "steps_per_execution": 16,  # the starter's step was overhead-bound (126 ms at batch 1 or 32)
+        # the starter's step was overhead-bound (126 ms at batch 1 or 32)
+        "steps_per_execution": 16,
     },
     "gpu": {
         **QUALITY_RECIPE,
@@ -370,7 +372,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "cpu-small": {
         **QUALITY_RECIPE,
-        "image_size": 64,  # 16x fewer pixels than 256: learns colour and texture in an hour on 2 cores
+        # 16x fewer pixels than 256: learns colour and texture in an hour on 2 cores
+        "image_size": 64,
         "resize_size": 72,  # the same 286/256 jitter ratio
         "generator_filters": 32,  # half width: 4x fewer FLOPs
         "discriminator_filters": 32,
@@ -427,7 +430,8 @@ def preset(name: str) -> Config:
     if Path(name).suffix in (".json", ".yaml", ".yml"):
         return Config.load(name)
     raise ConfigError(
-        f"unknown preset {name!r}. Choose one of {sorted(PRESETS)} or give a .json/.yaml config file."
+        f"unknown preset {name!r}. Choose one of {sorted(PRESETS)} or give a .json/.yaml config "
+        "file."
     )
 
 

@@ -176,7 +176,8 @@ def save_sample_grid(
     *,
     title: str | None = None,
 ) -> Path:
-    """One row per example: real photo | fake Monet | cycled photo ([N, H, W, 3], [-1, 1] or uint8)."""
+    """One row per example: real photo | fake Monet | cycled photo ([N, H, W, 3], [-1, 1] or
+    uint8)."""
     return save_image_grid(
         {"real photo": real_photo, "fake Monet": fake_monet, "cycled photo": cycled_photo},
         path,
@@ -229,4 +230,3 @@ def plot_rgb_histograms(
         figure.suptitle(title)
     figure.tight_layout()
     return save_figure(figure, out_path)
-

@@ -49,7 +49,8 @@ TPU_PROBE_TIMEOUT_S = 120.0
 INSTALL_HINT = (
     "Install a TPU build of one backend that matches this machine's libtpu: "
     "`pip install -U 'jax[tpu]'` (what Kaggle's TPU image ships; then PAINTER_BACKEND=jax), or "
-    "`pip install tensorflow-tpu` of the version matching libtpu (Colab / TPU VMs). To train on the "
+    "`pip install tensorflow-tpu` of the version matching libtpu (Colab / TPU VMs). To train on "
+    "the "
     "CPU on purpose, set PAINTER_DISTRIBUTION=single."
 )
 

@@ -317,7 +317,8 @@ STEPS_PER_EPOCH = 15
 def _toy_domains(count=20, seed=0):
     """Unpaired toy task: smooth colour fields (photos), and fields drawn independently with the red
     and blue channels swapped and the contrast inverted (Monets). Each image is zero-mean and of
-    fixed spread per channel: instance norm discards exactly those, so a perfect cycle is learnable."""
+    fixed spread per channel: instance norm discards exactly those, so a perfect cycle is
+    learnable."""
     rng = np.random.default_rng(seed)
 
     def smooth(n):

@@ -29,7 +29,8 @@ import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).parent / "helpers" / "cyclegan_step.py"
-# Pool off: under MirroredStrategy each replica pools its own half of the batch by design. The pool's
+# Pool off: under MirroredStrategy each replica pools its own half of the batch by design. The
+# pool's
 # random draws are proven backend-independent in test_cyclegan.py (NumPy reference hash).
 RUNS = {
     "tensorflow-single": ("tensorflow", ["--distribution", "single"]),

@@ -59,7 +59,8 @@ SCRIPT = textwrap.dedent(
     batch = np.zeros((BATCH, SIZE, SIZE, 3), np.uint8)
     program = call.lower(batch).compile().as_text() if call is not None else ""
     # "f32[2,16,16,4]{3,2,1,0} convolution(" -> 2: the batch each device convolves
-    conv_batches = [int(m) for m in re.findall(r"\\[(\\d+),[\\d,]*\\][^ ]* convolution\\(", program)]
+    pattern = r"\\[(\\d+),[\\d,]*\\][^ ]* convolution\\("
+    conv_batches = [int(m) for m in re.findall(pattern, program)]
     print("RESULT", json.dumps({
         "identical_zip": (out / "single.zip").read_bytes() == (out / "multi.zip").read_bytes(),
         "count": report.count, "batch_size": report.batch_size,

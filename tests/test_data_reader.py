@@ -65,11 +65,13 @@ def test_folder_images_of_any_mode_become_rgb_at_size(tmp_path):
     rgba[:, :, 3][:4] = 0  # a transparent band: composited on white
     Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
     Image.fromarray(base).convert("CMYK").save(folder / "cmyk.jpg", quality=95)
-    # Wide 72x24 image: thirds blue | green | red; scaled to 48x16, its centre crop is the green third.
+    # Wide 72x24 image: thirds blue | green | red; scaled to 48x16, its centre crop is the green
+    # third.
     wide = np.zeros((24, 72, 3), np.uint8)
     wide[:, :24, 2], wide[:, 24:48, 1], wide[:, 48:, 0] = 255, 255, 255
     Image.fromarray(wide).save(folder / "wide.png")
-    # Stored 32 wide x 16 high, top half red; EXIF orientation 6 = shown rotated 90 degrees clockwise,
+    # Stored 32 wide x 16 high, top half red; EXIF orientation 6 = shown rotated 90 degrees
+    # clockwise,
     # so displayed 16 wide x 32 high with the red half on the right.
     tall = np.zeros((16, 32, 3), np.uint8)
     tall[:8, :, 0] = 255

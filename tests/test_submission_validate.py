@@ -1,4 +1,5 @@
-"""The validator catches every kind of rule violation, naming the entry; `validate` CLI exit codes."""
+"""The validator catches every kind of rule violation, naming the entry; `validate` CLI exit
+codes."""
 
 from __future__ import annotations
 

@@ -120,7 +120,8 @@ class WeightAverage(keras.layers.Layer):
         self.built = True  # every variable exists from construction on
 
     def current_decay(self, updates):
-        """The decay used at update number `updates` (0 on the first: the average starts as a copy)."""
+        """The decay used at update number `updates` (0 on the first: the average starts as a
+        copy)."""
         t = ops.cast(updates, "float32")
         return ops.minimum(self.decay, t / (EMA_WARMUP + t))
 

@@ -1,4 +1,5 @@
-"""The CycleGAN objective (Zhu et al. 2017, eq. 1-3 and section 4), one definition for every backend.
+"""The CycleGAN objective (Zhu et al. 2017, eq. 1-3 and section 4), one definition for every
+backend.
 
 Every function takes images/logits and returns a per-example loss (shape [batch]): the mean over
 pixels (and patches) of one image. `global_mean` then divides the sum over the examples by the
@@ -11,7 +12,8 @@ computation JAX does under DataParallel) are those of the mean over the whole ba
                                  + BCE(0, D(G(x)))), s = label smoothing of the real label
     cycle (eq. 2):               E[|F(G(x)) - x|_1] + E[|G(F(y)) - y|_1]
     identity (section 5.2):      E[|G(y) - y|_1] + E[|F(x) - x|_1]
-    generators (eq. 3):          adv_G + adv_F + lambda * cycle + identity_weight * lambda * identity
+    generators (eq. 3):
+        adv_G + adv_F + lambda * cycle + identity_weight * lambda * identity
     LeCam (Tseng et al. 2021):   E[relu(D(y) - a_F)^2] + E[relu(a_R - D(G(x)))^2], a_R / a_F the
                                  moving averages of D's mean output on real / generated images;
                                  added to each discriminator's loss times lecam_weight
@@ -102,7 +104,8 @@ def lecam_regularization(real_logits, fake_logits, average_real, average_fake):
 
 
 def global_mean(per_example, global_batch_size):
-    """Sum over this replica's examples divided by the global batch: replicas' sums add up to the mean."""
+    """Sum over this replica's examples divided by the global batch: replicas' sums add up to the
+    mean."""
     return ops.sum(per_example) / ops.cast(global_batch_size, "float32")
 
 
@@ -111,9 +114,11 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
 
     `outputs` holds the images real_photo, real_monet, cycled_photo, cycled_monet, same_monet,
     same_photo and the logits disc_real_monet, disc_fake_monet (D_monet on the generated Monets,
-    for the generator), disc_pooled_monet (on the pooled generated Monets, for the discriminator) and
+    for the generator), disc_pooled_monet (on the pooled generated Monets, for the discriminator)
+    and
     the photo mirror images; with `lecam_weight` > 0 also lecam_monet / lecam_photo (per-example
-    LeCam regularisers of the two discriminators). Returns the six logged terms plus `generator_total` and
+    LeCam regularisers of the two discriminators). Returns the six logged terms plus
+    `generator_total` and
     `discriminator_total`, the quantities whose gradients train the generators / discriminators.
     """
     kind = settings.adversarial_loss

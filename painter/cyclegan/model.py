@@ -14,8 +14,8 @@ One training step, on either backend:
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
      both from the same forward pass; each set applied by its own Adam.
   5. With an EMA, the Monet generator's weight average folds in the new weights.
-The TensorFlow step uses a GradientTape; the JAX step is stateless (state in, state out) so Keras can
-jit it and shard it with keras.distribution.
+The TensorFlow step uses a GradientTape; the JAX step is stateless (state in, state out) so Keras
+can jit it and shard it with keras.distribution.
 """
 
 from __future__ import annotations
@@ -245,7 +245,8 @@ class CycleGAN(keras.Model):
         return outputs
 
     def train_step(self, *args):
-        """One CycleGAN update: `train_step(data)` on TensorFlow, `train_step(state, data)` on JAX."""
+        """One CycleGAN update: `train_step(data)` on TensorFlow, `train_step(state, data)` on
+        JAX."""
         if keras.backend.backend() == "jax":
             return self._train_step_jax(*args)
         if keras.backend.backend() == "tensorflow":
@@ -475,7 +476,8 @@ class CycleGAN(keras.Model):
             ("generator_optimizer", self.generator_optimizer),
             ("discriminator_optimizer", self.discriminator_optimizer),
         ):
-            # Index first: both generators have the same layer names, so optimizer slot names repeat.
+            # Index first: both generators have the same layer names, so optimizer slot names
+            # repeat.
             for index, variable in enumerate(optimizer.variables):
                 named[f"{label}/{index:04d}_{variable.name}"] = variable
         state_layers = [*POOLS, *STATE_LAYERS]
@@ -503,7 +505,8 @@ class CycleGAN(keras.Model):
         return {key: np.array(v.numpy()) for key, v in self._state_variables().items()}
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restore what `get_state()` returned; missing/unexpected keys or shapes are a ValueError."""
+        """Restore what `get_state()` returned; missing/unexpected keys or shapes are a
+        ValueError."""
         named = self._state_variables()
         missing = sorted(set(named) - set(state))
         unexpected = sorted(set(state) - set(named))

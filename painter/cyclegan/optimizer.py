@@ -77,4 +77,7 @@ class CycleGANOptimizers:
         return loss  # no loss scaling: bfloat16 needs none
 
     def __repr__(self) -> str:
-        return f"CycleGANOptimizers(generator={self.generator.name}, discriminator={self.discriminator.name})"
+        return (
+            f"CycleGANOptimizers(generator={self.generator.name}, "
+            f"discriminator={self.discriminator.name})"
+        )

@@ -3,8 +3,9 @@ section 4: "a history of 50 generated images").
 
 For each generated image: while the pool is filling, store it and show it; once full, with
 probability 1/2 show a random stored image and store the new one in its place, else show the new
-image. The pool lives in non-trainable Keras variables, so it is part of the model state: it works in
-the stateless (jitted) JAX step, is checkpointed by `CycleGAN.get_state`, and under tf.distribute its
+image. The pool lives in non-trainable Keras variables, so it is part of the model state: it works
+in the stateless (jitted) JAX step, is checkpointed by `CycleGAN.get_state`, and under
+tf.distribute its
 variables follow the first replica ("only_first_replica") so every replica holds the same pool.
 
 Random draws come from a counter-based integer hash (lowbias32 by Chris Wellons) of (seed, draw

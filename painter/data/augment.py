@@ -20,7 +20,8 @@ def augment_image(image, seed, config: Config):
 
     Args:
       image: uint8 (or float in [0, 255]) [H, W, 3], H = W >= config.image_size.
-      seed: int tensor of shape [2] (a stateless seed); e.g. derived from (config.seed, epoch, index).
+      seed: int tensor of shape [2] (a stateless seed); e.g. derived from (config.seed, epoch,
+      index).
       config: reads image_size, resize_size, resize_prob, flip_prob, rotate90_prob, color_jitter.
 
     Returns:

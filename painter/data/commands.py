@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "convert",
         help="write an image folder as TFRecords in the competition's format",
         description="Image folder -> TFRecords named like Kaggle's (photo00-352.tfrec). RGB JPEGs "
-        "already at the size are stored byte for byte; others are converted, resized (shorter side), "
+        "already at the size are stored byte for byte; others are converted, resized (shorter "
+        "side), "
         "centre-cropped and re-encoded. A rerun keeps finished files.",
     )
     convert.add_argument("src", metavar="SRC", help="folder of JPEG/PNG images")

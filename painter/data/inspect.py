@@ -1,4 +1,5 @@
-"""`painter data inspect`: what a data folder holds and what is wrong with it, as one JSON object."""
+"""`painter data inspect`: what a data folder holds and what is wrong with it, as one JSON
+object."""
 
 from __future__ import annotations
 

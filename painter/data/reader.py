@@ -140,7 +140,8 @@ def _scan_tfrecord(file: Path, image_size: int | None, scan: Scan) -> None:
                     file,
                     index,
                     (
-                        f"truncated or corrupt TFRecord file ({reason}); records from index {index} on "
+                        f"truncated or corrupt TFRecord file ({reason}); records from index "
+                        f"{index} on "
                         "cannot be read: re-create or re-download this file"
                     ),
                 )
@@ -163,7 +164,8 @@ def _scan_tfrecord(file: Path, image_size: int | None, scan: Scan) -> None:
             image = _bytes_feature(example, "image")
             if image is None:
                 problem = (
-                    "the record has no bytes feature `image` (the competition's format: image_name, "
+                    "the record has no bytes feature `image` (the competition's format: "
+                    "image_name, "
                     "image, target): re-create it with `painter data convert`"
                 )
             else:
@@ -322,7 +324,10 @@ def read_images(
 
 def decode_error_message(record: Record, error: Exception) -> str:
     reason = getattr(error, "message", str(error)).split("\n")[0]
-    return f"{record.where} ({record.name}): the image cannot be decoded ({reason}); replace or remove it"
+    return (
+        f"{record.where} ({record.name}): the image cannot be decoded ({reason}); "
+        "replace or remove it"
+    )
 
 
 def _locate_decode_error(result: Scan, block: Sequence[Record], image_size: int | None):

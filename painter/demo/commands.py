@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # The demo's output is for people reading it: no TensorFlow C++ info lines (set before TF loads).
+    # The demo's output is for people reading it: no TensorFlow C++ info lines (set before TF
+    # loads).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from painter.demo.run import run_demo
 

@@ -1,6 +1,7 @@
 """Evaluation as Kaggle scores "I'm Something of a Painter Myself": FID and MiFID.
 
-- `mifid`: the formula from feature arrays (`mifid_from_features`, no Keras) and `evaluate(generated,
+- `mifid`: the formula from feature arrays (`mifid_from_features`, no Keras) and
+`evaluate(generated,
   real)` from image paths.
 - `features`: Inception-v3 pool features (Keras' ImageNet weights; never random ones) or any Keras
   model.

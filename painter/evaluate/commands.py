@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--real",
         required=True,
-        help="the real images: a folder of JPG/PNG or of TFRecords (e.g. monet_jpg/ or monet_tfrec/)",
+        help="the real images: a folder of JPG/PNG or of TFRecords "
+        "(e.g. monet_jpg/ or monet_tfrec/)",
     )
     parser.add_argument(
         "--weights",

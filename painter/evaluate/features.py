@@ -59,7 +59,8 @@ def _how_to_supply() -> str:
     return (
         f"Download {WEIGHTS_URL} on a machine with internet and either put it in "
         f"{keras_cache_dir()} (keeping the name {WEIGHTS_FILENAME}) or pass its path with "
-        f"--weights FILE (weights=... in Python); on Kaggle, attach a dataset or model holding that "
+        "--weights FILE (weights=... in Python); on Kaggle, attach a dataset or model holding "
+        "that "
         f"file and pass its folder under {KAGGLE_INPUT}. painter never scores with random weights."
     )
 
@@ -228,8 +229,8 @@ def load_feature_extractor(
     with open(weights_path, "rb") as stream:
         if stream.read(8) != HDF5_SIGNATURE:  # checked before building the 22M-weight network
             raise WeightsUnavailableError(
-                f"{weights_path} is not an HDF5 weights file; it must be Keras' {WEIGHTS_FILENAME}. "
-                + _how_to_supply()
+                f"{weights_path} is not an HDF5 weights file; it must be Keras' "
+                f"{WEIGHTS_FILENAME}. " + _how_to_supply()
             )
     try:
         inception = keras.applications.InceptionV3(

@@ -24,7 +24,8 @@ WEIGHT_STDDEV = 0.02
 
 
 def conv_initializer() -> keras.initializers.Initializer:
-    """N(0, 0.02); no fixed seed here so layers differ (global seed via keras.utils.set_random_seed)."""
+    """N(0, 0.02); no fixed seed here so layers differ (global seed via
+    keras.utils.set_random_seed)."""
     return keras.initializers.RandomNormal(mean=0.0, stddev=WEIGHT_STDDEV)
 
 
@@ -102,7 +103,8 @@ class SizeCheck(keras.layers.Layer):
             if size is not None and int(size) % self.multiple != 0:
                 raise ValueError(
                     f"The {self.generator} generator needs image height and width that are "
-                    f"multiples of {self.multiple}; got {axis} {int(size)} (image {height}x{width}). "
+                    f"multiples of {self.multiple}; got {axis} {int(size)} (image "
+                    f"{height}x{width}). "
                     f"Pad or resize the image to a multiple of {self.multiple} "
                     "(painter.models.required_multiple(generator) gives it)."
                 )

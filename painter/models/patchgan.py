@@ -6,7 +6,8 @@ Padding is 1 pixel of zeros before each convolution, exactly as the reference co
 image gives 30x30 logits each seeing 70x70 pixels. Logits are float32 under mixed precision.
 
 `spectral_norm=True` (Miyato et al. 2018) makes every convolution a `SpectralConv2D` (one power
-iteration per training call) and drops the instance norms: a norm after a spectrally normalised convolution would undo its scale, and
+iteration per training call) and drops the instance norms: a norm after a spectrally normalised
+convolution would undo its scale, and
 SN-PatchGANs (e.g. Yu et al. 2019) use none.
 """
 

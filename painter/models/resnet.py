@@ -104,7 +104,8 @@ def resnet_generator(
         raise ValueError(f"`upsampling` must be 'resize' or 'transpose'. Received: {upsampling!r}")
     if residual_blocks < 0 or filters <= 0:
         raise ValueError(
-            f"`filters` must be > 0 and `residual_blocks` >= 0. Received: {filters}, {residual_blocks}"
+            f"`filters` must be > 0 and `residual_blocks` >= 0. Received: {filters}, "
+            f"{residual_blocks}"
         )
     with dtype_policy(dtype):
         return _build(filters, residual_blocks, upsampling, name)

@@ -1,7 +1,8 @@
 """The U-Net generator of the competition's starter notebook (pix2pix's, with instance norm).
 
 Encoder: 4x4 stride-2 convolutions (C64, C128, C256, C512, C512, ...), instance norm except on the
-first, LeakyReLU 0.2. Decoder: 4x4 stride-2 transposed convolutions with instance norm and ReLU, each
+first, LeakyReLU 0.2. Decoder: 4x4 stride-2 transposed convolutions with instance norm and ReLU,
+each
 concatenated with the encoder's output of the same size (skip connections); a last transposed
 convolution to 3 channels and tanh. No dropout: the paper's CycleGAN trains without it
 (pytorch-CycleGAN-and-pix2pix `--no_dropout` is the CycleGAN default), and it would add random state

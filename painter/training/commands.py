@@ -1,7 +1,8 @@
 """`python -m painter train` (the demo's verb is in `painter.demo`).
 
 Parsing loads no Keras (nor anything slow to import): the handlers import what they run, and
-select the runtime (inside `train`) before Keras is imported. A command-line handler is the layer above every area: `train` reserves the time to write
+select the runtime (inside `train`) before Keras is imported. A command-line handler is the layer
+above every area: `train` reserves the time to write
 images.zip with the submission's measured estimate (`painter.submission.submission_reserve`).
 """
 

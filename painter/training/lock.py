@@ -5,7 +5,8 @@ Two runs writing one workdir would interleave checkpoints, history and the expor
 who holds it (pid, host, start time) into the file; a normal end removes the file. The lock
 belongs to the open file, so the operating system releases it when the process ends in any way
 (an exception, Ctrl-C, `kill -9`, a crash): a dead run never leaves the workdir locked, and the
-stale file it leaves is simply taken over by the next run. Where `fcntl` does not exist (Windows) no lock is taken.
+stale file it leaves is simply taken over by the next run. Where `fcntl` does not exist (Windows)
+no lock is taken.
 
 Standard library only.
 """

@@ -8,7 +8,8 @@ The order matters:
    first (`painter.training.lock`).
 2. The last checkpoint that loads, if any, gives the epoch to start from (a damaged one is skipped
    with a warning; a finished run returns).
-3. The runtime (backend + distribution) is selected before Keras is imported. The data pipeline starts
+3. The runtime (backend + distribution) is selected before Keras is imported. The data pipeline
+starts
    at that epoch (its shuffling and augmentation are seeded per epoch, so a resumed run sees the
    batches an unbroken run would have seen) and the model gets back every weight, optimizer
    variable (iterations, hence the learning-rate schedule's position) and image pool.
