@@ -146,8 +146,8 @@ def load_rgb(data: bytes | str | os.PathLike, size: int | None = None) -> np.nda
 
 def pixels_to_model_range(pixels: Any) -> np.ndarray:
     """uint8 pixels (or floats in [0, 255]) -> float32 in [-1, 1], the model's range:
-    `x / 127.5 - 1`, as the competition starter. The numpy twin of `painter.data.augment.to_model_range` (tensors,
-    inside tf.data); `to_uint8` is the way back."""
+    `x / 127.5 - 1`, as the competition starter. The numpy twin of
+    `painter.data.augment.to_model_range` (tensors, inside tf.data); `to_uint8` is the way back."""
     return np.asarray(pixels, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
