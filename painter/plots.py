@@ -94,12 +94,13 @@ def load_history(history: str | os.PathLike | Mapping | Sequence) -> dict[str, l
         except (OSError, ValueError) as error:
             raise DataError(f"{where} is not readable JSON: {error}.") from error
     if isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
-        if not all(isinstance(epoch, Mapping) for epoch in history):
+        epochs = [epoch for epoch in history if isinstance(epoch, Mapping)]
+        if len(epochs) < len(history):
             raise DataError(
                 f"{where}: a list history must hold one {{metric: value}} dict per epoch."
             )
-        names = list(dict.fromkeys(name for epoch in history for name in epoch))
-        history = {name: [epoch.get(name, float("nan")) for epoch in history] for name in names}
+        names = list(dict.fromkeys(name for epoch in epochs for name in epoch))
+        history = {name: [epoch.get(name, float("nan")) for epoch in epochs] for name in names}
     if not isinstance(history, Mapping):
         raise DataError(
             f"{where} is a {type(history).__name__}; expected {{metric: [value per epoch]}} or a "

@@ -373,8 +373,8 @@ def probe_jax_tpu_subprocess(
         if line.startswith("PAINTER_TPU_PROBE "):
             try:
                 answer = json.loads(line.split(" ", 1)[1])
-                error = f"JAX: {answer['error']}" if answer.get("error") else ""
-                return int(answer["count"]), str(answer.get("kind", "")), error
+                problem = f"JAX: {answer['error']}" if answer.get("error") else ""
+                return int(answer["count"]), str(answer.get("kind", "")), problem
             except (ValueError, KeyError, TypeError):
                 break
     last = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]

@@ -63,7 +63,8 @@ def _callback_class() -> type:
             import tensorflow as tf
 
             step = epoch + 1
-            with self._get_writer().as_default():
+            writer = self._get_writer()
+            with writer.as_default():
                 for name, value in (logs or {}).items():
                     try:
                         number = float(np.asarray(value))
@@ -87,7 +88,7 @@ def _callback_class() -> type:
                     tf.summary.image(
                         "fake_monet", _to_unit_range(fake_monet), step=step, max_outputs=len(photos)
                     )
-            self._writer.flush()
+            writer.flush()
 
         def on_train_end(self, logs: dict | None = None) -> None:
             if self._writer is not None:

@@ -111,7 +111,7 @@ class CycleGAN(keras.Model):
             for average, weight in zip(self.monet_generator_average.averages, weights, strict=True):
                 # A host copy: on JAX, assigning the array itself would share its buffer.
                 average.assign(np.array(weight.numpy()))  # start as a copy of the weights
-        self._painting_copy = None
+        self._painting_copy: keras.Model | None = None
         # Made here and listed in `metrics` so fit() resets them every epoch.
         self.loss_trackers = [keras.metrics.Mean(name=name) for name in LOGGED_LOSSES]
         self.loss_settings = LossSettings()
@@ -447,12 +447,12 @@ class CycleGAN(keras.Model):
             return self.monet_generator
         if hasattr(self, "jax_state_sync"):
             self.jax_state_sync()  # inside fit() on JAX the live values sit outside the variables
-        if self._painting_copy is None:
+        copy = self._painting_copy
+        if copy is None:
             copy = keras.models.clone_model(self.monet_generator)
             copy.build(self.monet_generator.input_shape)
             # Not an attribute Keras tracks: the copy's weights are not part of this model's state.
             object.__setattr__(self, "_painting_copy", copy)
-        copy = self._painting_copy
         # Host copies: on JAX the copy must not share the averages' buffers, which the next
         # training step donates (deletes).
         for target, average in zip(

@@ -58,7 +58,7 @@ def inspect_paths(
                 problems.append({"where": record.where, "problem": bad_pixels[id(record)]})
                 continue
             per_target[record.target if record.target is not None else "none"] += 1
-            shapes["x".join(map(str, record.header.shape))] += 1
+            shapes["x".join(map(str, record.good_header.shape))] += 1
         entry: dict[str, Any] = {
             "path": str(source.root),
             "kind": source.kind,

@@ -10,12 +10,12 @@ import numpy as np
 from painter.config import Config
 from painter.data import reader
 from painter.data.augment import augment_image
-from painter.data.sources import find_source
+from painter.data.sources import ImageSource, find_source
 from painter.plots import save_image_grid
 
 
 def save_preview(
-    path: str | os.PathLike,
+    path: str | os.PathLike | ImageSource,
     out: str | os.PathLike,
     *,
     config: Config,

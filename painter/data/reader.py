@@ -41,6 +41,12 @@ class Record:
     problem: str | None = None
 
     @property
+    def good_header(self) -> imagelib.ImageHeader:
+        """The header of a good record (the scan reads one for every record without a problem)."""
+        assert self.header is not None, f"{self.where} has no header ({self.problem})"
+        return self.header
+
+    @property
     def where(self) -> str:
         if self.file.suffix.lower() in TFRECORD_SUFFIXES:
             return f"{self.file} record {self.index}"
@@ -269,33 +275,34 @@ def _dataset(
         keep_t, names_t = tf.constant(keep), tf.constant(names)
         raw = raw.enumerate().filter(lambda i, _: tf.gather(keep_t, i))
 
-        def decode(i, record):
+        def decode_record(i, record):
             image = tf.io.parse_single_example(
                 record, {"image": tf.io.FixedLenFeature([], tf.string)}
             )["image"]
             return {"image_name": tf.gather(names_t, i), "image": _decode_tf(image, image_size)}
 
-        return raw.map(decode, num_parallel_calls=autotune, deterministic=True)
+        return raw.map(decode_record, num_parallel_calls=autotune, deterministic=True)
 
     paths = [str(r.file) for r in good]
     names = [r.name for r in good]
-    native = [r.header.tensorflow_decodable() for r in good]
+    native = [r.good_header.tensorflow_decodable() for r in good]
     dataset = tf.data.Dataset.from_tensor_slices((paths, names, native))
     if all(native):
 
-        def decode(path, name, _):
+        def decode_native(path, name, _):
             return {"image_name": name, "image": _decode_tf(tf.io.read_file(path), image_size)}
-    else:
 
-        def decode(path, name, tf_native):
-            image = tf.cond(
-                tf_native,
-                lambda: _decode_tf(tf.io.read_file(path), image_size),
-                lambda: _pil_decode(path, image_size),
-            )
-            return {"image_name": name, "image": image}
+        return dataset.map(decode_native, num_parallel_calls=autotune, deterministic=True)
 
-    return dataset.map(decode, num_parallel_calls=autotune, deterministic=True)
+    def decode_mixed(path, name, tf_native):
+        image = tf.cond(
+            tf_native,
+            lambda: _decode_tf(tf.io.read_file(path), image_size),
+            lambda: _pil_decode(path, image_size),
+        )
+        return {"image_name": name, "image": image}
+
+    return dataset.map(decode_mixed, num_parallel_calls=autotune, deterministic=True)
 
 
 def read_images(
@@ -355,7 +362,7 @@ def decode_problems(
 
     problems: list[tuple[Record, str]] = []
     native = [
-        r for r in good if result.source.kind == "tfrecord" or r.header.tensorflow_decodable()
+        r for r in good if result.source.kind == "tfrecord" or r.good_header.tensorflow_decodable()
     ]
     native_ids = {id(r) for r in native}
     for record in good:
@@ -375,8 +382,8 @@ def decode_problems(
                 position += int(batch.shape[0])
         except tf.errors.OpError:
             block = native[position : position + batch_size]
-            for record, error in _locate_decode_error(result, block, None):
-                problems.append((record, decode_error_message(record, error)))
+            for record, op_error in _locate_decode_error(result, block, None):
+                problems.append((record, decode_error_message(record, op_error)))
             position += batch_size
     return problems
 
@@ -400,7 +407,7 @@ def iterate_images(
     if indices is not None:
         good = [good[i] for i in sorted(set(indices)) if 0 <= i < len(good)]
     # Batches amortise eager iteration's overhead; images of mixed sizes go one by one.
-    sizes = {(r.header.height, r.header.width) for r in good}
+    sizes = {(r.good_header.height, r.good_header.width) for r in good}
     batch_size = batch_size if image_size is not None or len(sizes) <= 1 else 1
     position = 0
     iterator = iter(_dataset(result, good, image_size).batch(batch_size))

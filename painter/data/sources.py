@@ -99,8 +99,9 @@ def find_domains(
     chosen: dict[str, ImageSource] = {}
     explicit = {"monet": monet, "photo": photo}
     for domain in DOMAINS:
-        if explicit[domain] is not None:
-            chosen[domain] = find_source(explicit[domain])
+        given = explicit[domain]
+        if given is not None:
+            chosen[domain] = find_source(given)
             continue
         if data is None:
             raise DataError(

@@ -111,7 +111,7 @@ def _encode_chunk(
     encoded: list[tuple[Record, bytes, bool]] = []  # record, bytes, copied as is
     problems: dict[int, str] = {}
     for position, record in enumerate(chunk):
-        if record.header.is_rgb_jpeg(image_size):
+        if record.good_header.is_rgb_jpeg(image_size):
             encoded.append((record, record.file.read_bytes(), True))
             continue
         try:
@@ -182,9 +182,9 @@ def write_tfrecords(
         done = None
         for path in existing.get(index, []):
             names = _record_names(path)
-            complete = names is not None and (
-                names == expected or (skip_bad_records and set(names) <= set(expected))
-            )
+            if names is None:  # unreadable: written again below
+                continue
+            complete = names == expected or (skip_bad_records and set(names) <= set(expected))
             if complete and path.name == tfrecord_name(target, index, len(names)):
                 done = (path, len(names))
         if done is not None:

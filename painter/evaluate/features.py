@@ -90,9 +90,9 @@ def resolve_inception_weights(weights: str | os.PathLike | None = None) -> Path:
     if cached.is_file():
         return cached
     if KAGGLE_INPUT.is_dir():
-        found = sorted(KAGGLE_INPUT.glob(f"**/{WEIGHTS_FILENAME}"))
-        if found:
-            return found[0]
+        matches = sorted(KAGGLE_INPUT.glob(f"**/{WEIGHTS_FILENAME}"))
+        if matches:
+            return matches[0]
     import keras
 
     try:

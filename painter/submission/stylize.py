@@ -221,12 +221,12 @@ def stylize(
         The written paths, in the order of `image_paths`.
     """
     out_dir = Path(out_dir)
-    image_paths = [Path(p) for p in image_paths]
-    if not image_paths:
+    photo_paths = [Path(p) for p in image_paths]
+    if not photo_paths:
         raise PainterError("no images to stylize: pass at least one image path")
-    targets = [output_path(p, out_dir, suffix) for p in image_paths]
+    targets = [output_path(p, out_dir, suffix) for p in photo_paths]
     seen: dict[Path, Path] = {}
-    for source, target in zip(image_paths, targets, strict=True):
+    for source, target in zip(photo_paths, targets, strict=True):
         if target in seen:
             raise PainterError(
                 f"{seen[target]} and {source} would both be written to {target}; "
@@ -237,7 +237,7 @@ def stylize(
         seen[target] = source
     multiple = multiple or size_multiple(generator)
     written = []
-    for source, target in zip(image_paths, targets, strict=True):
+    for source, target in zip(photo_paths, targets, strict=True):
         painting = paint(
             generator, read_photo(source), multiple=multiple, tile=tile, overlap=overlap
         )

@@ -82,8 +82,13 @@ class TimeBudget:
 
     # -- the accounts ---------------------------------------------------------------------------
     @property
+    def _started(self) -> float:
+        assert self.started_at is not None  # set by __post_init__
+        return self.started_at
+
+    @property
     def deadline(self) -> float:
-        return self.started_at + self.limit_seconds
+        return self._started + self.limit_seconds
 
     def reserve(self, name: str, seconds: float) -> None:
         """Keep `seconds` free at the end for `name` (e.g. "images.zip"); replaces an earlier
@@ -97,7 +102,7 @@ class TimeBudget:
         return self.margin_seconds + sum(self.reserves.values())
 
     def elapsed(self) -> float:
-        return self.clock() - self.started_at
+        return self.clock() - self._started
 
     def remaining(self) -> float:
         """Seconds to the hard deadline."""
@@ -225,9 +230,11 @@ class BudgetMonitor:
         if last_epoch:
             return None
         if not self.budget.fits_another_epoch():
+            estimate = self.budget.epoch_estimate()
+            assert estimate is not None  # the epoch just recorded
             return (
                 f"time budget: stopping before the next epoch: it needs "
-                f"~{format_seconds(self.budget.epoch_estimate())}, "
+                f"~{format_seconds(estimate)}, "
                 f"{format_seconds(max(0.0, self.budget.available()))} are left before the "
                 f"reserved {format_seconds(self.budget.reserved_seconds)}"
             )

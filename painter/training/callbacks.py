@@ -278,17 +278,17 @@ class BudgetCallback(keras.callbacks.Callback):
         reason = self.monitor.on_epoch_end(last_epoch=planner is None and epoch + 1 >= run.epochs)
         self.printer(self.monitor.budget.status())
         if planner is not None and run.epoch_complete:
-            reason = self._plan(epoch + 1, reason)
+            reason = self._plan(planner, epoch + 1, reason)
         if reason and not run.stop_reason:
             run.stop_reason = reason
             self.model.stop_training = True
         if run.stop_reason and self.model.stop_training:
             self.printer(run.stop_reason)
 
-    def _plan(self, epochs_done: int, reason: str | None) -> str | None:
+    def _plan(self, planner: EpochPlanner, epochs_done: int, reason: str | None) -> str | None:
         """epochs=0: replan (printing a new plan), apply it between epochs, stop at its end.
         Returns the stop reason left (None at the plan's end with the rate at 0)."""
-        run, planner = self.run, self.run.planner
+        run = self.run
         step = optimizer_steps(self.model)
         line = planner.after_epoch(epochs_done, step)
         if line is not None:

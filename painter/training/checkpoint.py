@@ -68,7 +68,7 @@ class Checkpoint:
         """The arrays saved from `get_state()`, under their original keys (every array is read,
         so a truncated or corrupted file is detected here)."""
         try:
-            return _load_arrays(self.path, self.meta.get("state_keys"))
+            return _load_arrays(self.path, self.meta["state_keys"])
         except (*_READ_ERRORS, TypeError) as error:
             raise PainterError(
                 f"checkpoint {self.path} is damaged ({type(error).__name__}: {error}). Delete "
@@ -194,7 +194,10 @@ def non_finite_arrays(state: dict[str, np.ndarray]) -> list[str]:
 def _write_state(path: Path, state: dict[str, np.ndarray], keys: list[str]) -> None:
     """state.npz: the arrays under positional names (keys may hold any character), synced."""
     with open(path, "wb") as stream:
-        np.savez(stream, **{f"a{i}": np.asarray(state[key]) for i, key in enumerate(keys)})
+        arrays = {f"a{i}": np.asarray(state[key]) for i, key in enumerate(keys)}
+        # numpy's stub is `savez(file, *args, allow_pickle: bool = True, **kwds: ArrayLike)`:
+        # mypy checks an unpacked dict[str, ndarray] against `allow_pickle: bool` as well.
+        np.savez(stream, **arrays)  # type: ignore[arg-type]
         stream.flush()
         os.fsync(stream.fileno())
 

@@ -20,6 +20,7 @@ import socket
 import time
 import warnings
 from pathlib import Path
+from typing import TextIO
 
 from painter.errors import PainterError
 
@@ -27,8 +28,10 @@ LOCK_FILE = ".lock"
 
 try:
     import fcntl
+
+    HAVE_FCNTL = True
 except ImportError:  # pragma: no cover - Windows: no advisory locks, run without one
-    fcntl = None
+    HAVE_FCNTL = False
 
 
 class WorkdirBusyError(PainterError):
@@ -42,10 +45,10 @@ class WorkdirLock:
     def __init__(self, workdir: str | os.PathLike):
         self.workdir = Path(workdir)
         self.path = self.workdir / LOCK_FILE
-        self._stream = None
+        self._stream: TextIO | None = None
 
     def acquire(self) -> WorkdirLock:
-        if fcntl is None or self._stream is not None:
+        if not HAVE_FCNTL or self._stream is not None:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
         while True:

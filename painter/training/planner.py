@@ -63,18 +63,25 @@ class LrPlan:
     def decays(self) -> bool:
         return self.end_step is not None
 
+    def _decay_steps(self) -> tuple[int, int]:
+        """(decay_start_step, end_step) of a plan that decays."""
+        assert self.decay_start_step is not None and self.end_step is not None
+        return self.decay_start_step, self.end_step
+
     def fraction(self, step: float) -> float:
         """The rate at `step` as a fraction of the initial rate."""
         if not self.decays:
             return self.start_fraction
-        span = max(self.end_step - self.decay_start_step, 1)
-        return self.start_fraction * min(1.0, max(0.0, (self.end_step - step) / span))
+        decay_start_step, end_step = self._decay_steps()
+        span = max(end_step - decay_start_step, 1)
+        return self.start_fraction * min(1.0, max(0.0, (end_step - step) / span))
 
     def vector(self) -> tuple[float, float, float]:
         """(decay_start_step, end_step, start_fraction) for `LinearDecaySchedule.set_plan`."""
         if not self.decays:
             return (NO_DECAY, NO_DECAY, self.start_fraction)
-        return (float(self.decay_start_step), float(self.end_step), self.start_fraction)
+        decay_start_step, end_step = self._decay_steps()
+        return (float(decay_start_step), float(end_step), self.start_fraction)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,9 +101,10 @@ class LrPlan:
         now = initial_lr * self.fraction(step)
         if not self.decays:
             return f"lr {now:.3g} constant (no decay: decay_epochs=0)"
-        start = self.decay_start_step / steps_per_epoch
-        end = self.end_step / steps_per_epoch
-        if self.decay_start_step > step:
+        decay_start_step, end_step = self._decay_steps()
+        start = decay_start_step / steps_per_epoch
+        end = end_step / steps_per_epoch
+        if decay_start_step > step:
             return (
                 f"lr {now:.3g} until epoch {start:g}, then linearly to 0 at the end of epoch "
                 f"{end:g}"

@@ -452,6 +452,8 @@ def _fit(
     if run.stop_reason:
         printer(f"stopped early after epoch {done}/{run.epochs or '?'}: {run.stop_reason}")
     printer(f"trained epochs {start_epoch + 1}..{done} in {workdir}")
+    plan_in_force = run.plan
+    assert plan_in_force is not None  # run.set_plan(plan) above; replans replace it
     return TrainResult(
         workdir=workdir,
         start_epoch=start_epoch,
@@ -461,7 +463,7 @@ def _fit(
         generator_path=generator_path if generator_path.exists() else None,
         seconds=time.perf_counter() - started,
         model=model,
-        planned_epochs=run.plan.epochs if planned else 0,
+        planned_epochs=plan_in_force.epochs if planned else 0,
     )
 
 
