@@ -17,8 +17,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from painter.errors import ConfigError
 from painter.fileio import atomic_write_text
 
@@ -289,6 +287,8 @@ class Config:
         """Write as JSON or YAML (by the suffix), atomically."""
         path = Path(path)
         if path.suffix in (".yaml", ".yml"):
+            import yaml  # only for .yaml configs: painter.config imports with the stdlib alone
+
             text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         else:
             text = json.dumps(self.to_dict(), indent=2) + "\n"
@@ -304,6 +304,8 @@ class Config:
         text = path.read_text()
         try:
             if path.suffix in (".yaml", ".yml"):
+                import yaml  # see save()
+
                 values = yaml.safe_load(text) or {}
             else:
                 values = json.loads(text)
