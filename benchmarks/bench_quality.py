@@ -100,6 +100,18 @@ RECIPES: dict[str, dict] = {
         "overrides": {**QUALITY_RECIPE, "generator_lr": 4e-4, "discriminator_lr": 4e-4},
         "decay": 0.0,
     },
+    "painter-const-lr8": {
+        "overrides": {**QUALITY_RECIPE, "generator_lr": 8e-4, "discriminator_lr": 8e-4},
+        "decay": 0.0,
+    },
+    # A faster generator than discriminator (the reverse of TTUR's usual direction): the
+    # generator is what lags at 800 steps.
+    "painter-const-glr4": {
+        "overrides": {**QUALITY_RECIPE, "generator_lr": 4e-4},
+        "decay": 0.0,
+    },
+    # A shorter average (~100 steps): at 800 steps the 0.999 average still holds early weights.
+    "painter-const-ema99": {"overrides": {**QUALITY_RECIPE, "ema_decay": 0.99}, "decay": 0.0},
 }
 DEFAULT_RECIPES = ("paper", "starter")
 
