@@ -110,6 +110,12 @@ RECIPES: dict[str, dict] = {
         "overrides": {**QUALITY_RECIPE, "generator_lr": 4e-4},
         "decay": 0.0,
     },
+    # Two strided layers instead of three: at 64 px a 3-layer PatchGAN sees the whole image (70 px
+    # receptive field); 2 layers (34 px) judge texture patches, as the 70 px D does at 256 px.
+    "painter-const-d2": {
+        "overrides": {**QUALITY_RECIPE, "discriminator_layers": 2},
+        "decay": 0.0,
+    },
     # A shorter average (~100 steps): at 800 steps the 0.999 average still holds early weights.
     "painter-const-ema99": {"overrides": {**QUALITY_RECIPE, "ema_decay": 0.99}, "decay": 0.0},
 }
