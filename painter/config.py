@@ -3,8 +3,11 @@
 Each default carries a one-line why. Presets (`kaggle-tpu`, `gpu`, `cpu-small`, `smoke`) override a
 few fields, each with a reason. A config round-trips through JSON or YAML, takes `key=value`
 overrides from the command line, and is saved in the workdir so a run can be resumed and audited.
+The presets' values are in `config_presets.py`, the checks of every field's value in
+`config_checks.py`; `from painter.config import Config, PRESETS, QUALITY_RECIPE, preset` holds.
 
-This module imports neither Keras nor TensorFlow: the runtime must be chosen before Keras loads.
+This module imports neither Keras nor TensorFlow: the runtime must be chosen before Keras loads;
+nor anything outside the standard library (yaml only when a .yaml config is read or written).
 """
 
 from __future__ import annotations
@@ -17,11 +20,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from painter.config_checks import DIFFAUGMENT_POLICIES, check_config
+from painter.config_presets import PRESETS, QUALITY_RECIPE
 from painter.errors import ConfigError
 from painter.fileio import atomic_write_text
-
-# DiffAugment's transformations (Zhao et al. 2020), applied in this order.
-DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 
 
 @dataclass
@@ -125,85 +127,8 @@ class Config:
 
     # -- checks ------------------------------------------------------------------------------
     def validate(self) -> None:
-        """Raise ConfigError naming the first field whose value cannot work."""
-        choices = {
-            "cache": ("auto", "memory", "disk", "none"),
-            "generator": ("resnet", "unet"),
-            "upsampling": ("resize", "transpose"),
-            "adversarial_loss": ("lsgan", "bce"),
-            "backend": ("auto", "jax", "tensorflow"),
-            "distribution": ("auto", "tpu", "mirrored", "data_parallel", "single"),
-            "jit_compile": ("auto", "on", "off"),
-        }
-        for name, allowed in choices.items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise ConfigError(f"`{name}` must be one of {list(allowed)}. Received: {value!r}")
-        positive = (
-            "image_size",
-            "generator_filters",
-            "discriminator_filters",
-            "discriminator_layers",
-            "global_batch_size",
-            "steps_per_execution",
-            "submission_batch_size",
-            "shuffle_buffer",
-            "generator_lr",
-            "discriminator_lr",
-            "session_limit_minutes",
-        )
-        for name in positive:
-            if not getattr(self, name) > 0:  # `not > 0`, not `<= 0`: a NaN float is refused too
-                raise ConfigError(f"`{name}` must be positive. Received: {getattr(self, name)!r}")
-        if self.resize_size < self.image_size:
-            raise ConfigError(
-                f"`resize_size` ({self.resize_size}) must be >= `image_size` ({self.image_size}): "
-                "the augmentation crops image_size out of a resize_size image."
-            )
-        non_negative = (
-            "epochs",
-            "steps_per_epoch",
-            "resnet_blocks",
-            "unet_depth",
-            "pool_size",
-            "sample_count",
-            "cycle_weight",
-            "identity_weight",
-            "color_jitter",
-            "cache_memory_mb",
-            "safety_margin_minutes",
-            "keep_checkpoints",
-        )
-        for name in non_negative:
-            if getattr(self, name) < 0:
-                raise ConfigError(f"`{name}` must be >= 0. Received: {getattr(self, name)!r}")
-        unknown = sorted(set(self.diffaugment_policy()) - set(DIFFAUGMENT_POLICIES))
-        if unknown:
-            raise ConfigError(
-                f"`diffaugment` takes a comma-separated subset of {list(DIFFAUGMENT_POLICIES)} "
-                f'(or "" for off). Received: {self.diffaugment!r}'
-            )
-        if self.lecam_weight < 0:
-            raise ConfigError(f"`lecam_weight` must be >= 0. Received: {self.lecam_weight!r}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError(
-                f"`ema_decay` must be in [0, 1) (0 = off). Received: {self.ema_decay!r}"
-            )
-        for name in ("resize_prob", "flip_prob", "rotate90_prob", "label_smoothing"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(self, name)!r}")
-        if not 0.0 <= self.beta_1 < 1.0:
-            raise ConfigError(f"`beta_1` must be in [0, 1). Received: {self.beta_1!r}")
-        if self.safety_margin_minutes >= self.session_limit_minutes:
-            raise ConfigError(
-                f"`safety_margin_minutes` ({self.safety_margin_minutes}) must be less than "
-                f"`session_limit_minutes` ({self.session_limit_minutes}): no time would be left."
-            )
-        if self.decay_epochs < 0 or (self.epochs > 0 and self.decay_epochs > self.epochs):
-            raise ConfigError(
-                f"`decay_epochs` must be in [0, epochs={self.epochs}]. Received: "
-                f"{self.decay_epochs}"
-            )
+        """Raise ConfigError naming the first field whose value cannot work (config_checks.py)."""
+        check_config(self)
 
     def diffaugment_policy(self) -> tuple[str, ...]:
         """`diffaugment` as a tuple of policy names (empty when off)."""
@@ -343,89 +268,6 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         ) from None
 
 
-# --- presets ---------------------------------------------------------------------------------
-# The recipe the quality benchmark chose (benchmarks/bench_quality.py, results/quality.json: style
-# FD at 64 px, equal steps, several seeds); the dataclass defaults stay the 2017 paper's.
-QUALITY_RECIPE: dict[str, Any] = {
-    "generator": "unet",  # skip connections keep the photo's layout from the first steps
-    "upsampling": "resize",  # no checkerboard once the discriminator starts winning
-    "adversarial_loss": "bce",  # the starter's: beat LSGAN at equal steps here
-    "pool_size": 0,  # the starter's: no history pool
-    "cycle_weight": 5.0,  # half the paper's lambda: more room for the painting's texture
-    # The paper's 0.5 (x cycle_weight): without it one run inverted colours (dark skies, white
-    # water) and at 800 steps style FD was 1.74 against 1.47 with it (bench_quality.py, seed 0)
-    "identity_weight": 0.5,
-    "ema_decay": 0.999,  # paint with the weights' moving average: fewer blotches late in a run
-}
-
-# Each override says why. `smoke` is for tests and CI: tiny, seconds.
-PRESETS: dict[str, dict[str, Any]] = {
-    "kaggle-tpu": {
-        # The defaults are the competition on a TPU v5e-8 in one session.
-        **QUALITY_RECIPE,
-        "mixed_precision": True,  # bfloat16 is the TPU's native matmul type: ~2x throughput
-        "epochs": 0,  # as many as the session fits: a fixed 30 used ~25-45 of its ~180 minutes
-        # the starter's step was overhead-bound (126 ms at batch 1 or 32)
-        "steps_per_execution": 16,
-    },
-    "gpu": {
-        **QUALITY_RECIPE,
-        "global_batch_size": 4,  # one GPU: small batches keep CycleGAN's per-image updates
-        "mixed_precision": False,  # float16 would need loss scaling; bfloat16 is slow on older GPUs
-        "session_limit_minutes": 540.0,  # Kaggle's GPU sessions run up to 12 h; keep slack
-    },
-    "cpu-small": {
-        **QUALITY_RECIPE,
-        # 16x fewer pixels than 256: learns colour and texture in an hour on 2 cores
-        "image_size": 64,
-        "resize_size": 72,  # the same 286/256 jitter ratio
-        "generator_filters": 32,  # half width: 4x fewer FLOPs
-        "discriminator_filters": 32,
-        "global_batch_size": 4,
-        "epochs": 0,  # as many as the hour fits: a fixed 4 trained 14 of its 55 training minutes
-        "decay_epochs": 2,
-        "steps_per_epoch": 200,  # an epoch of 800 photos keeps epochs (and checkpoints) ~10 min
-        "session_limit_minutes": 60.0,
-        "safety_margin_minutes": 3.0,
-    },
-    "smoke": {
-        "image_size": 32,  # tiny: a step takes milliseconds on CPU
-        "resize_size": 36,
-        "generator_filters": 8,
-        "discriminator_filters": 8,
-        "resnet_blocks": 2,
-        "global_batch_size": 2,  # two replicas in tests get one image each
-        "epochs": 2,
-        "decay_epochs": 1,
-        "steps_per_epoch": 4,
-        "pool_size": 4,
-        "sample_count": 2,
-        "session_limit_minutes": 10.0,
-        "safety_margin_minutes": 0.5,
-        "submission_batch_size": 16,
-        "cache": "memory",
-    },
-    "demo": {
-        # `make demo`: a few minutes of CPU on the generated two-domain set (painter.demo.run).
-        "image_size": 32,  # the generated scenes are simple: 32 px shows the palette being learnt
-        "resize_size": 36,
-        "generator_filters": 16,
-        "discriminator_filters": 16,
-        "resnet_blocks": 3,
-        "global_batch_size": 4,
-        "epochs": 18,  # ~3 minutes on 2 CPU cores (60 steps of ~0.17 s an epoch)
-        "decay_epochs": 9,
-        "steps_per_epoch": 0,  # every one of the demo's 240 generated photos once per epoch
-        "pool_size": 20,
-        "sample_count": 4,
-        "session_limit_minutes": 5.0,  # the budget stops a slower machine: make demo < 10 min
-        "safety_margin_minutes": 0.5,
-        "submission_batch_size": 32,
-        "cache": "memory",
-    },
-}
-
-
 def preset(name: str) -> Config:
     """The Config of a named preset (`kaggle-tpu`, `gpu`, `cpu-small`, `smoke`, `demo`) or a
     config file (.json/.yaml)."""
@@ -439,4 +281,4 @@ def preset(name: str) -> Config:
     )
 
 
-__all__ = ["Config", "PRESETS", "QUALITY_RECIPE", "preset"]
+__all__ = ["Config", "DIFFAUGMENT_POLICIES", "PRESETS", "QUALITY_RECIPE", "preset"]

@@ -52,7 +52,7 @@ def test_push_from_the_repository_root_carries_the_package(tmp_path):
     assert pushed.files == committed.files  # exactly what notebook.ipynb holds
     assert {
         "painter/__init__.py",
-        "painter/runtime.py",
+        "painter/runtime/__init__.py",
         "painter/training/train.py",
         "painter/submission/writer.py",
     } <= set(pushed.files)

@@ -271,7 +271,7 @@ def test_detection_asks_jax_in_a_child_whenever_libtpu_is_installed(monkeypatch)
 
 
 def test_the_child_probe_answers_on_this_machine_and_never_hangs(monkeypatch):
-    import painter.runtime as runtime_module
+    import painter.runtime.detection as runtime_module  # where the probe reads JAX_TPU_PROBE
 
     count, kind, error = runtime_module.probe_jax_tpu_subprocess({"JAX_PLATFORMS": ""}, 120)
     if count == 0:

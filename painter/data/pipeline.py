@@ -2,7 +2,7 @@
 
 Plan, per domain: scan (named errors) -> decode and fit to image_size ONCE -> cache the uint8
 images (in memory when both domains fit `config.cache_memory_mb`, else in a cache file on disk,
-reused by later runs) -> per epoch: shuffle -> augment -> batch -> prefetch.
+reused by later runs; cache.py) -> per epoch: shuffle -> augment -> batch -> prefetch.
 
 Every epoch covers every photo once (up to the last partial batch, dropped so that every batch
 splits evenly over the replicas, and up to the batches that rounding to a multiple of
@@ -19,8 +19,6 @@ steps_per_epoch=data.steps_per_epoch, epochs=config.epochs, initial_epoch=start_
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -30,16 +28,14 @@ from typing import Any
 import numpy as np
 
 from painter.config import Config
-from painter.data import reader
 from painter.data.augment import augment_image
+from painter.data.cache import choose_cache, estimate_count, prepare_domain
+from painter.data.records import ReadReport
 from painter.data.sources import ImageSource, find_source
 from painter.errors import ConfigError, DataError
-from painter.fileio import atomic_write_text
 
-_FILL_BATCH = 128
 # epochs=0 (as many as the time budget fits): the stream of epochs has no planned end.
 OPEN_ENDED_EPOCHS = 2**62
-_CACHE_VERSION = 1  # bump when what a cache file holds changes
 
 
 @dataclass
@@ -51,7 +47,7 @@ class TrainingData:
     photo_count: int
     monet_count: int
     cache: str = "memory"  # where decoded images live: "memory", "disk" or "none"
-    report: dict[str, reader.ReadReport] = field(default_factory=dict)  # per domain
+    report: dict[str, ReadReport] = field(default_factory=dict)  # per domain
     batches_per_epoch: int = 0  # whole batches of photos before that rounding
 
     def rounding_note(self, steps_per_execution: int) -> str | None:
@@ -90,102 +86,6 @@ def steps_per_epoch(photo_count: int, config: Config) -> int:
     if config.steps_per_epoch > 0:
         steps = min(steps, config.steps_per_epoch)
     return steps - steps % config.steps_per_execution
-
-
-def choose_cache(config: Config, image_count: int) -> str:
-    """ "memory" when the decoded images fit config.cache_memory_mb, else "disk" (or as set)."""
-    if config.cache != "auto":
-        return config.cache
-    megabytes = image_count * config.image_size**2 * 3 / 2**20
-    return "memory" if megabytes <= config.cache_memory_mb else "disk"
-
-
-def _cache_key(source: ImageSource, config: Config) -> str:
-    digest = hashlib.sha256()
-    for path in source.files:
-        stat = path.stat()
-        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    digest.update(f"{config.image_size}|{config.skip_bad_records}|{_CACHE_VERSION}".encode())
-    return digest.hexdigest()[:16]
-
-
-def _remove_cache(prefix: Path) -> None:
-    for path in prefix.parent.glob(prefix.name + "*"):
-        path.unlink(missing_ok=True)
-
-
-def _fill(
-    cached,
-    good: list[reader.Record],
-    result: reader.Scan,
-    config: Config,
-    report: reader.ReadReport,
-) -> int:
-    """Iterate `cached` once so that every image is decoded into the cache; name any image that
-    fails to decode (or, when skipping, count it). Returns the number of images cached."""
-    import tensorflow as tf
-
-    names: list[bytes] = []
-    iterator = iter(cached.map(lambda e: e["image_name"]).batch(_FILL_BATCH))
-    while True:
-        try:
-            names.extend(next(iterator).numpy().tolist())
-        except StopIteration:
-            break
-        except tf.errors.OpError as error:
-            # Only without skip_bad_records (errors are ignored before the cache otherwise).
-            block = good[len(names) : len(names) + _FILL_BATCH]
-            for record, decode_error in reader._locate_decode_error(
-                result, block, config.image_size
-            ):
-                raise DataError(
-                    f"{reader.decode_error_message(record, decode_error)}. Or {reader.SKIP_HINT}."
-                ) from None
-            raise DataError(f"{result.source.root}: reading failed: {error.message}") from None
-    if config.skip_bad_records:
-        got = {name.decode("utf-8") for name in names}
-        for record in good:
-            if record.name not in got:
-                report.skip(
-                    record.where,
-                    f"{record.name}: the image cannot be decoded; replace or remove it",
-                )
-    report.read = len(names)
-    return len(names)
-
-
-def _prepare_domain(source: ImageSource, config: Config, cache: str, cache_dir: Path, domain: str):
-    """(dataset of uint8 images, decoded once and cached; count; report)."""
-    report = reader.ReadReport()
-    result = reader.scan(source, image_size=config.image_size)
-    good = reader.check_scan(result, skip_bad_records=config.skip_bad_records, report=report)
-    decoded = reader._dataset(result, good, config.image_size)
-    if config.skip_bad_records:
-        decoded = decoded.ignore_errors()
-    if cache == "none":
-        return decoded.map(lambda e: e["image"]), len(good), report
-    if cache == "memory":
-        cached = decoded.cache()
-        count = _fill(cached, good, result, config, report)
-        return cached.map(lambda e: e["image"]), count, report
-    # Disk: a cache file per (files, sizes, mtimes, image_size), reused by later runs.
-    prefix = cache_dir / f"{domain}-{_cache_key(source, config)}"
-    manifest = prefix.with_name(prefix.name + "-done.json")
-    cached = decoded.cache(str(prefix))
-    if manifest.is_file():
-        summary = json.loads(manifest.read_text())
-        report.read = int(summary["count"])
-        report.skipped = [tuple(item) for item in summary["skipped"]]
-        return cached.map(lambda e: e["image"]), report.read, report
-    _remove_cache(prefix)  # a partial cache from an interrupted run
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        count = _fill(cached, good, result, config, report)
-    except BaseException:
-        _remove_cache(prefix)
-        raise
-    atomic_write_text(manifest, json.dumps({"count": count, "skipped": report.skipped}))
-    return cached.map(lambda e: e["image"]), count, report
 
 
 def _epoch_seeds(seed: int, epoch):
@@ -299,13 +199,13 @@ def make_training_dataset(
     monet_source, photo_source = find_source(monet), find_source(photo)
     scans = {"monet": monet_source, "photo": photo_source}
     # Decide memory vs disk from the file listing (an upper bound: records per file for TFRecords).
-    estimate = sum(_estimate_count(source) for source in scans.values())
+    estimate = sum(estimate_count(source) for source in scans.values())
     cache = choose_cache(config, estimate)
     cache_dir = (
         Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "painter-cache"
     )
     prepared = {
-        domain: _prepare_domain(source, config, cache, cache_dir, domain)
+        domain: prepare_domain(source, config, cache, cache_dir, domain)
         for domain, source in scans.items()
     }
     photos, photo_count, photo_report = prepared["photo"]
@@ -336,17 +236,6 @@ def make_training_dataset(
         cache=cache,
         report={"monet": monet_report, "photo": photo_report},
     )
-
-
-def _estimate_count(source: ImageSource) -> int:
-    if source.kind == "images":
-        return len(source.files)
-    total = 0
-    for path in source.files:
-        # Kaggle's naming states the count (`photo00-352.tfrec`); otherwise guess from the size.
-        tail = path.stem.rsplit("-", 1)[-1]
-        total += int(tail) if tail.isdigit() else max(1, path.stat().st_size // 20_000)
-    return total
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from painter.data import images as imagelib
-from painter.data.reader import SKIP_HINT, ReadReport, Record, check_scan, raw_records, scan
+from painter.data.records import SKIP_HINT, ReadReport, Record, check_scan, raw_records, scan
 from painter.data.sources import find_source
 from painter.errors import DataError
 from painter.fileio import atomic_path

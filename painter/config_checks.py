@@ -1,0 +1,100 @@
+"""The values a `Config` can take: `check_config` raises ConfigError naming the first field whose
+value cannot work (called by `Config.validate`, on every Config made). Standard library only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from painter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from painter.config import Config
+
+# DiffAugment's transformations (Zhao et al. 2020), applied in this order.
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+
+
+def check_config(config: Config) -> None:
+    """Raise ConfigError naming the first field whose value cannot work."""
+    choices = {
+        "cache": ("auto", "memory", "disk", "none"),
+        "generator": ("resnet", "unet"),
+        "upsampling": ("resize", "transpose"),
+        "adversarial_loss": ("lsgan", "bce"),
+        "backend": ("auto", "jax", "tensorflow"),
+        "distribution": ("auto", "tpu", "mirrored", "data_parallel", "single"),
+        "jit_compile": ("auto", "on", "off"),
+    }
+    for name, allowed in choices.items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ConfigError(f"`{name}` must be one of {list(allowed)}. Received: {value!r}")
+    positive = (
+        "image_size",
+        "generator_filters",
+        "discriminator_filters",
+        "discriminator_layers",
+        "global_batch_size",
+        "steps_per_execution",
+        "submission_batch_size",
+        "shuffle_buffer",
+        "generator_lr",
+        "discriminator_lr",
+        "session_limit_minutes",
+    )
+    for name in positive:
+        if not getattr(config, name) > 0:  # `not > 0`, not `<= 0`: a NaN float is refused too
+            raise ConfigError(f"`{name}` must be positive. Received: {getattr(config, name)!r}")
+    if config.resize_size < config.image_size:
+        raise ConfigError(
+            f"`resize_size` ({config.resize_size}) must be >= `image_size` ({config.image_size}): "
+            "the augmentation crops image_size out of a resize_size image."
+        )
+    non_negative = (
+        "epochs",
+        "steps_per_epoch",
+        "resnet_blocks",
+        "unet_depth",
+        "pool_size",
+        "sample_count",
+        "cycle_weight",
+        "identity_weight",
+        "color_jitter",
+        "cache_memory_mb",
+        "safety_margin_minutes",
+        "keep_checkpoints",
+    )
+    for name in non_negative:
+        if getattr(config, name) < 0:
+            raise ConfigError(f"`{name}` must be >= 0. Received: {getattr(config, name)!r}")
+    unknown = sorted(set(config.diffaugment_policy()) - set(DIFFAUGMENT_POLICIES))
+    if unknown:
+        raise ConfigError(
+            f"`diffaugment` takes a comma-separated subset of {list(DIFFAUGMENT_POLICIES)} "
+            f'(or "" for off). Received: {config.diffaugment!r}'
+        )
+    if config.lecam_weight < 0:
+        raise ConfigError(f"`lecam_weight` must be >= 0. Received: {config.lecam_weight!r}")
+    if not 0.0 <= config.ema_decay < 1.0:
+        raise ConfigError(
+            f"`ema_decay` must be in [0, 1) (0 = off). Received: {config.ema_decay!r}"
+        )
+    for name in ("resize_prob", "flip_prob", "rotate90_prob", "label_smoothing"):
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(config, name)!r}")
+    if not 0.0 <= config.beta_1 < 1.0:
+        raise ConfigError(f"`beta_1` must be in [0, 1). Received: {config.beta_1!r}")
+    if config.safety_margin_minutes >= config.session_limit_minutes:
+        raise ConfigError(
+            f"`safety_margin_minutes` ({config.safety_margin_minutes}) must be less than "
+            f"`session_limit_minutes` ({config.session_limit_minutes}): no time would be left."
+        )
+    if config.decay_epochs < 0 or (config.epochs > 0 and config.decay_epochs > config.epochs):
+        raise ConfigError(
+            f"`decay_epochs` must be in [0, epochs={config.epochs}]. Received: "
+            f"{config.decay_epochs}"
+        )
+
+
+__all__ = ["DIFFAUGMENT_POLICIES", "check_config"]

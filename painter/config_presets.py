@@ -1,0 +1,93 @@
+"""The presets: a few `Config` fields per hardware (`kaggle-tpu`, `gpu`, `cpu-small`, `smoke`,
+`demo`), each override with its reason, and the quality recipe they share.
+
+Plain data (standard library only): `painter.config.preset(name)` turns a name into a Config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The recipe the quality benchmark chose (benchmarks/bench_quality.py, results/quality.json: style
+# FD at 64 px, equal steps, several seeds); the dataclass defaults stay the 2017 paper's.
+QUALITY_RECIPE: dict[str, Any] = {
+    "generator": "unet",  # skip connections keep the photo's layout from the first steps
+    "upsampling": "resize",  # no checkerboard once the discriminator starts winning
+    "adversarial_loss": "bce",  # the starter's: beat LSGAN at equal steps here
+    "pool_size": 0,  # the starter's: no history pool
+    "cycle_weight": 5.0,  # half the paper's lambda: more room for the painting's texture
+    # The paper's 0.5 (x cycle_weight): without it one run inverted colours (dark skies, white
+    # water) and at 800 steps style FD was 1.74 against 1.47 with it (bench_quality.py, seed 0)
+    "identity_weight": 0.5,
+    "ema_decay": 0.999,  # paint with the weights' moving average: fewer blotches late in a run
+}
+
+# Each override says why. `smoke` is for tests and CI: tiny, seconds.
+PRESETS: dict[str, dict[str, Any]] = {
+    "kaggle-tpu": {
+        # The defaults are the competition on a TPU v5e-8 in one session.
+        **QUALITY_RECIPE,
+        "mixed_precision": True,  # bfloat16 is the TPU's native matmul type: ~2x throughput
+        "epochs": 0,  # as many as the session fits: a fixed 30 used ~25-45 of its ~180 minutes
+        # the starter's step was overhead-bound (126 ms at batch 1 or 32)
+        "steps_per_execution": 16,
+    },
+    "gpu": {
+        **QUALITY_RECIPE,
+        "global_batch_size": 4,  # one GPU: small batches keep CycleGAN's per-image updates
+        "mixed_precision": False,  # float16 would need loss scaling; bfloat16 is slow on older GPUs
+        "session_limit_minutes": 540.0,  # Kaggle's GPU sessions run up to 12 h; keep slack
+    },
+    "cpu-small": {
+        **QUALITY_RECIPE,
+        # 16x fewer pixels than 256: learns colour and texture in an hour on 2 cores
+        "image_size": 64,
+        "resize_size": 72,  # the same 286/256 jitter ratio
+        "generator_filters": 32,  # half width: 4x fewer FLOPs
+        "discriminator_filters": 32,
+        "global_batch_size": 4,
+        "epochs": 0,  # as many as the hour fits: a fixed 4 trained 14 of its 55 training minutes
+        "decay_epochs": 2,
+        "steps_per_epoch": 200,  # an epoch of 800 photos keeps epochs (and checkpoints) ~10 min
+        "session_limit_minutes": 60.0,
+        "safety_margin_minutes": 3.0,
+    },
+    "smoke": {
+        "image_size": 32,  # tiny: a step takes milliseconds on CPU
+        "resize_size": 36,
+        "generator_filters": 8,
+        "discriminator_filters": 8,
+        "resnet_blocks": 2,
+        "global_batch_size": 2,  # two replicas in tests get one image each
+        "epochs": 2,
+        "decay_epochs": 1,
+        "steps_per_epoch": 4,
+        "pool_size": 4,
+        "sample_count": 2,
+        "session_limit_minutes": 10.0,
+        "safety_margin_minutes": 0.5,
+        "submission_batch_size": 16,
+        "cache": "memory",
+    },
+    "demo": {
+        # `make demo`: a few minutes of CPU on the generated two-domain set (painter.demo.run).
+        "image_size": 32,  # the generated scenes are simple: 32 px shows the palette being learnt
+        "resize_size": 36,
+        "generator_filters": 16,
+        "discriminator_filters": 16,
+        "resnet_blocks": 3,
+        "global_batch_size": 4,
+        "epochs": 18,  # ~3 minutes on 2 CPU cores (60 steps of ~0.17 s an epoch)
+        "decay_epochs": 9,
+        "steps_per_epoch": 0,  # every one of the demo's 240 generated photos once per epoch
+        "pool_size": 20,
+        "sample_count": 4,
+        "session_limit_minutes": 5.0,  # the budget stops a slower machine: make demo < 10 min
+        "safety_margin_minutes": 0.5,
+        "submission_batch_size": 32,
+        "cache": "memory",
+    },
+}
+
+
+__all__ = ["PRESETS", "QUALITY_RECIPE"]
