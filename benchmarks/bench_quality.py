@@ -116,6 +116,11 @@ RECIPES: dict[str, dict] = {
         "overrides": {**QUALITY_RECIPE, "discriminator_layers": 2},
         "decay": 0.0,
     },
+    # One strided layer: a 16 px receptive field, the paper's 70/256 ratio at 64 px.
+    "painter-const-d1": {
+        "overrides": {**QUALITY_RECIPE, "discriminator_layers": 1},
+        "decay": 0.0,
+    },
     # A shorter average (~100 steps): at 800 steps the 0.999 average still holds early weights.
     "painter-const-ema99": {"overrides": {**QUALITY_RECIPE, "ema_decay": 0.99}, "decay": 0.0},
 }
