@@ -24,6 +24,7 @@ from painter.runtime import Runtime
 from painter.training import checkpoint as checkpoints
 from painter.training.budget import TimeBudget
 from painter.training.planner import EpochPlanner, LrPlan
+from painter.training.run_state import RunState
 
 if TYPE_CHECKING:
     import keras
@@ -152,7 +153,7 @@ def run_fit(
         seconds = submission_estimate(model.painting_generator(), training_data.photo_count)
         budget.reserve("images.zip", seconds)
 
-    run = cb.RunState(
+    run = RunState(
         workdir=workdir,
         config=config,
         epochs=config.epochs or plan.epochs,
