@@ -6,21 +6,21 @@
 3. `CheckpointCallback`: `checkpoints/epoch-NNNN/` (atomic; refuses NaN weights), `history.json`,
    `monet_generator.keras` (atomic).
 4. `SampleGridCallback`: `samples/epoch-NNNN.png`, the same photos every epoch.
-5. `BudgetCallback`: prints the plan, stops before an epoch that would not fit (last in the list,
+5. `ProgressPrinter`: one line per epoch with every loss.
+6. `BudgetCallback`: prints the plan, stops before an epoch that would not fit (last in the list,
    so the epoch it times includes the work of the callbacks above). With `epochs=0` it also plans
    the number of epochs and the learning rate (`painter.training.planner`) after each epoch, sets
    the optimizers' schedules (between epochs, where both backends read them) and stops at the
    plan's end; a changed plan is written into the checkpoint just saved.
 
-They share a `RunState`: an epoch that diverged or was cut short is neither recorded nor
-checkpointed (a resume redoes it from the last complete checkpoint).
+They share a `RunState` (`painter.training.run_state`): an epoch that diverged or was cut short
+is neither recorded nor checkpointed (a resume redoes it from the last complete checkpoint).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,50 +33,14 @@ from painter.fileio import atomic_path, atomic_write_text
 from painter.training import checkpoint as checkpoints
 from painter.training.budget import BudgetMonitor, TimeBudget
 from painter.training.checkpoint import GENERATOR_FILE
-from painter.training.planner import EpochPlanner, LrPlan
+from painter.training.planner import EpochPlanner
+from painter.training.run_state import RunState
 
 HISTORY_FILE = "history.json"
 
 
 class TrainingDivergedError(PainterError):
     """A loss or weight became NaN/Inf; the last good checkpoint is kept."""
-
-
-@dataclass
-class RunState:
-    """What the callbacks of one `fit()` tell each other."""
-
-    workdir: Path
-    config: Any
-    epochs: int
-    history: dict[str, list[float]] = field(default_factory=dict)
-    diverged: str | None = None  # the message, once a NaN/Inf was seen
-    stop_reason: str | None = None  # why training stopped early (time budget)
-    partial_epoch: bool = False  # the current epoch was cut short (mid-epoch budget stop)
-    last_checkpoint: checkpoints.Checkpoint | None = None
-    epoch_began: float = 0.0
-    checkpoint_folder: Path | None = None  # config.checkpoint_dir, or None = workdir/checkpoints
-    plan: LrPlan | None = None  # the learning-rate plan in force (saved in each checkpoint)
-    planner: EpochPlanner | None = None  # epochs=0: plans epochs and lr from the budget
-    schedules: list = field(default_factory=list)  # the optimizers' LinearDecaySchedules
-    progbar: Any = None  # Keras' progress bar, told the planned epoch count
-
-    def set_plan(self, plan: LrPlan) -> None:
-        """Make `plan` the one in force: in the optimizers' schedules and in `run.plan`."""
-        self.plan = plan
-        for schedule in self.schedules:
-            schedule.set_plan(*plan.vector())
-        if plan.epochs > 0:
-            self.epochs = plan.epochs
-            if self.progbar is not None:
-                self.progbar.epochs = plan.epochs
-
-    @property
-    def epoch_complete(self) -> bool:
-        return self.diverged is None and not self.partial_epoch
-
-    def epochs_done(self) -> int:
-        return len(self.history.get("epoch", []))
 
 
 def epoch_name(epoch: int) -> str:

@@ -9,9 +9,8 @@ The order matters:
 2. The last checkpoint that loads, if any, gives the epoch to start from (a damaged one is skipped
    with a warning; a finished run returns).
 3. The runtime (backend + distribution) is selected before Keras is imported. The data pipeline
-starts
-   at that epoch (its shuffling and augmentation are seeded per epoch, so a resumed run sees the
-   batches an unbroken run would have seen) and the model gets back every weight, optimizer
+   starts at that epoch (its shuffling and augmentation are seeded per epoch, so a resumed run sees
+   the batches an unbroken run would have seen) and the model gets back every weight, optimizer
    variable (iterations, hence the learning-rate schedule's position) and image pool.
 4. The time budget reserves the measured time to write images.zip (`submission_estimate`, passed
    in by the caller: training does not import the submission), then `fit()` runs with the
@@ -21,6 +20,7 @@ starts
    checkpoint, so a resumed run continues it.
 5. At the end: history.json and loss_curves.png; a divergence raises TrainingDivergedError (the
    last good checkpoint is kept).
+Steps 1-2 are here; 3-5, after the runtime is selected, are `painter.training.fit.run_fit`.
 
 Workdir layout:
 
@@ -44,58 +44,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from painter.config import Config
-from painter.data.images import pixels_to_model_range
-from painter.data.pipeline import make_training_dataset
-from painter.data.reader import iterate_images
-from painter.data.sources import find_domains
 from painter.errors import ConfigError
-from painter.plots import plot_loss_curves
-from painter.runtime import select_runtime
+from painter.runtime import Runtime, select_runtime
 from painter.training import checkpoint as checkpoints
 from painter.training.budget import TimeBudget
+from painter.training.fit import DomainSource, SubmissionEstimate, TrainResult, run_fit
 from painter.training.lock import WorkdirLock
-from painter.training.planner import EpochPlanner, LrPlan
+from painter.training.planner import LrPlan
 
-# fit()'s epoch count when epochs=0: the planner stops training; this bound is never reached.
-PLANNED_FIT_EPOCHS = 1_000_000
-
-
-@dataclass
-class TrainResult:
-    """What a `train()` call did.
-
-    Attributes:
-        workdir: where everything is.
-        start_epoch: epochs already done when this call started (0 for a fresh workdir).
-        epochs_done: epochs done when it returned (checkpointed).
-        history: {metric: [one float per epoch]} over all epochs (resumed ones included).
-        stop_reason: why training stopped before `config.epochs` or, with `epochs=0`, before
-            the plan's end (time budget), else None.
-        generator_path: `monet_generator.keras`, or None if no epoch finished.
-        seconds: wall time of this call.
-        model: the trained CycleGAN (None if nothing was trained in this call).
-        planned_epochs: with `epochs=0`, the epochs of the last plan (0 if none was made).
-    """
-
-    workdir: Path
-    start_epoch: int
-    epochs_done: int
-    history: dict[str, list[float]] = field(default_factory=dict)
-    stop_reason: str | None = None
-    generator_path: Path | None = None
-    seconds: float = 0.0
-    model: Any = None
-    planned_epochs: int = 0
+if TYPE_CHECKING:
+    import keras
 
 
-def check_workdir(config: Config, workdir: Path, *, printer=print) -> Config | None:
+def check_workdir(
+    config: Config, workdir: Path, *, printer: Callable[[str], None] = print
+) -> Config | None:
     """Refuse a workdir whose config has another architecture; print the other differences.
 
     Returns the workdir's previous config (None for a fresh workdir). The latest checkpoint's
@@ -136,14 +103,14 @@ def train(
     workdir: str | os.PathLike,
     *,
     data: str | os.PathLike | None = None,
-    monet: Any = None,
-    photo: Any = None,
-    budget: Any = None,
-    submission_estimate: Callable[[Any, int], float] | None = None,
-    runtime: Any = None,
-    callbacks: list | None = None,
+    monet: DomainSource | None = None,
+    photo: DomainSource | None = None,
+    budget: TimeBudget | None = None,
+    submission_estimate: SubmissionEstimate | None = None,
+    runtime: Runtime | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
-    printer=print,
+    printer: Callable[[str], None] = print,
 ) -> TrainResult:
     """Train (or resume) a CycleGAN in `workdir` until `config.epochs`, the time budget, or a NaN.
 
@@ -200,16 +167,16 @@ def _train_locked(
     config: Config,
     workdir: Path,
     *,
-    data,
-    monet,
-    photo,
-    budget,
-    submission_estimate,
-    runtime,
-    callbacks,
-    verbose,
-    printer,
-    started,
+    data: str | os.PathLike | None,
+    monet: DomainSource | None,
+    photo: DomainSource | None,
+    budget: TimeBudget | None,
+    submission_estimate: SubmissionEstimate | None,
+    runtime: Runtime | None,
+    callbacks: list[keras.callbacks.Callback] | None,
+    verbose: int | str,
+    printer: Callable[[str], None],
+    started: float,
 ) -> TrainResult:
     folder = checkpoints.checkpoint_dir(workdir, config.checkpoint_dir or None)
     removed = checkpoints.remove_partial_checkpoints(workdir, folder=folder)
@@ -247,10 +214,10 @@ def _train_locked(
     # 3. The runtime before Keras.
     if runtime is None:
         runtime = select_runtime(config.backend, config.distribution)
-    # Handed over in a list that _fit empties: ~0.4 GB at 256 px is not kept alive by this frame.
+    # Handed over in a list that run_fit empties: ~0.4 GB at 256 px is not kept alive by this frame.
     pending_state = [state]
     del state
-    return _fit(
+    return run_fit(
         config,
         workdir,
         runtime,
@@ -279,7 +246,9 @@ def _restored_plan(latest: checkpoints.Checkpoint | None) -> LrPlan | None:
     return LrPlan.from_dict(latest.meta["plan"])
 
 
-def _finished(config: Config, latest, plan: LrPlan | None) -> str | None:
+def _finished(
+    config: Config, latest: checkpoints.Checkpoint | None, plan: LrPlan | None
+) -> str | None:
     """Why there is nothing to train (in words), or None."""
     done = latest.epoch if latest is not None else 0
     if config.epochs > 0:
@@ -296,216 +265,6 @@ def _finished(config: Config, latest, plan: LrPlan | None) -> str | None:
     ):
         return f"epochs=0: its plan of {plan.epochs} epochs is done and the learning rate is 0"
     return None
-
-
-def _fit(
-    config,
-    workdir,
-    runtime,
-    latest,
-    pending_state,
-    restored_plan,
-    start_epoch,
-    history,
-    *,
-    data,
-    monet,
-    photo,
-    budget,
-    submission_estimate,
-    extra_callbacks,
-    verbose,
-    printer,
-    started,
-    folder,
-) -> TrainResult:
-    import keras
-
-    from painter.cyclegan.model import build_cyclegan
-    from painter.cyclegan.schedule import track_schedules
-    from painter.training import callbacks as cb
-
-    monet_source, photo_source = find_domains(data, monet=monet, photo=photo)
-    # tf.data's seeded shuffles also depend on TensorFlow's global seed: set it before the
-    # pipeline is built, so every run (the first in a process, a later one, a resumed one) sees
-    # the same batches. build_cyclegan sets it again for the weights.
-    keras.utils.set_random_seed(config.seed)
-    with runtime.scope():
-        training_data = make_training_dataset(
-            monet_source,
-            photo_source,
-            config,
-            num_replicas=runtime.num_replicas,
-            start_epoch=start_epoch,
-        )
-        model = build_cyclegan(config, training_data.steps_per_epoch)
-        # The schedules' plan becomes optimizer state (before set_state: checkpoints hold it).
-        schedules = track_schedules(model)
-        state = pending_state.pop()
-        if latest is not None:
-            _set_state(model, state)
-            printer(f"resuming from {latest.path} ({start_epoch} epochs done)")
-        else:
-            printer(f"starting a new run in {workdir}")
-        del state
-    steps_per_epoch = training_data.steps_per_epoch
-    planned = config.epochs == 0
-    if not planned:
-        plan = LrPlan.fixed(config.epochs, config.decay_epochs, steps_per_epoch)
-    else:
-        # A resumed epochs=0 run continues its plan (replanned after its first epoch); one that
-        # was trained with a fixed `epochs` continues that schedule's line from where it is.
-        previous = Config.from_dict(latest.meta["config"]) if latest is not None else None
-        plan = restored_plan or (
-            LrPlan.fixed(previous.epochs, previous.decay_epochs, steps_per_epoch)
-            if previous is not None and previous.epochs > 0
-            else LrPlan()
-        )
-    rounding = training_data.rounding_note(config.steps_per_execution)
-    if rounding:
-        printer(rounding)
-    epochs_words = (
-        f"epochs {start_epoch + 1}..{config.epochs}"
-        if not planned
-        else f"epochs from {start_epoch + 1} on, as many as the time budget fits (epochs=0;"
-        " planned after the first measured epoch)"
-    )
-    printer(
-        f"data: {training_data.photo_count} photos, {training_data.monet_count} Monet paintings; "
-        f"{steps_per_epoch} steps of {config.global_batch_size} per epoch; {epochs_words}"
-    )
-    if planned and plan.epochs > 0:
-        step = int(latest.meta.get("optimizer_steps", start_epoch * steps_per_epoch))
-        printer(
-            f"lr plan continued from {latest.path.name}: {plan.epochs} epochs: "
-            f"{plan.describe(steps_per_epoch, step, config.generator_lr)} (replanned to this "
-            "session's budget after its first epoch)"
-        )
-    if folder != workdir / checkpoints.CHECKPOINTS:
-        printer(f"checkpoints: {folder} (config.checkpoint_dir)")
-
-    real_photo = _sample_photos(iterate_images, photo_source, config)
-    if budget is None:
-        budget = TimeBudget.from_config(config)
-    if submission_estimate is not None and "images.zip" not in budget.reserves:
-        seconds = submission_estimate(model.painting_generator(), training_data.photo_count)
-        budget.reserve("images.zip", seconds)
-
-    run = cb.RunState(
-        workdir=workdir,
-        config=config,
-        epochs=config.epochs or plan.epochs,
-        history=history,
-        last_checkpoint=latest,
-        checkpoint_folder=folder,
-        schedules=schedules,
-    )
-    run.set_plan(plan)
-    progress = []
-    if planned:
-        run.planner = EpochPlanner(
-            budget,
-            steps_per_epoch,
-            decay=config.decay_epochs > 0,
-            plan=plan,
-            initial_lr=config.generator_lr,
-        )
-        if verbose != 0:
-            # Our own progress bar (Keras then adds none), told the planned epoch count.
-            run.progbar = keras.callbacks.ProgbarLogger()
-            progress.append(run.progbar)
-    callbacks = [
-        cb.NanGuard(run),
-        cb.HistoryCallback(run),
-        cb.CheckpointCallback(run, keep=config.keep_checkpoints),
-        cb.SampleGridCallback(run, real_photo),
-        cb.ProgressPrinter(run, printer=printer),
-        cb.BudgetCallback(run, budget, printer=printer),
-        *progress,
-        *extra_callbacks,
-    ]
-    try:
-        model.fit(
-            training_data.dataset,
-            epochs=config.epochs if not planned else start_epoch + PLANNED_FIT_EPOCHS,
-            initial_epoch=start_epoch,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,  # the pipeline shuffles, seeded per epoch
-        )
-    finally:
-        _write_curves(workdir, run.history, printer)
-
-    generator_path = workdir / checkpoints.GENERATOR_FILE
-    if run.diverged:
-        kept = (
-            f"the last good checkpoint {run.last_checkpoint.path} is kept"
-            if run.last_checkpoint is not None
-            else "no epoch had finished, so there is no checkpoint"
-        )
-        raise cb.TrainingDivergedError(
-            f"{run.diverged}; {kept}. Lower `generator_lr`/`discriminator_lr` (--set), check the "
-            "data, then run the same command again: it resumes from the last good checkpoint."
-        )
-    done = run.epochs_done()
-    if run.stop_reason:
-        printer(f"stopped early after epoch {done}/{run.epochs or '?'}: {run.stop_reason}")
-    printer(f"trained epochs {start_epoch + 1}..{done} in {workdir}")
-    plan_in_force = run.plan
-    assert plan_in_force is not None  # run.set_plan(plan) above; replans replace it
-    return TrainResult(
-        workdir=workdir,
-        start_epoch=start_epoch,
-        epochs_done=done,
-        history=run.history,
-        stop_reason=run.stop_reason,
-        generator_path=generator_path if generator_path.exists() else None,
-        seconds=time.perf_counter() - started,
-        model=model,
-        planned_epochs=plan_in_force.epochs if planned else 0,
-    )
-
-
-def _set_state(model, state) -> None:
-    """Restore a checkpoint's state; one written before the learning-rate plan was optimizer
-    state lacks the plan variables, which keep their fresh values (the plan is set after)."""
-    from painter.cyclegan.schedule import PLAN_VARIABLE
-
-    try:
-        model.set_state(state)
-    except ValueError:
-        expected = model.get_state()
-        missing = [key for key in expected if key not in state]
-        if not missing or not all(key.endswith(PLAN_VARIABLE) for key in missing):
-            raise
-        model.set_state({**state, **{key: expected[key] for key in missing}})
-
-
-def _sample_photos(iterate_images, photo_source, config: Config):
-    """The first `sample_count` photos as [-1, 1] floats: the same ones every epoch."""
-    images = [
-        image
-        for _, image in iterate_images(
-            photo_source,
-            image_size=config.image_size,
-            skip_bad_records=True,
-            indices=range(config.sample_count),
-        )
-    ]
-    if not images:
-        return np.zeros((0, config.image_size, config.image_size, 3), "float32")
-    return pixels_to_model_range(np.stack(images))
-
-
-def _write_curves(workdir: Path, history: dict, printer) -> None:
-    """history.json and loss_curves.png (also after an interruption or a divergence)."""
-    from painter.training.callbacks import save_history
-
-    if not history.get("epoch"):
-        return
-    save_history(workdir, history)
-    plot_loss_curves(history, workdir / "loss_curves.png")
 
 
 __all__ = ["TrainResult", "train", "check_workdir"]

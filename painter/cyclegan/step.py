@@ -1,0 +1,81 @@
+"""One CycleGAN training step: its plan, and the forward pass both backends share.
+
+One training step, on either backend:
+  1. Translate both ways and back: fake_monet = G(real_photo), cycled_photo = F(fake_monet),
+     fake_photo = F(real_monet), cycled_monet = G(fake_photo); identity: same_monet = G(real_monet),
+     same_photo = F(real_photo). Calls that share a network and an input size run as one call of
+     twice the batch (G on [real_photo; real_monet]): instance norm is per image, so this is exact,
+     and larger calls fill a TPU's matrix units and halve the per-call overhead.
+  2. Judge: D_monet(fake_monet) for the generator's loss, and D_monet on [real_monet; the image
+     pool's answer] for the discriminator's loss (and the photo mirror images); with DiffAugment
+     every one of these inputs is augmented first.
+  3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch;
+     with LeCam, the discriminators' regulariser against their running averages.
+  4. Gradients: generators from the generator total, discriminators from the discriminator total,
+     both from the same forward pass; each set applied by its own Adam.
+  5. With an EMA, the Monet generator's weight average folds in the new weights.
+Steps 1-2 are `forward()` here; steps 3-5 are the backend's: `step_tensorflow` (a GradientTape)
+and `step_jax` (stateless, state in and state out, so Keras can jit it and shard it with
+keras.distribution). `CycleGAN.train_step` calls the one of the running backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from keras import ops
+
+if TYPE_CHECKING:
+    from painter.cyclegan.model import CycleGAN
+
+NETWORKS = ("monet_generator", "photo_generator", "monet_discriminator", "photo_discriminator")
+POOLS = ("monet_pool", "photo_pool")
+# Layers whose non-trainable variables the step updates besides the pools (always built, so a
+# checkpoint's keys do not depend on whether DiffAugment or LeCam is switched on).
+STATE_LAYERS = ("diffaugment", "monet_lecam", "photo_lecam")
+
+
+def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..., Any]]) -> dict:
+    """Steps 1-2 of the plan. `nets[name](x)` runs a network (or a state layer); the
+    `*_for_generator` discriminators are the same network, separated so JAX can differentiate
+    them apart."""
+    real_photo = ops.cast(real_photo, "float32")
+    real_monet = ops.cast(real_monet, "float32")
+    batch = ops.shape(real_photo)[0]
+
+    def halves(images):
+        return images[:batch], images[batch:]
+
+    outputs = {"real_photo": real_photo, "real_monet": real_monet}
+    if model.loss_settings.identity_weight > 0:
+        fake_monet, outputs["same_monet"] = halves(
+            nets["monet_generator"](ops.concatenate([real_photo, real_monet], axis=0))
+        )
+        fake_photo, outputs["same_photo"] = halves(
+            nets["photo_generator"](ops.concatenate([real_monet, real_photo], axis=0))
+        )
+    else:
+        fake_monet = nets["monet_generator"](real_photo)
+        fake_photo = nets["photo_generator"](real_monet)
+    outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
+    outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
+    augment = nets["diffaugment"]
+    outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](augment(fake_monet))
+    outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](augment(fake_photo))
+    judged_monet = nets["monet_discriminator"](
+        augment(ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0))
+    )
+    judged_photo = nets["photo_discriminator"](
+        augment(ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0))
+    )
+    outputs["disc_real_monet"], outputs["disc_pooled_monet"] = halves(judged_monet)
+    outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)
+    if model.loss_settings.lecam_weight > 0:
+        outputs["lecam_monet"] = nets["monet_lecam"](
+            outputs["disc_real_monet"], outputs["disc_pooled_monet"]
+        )
+        outputs["lecam_photo"] = nets["photo_lecam"](
+            outputs["disc_real_photo"], outputs["disc_pooled_photo"]
+        )
+    return outputs

@@ -1,0 +1,67 @@
+"""The TensorFlow training step: the shared forward pass (`step.forward`) under a GradientTape,
+then each optimizer applies its networks' gradients (steps 3-5 of the plan in `step.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from keras import ops
+
+from painter.cyclegan.averages import LeCamAverages
+from painter.cyclegan.diffaugment import DiffAugment
+from painter.cyclegan.losses import LOGGED_LOSSES, cyclegan_losses
+from painter.cyclegan.pool import ImagePool
+from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward
+
+if TYPE_CHECKING:
+    from painter.cyclegan.model import CycleGAN
+
+
+def train_step_tensorflow(model: CycleGAN, data) -> dict:
+    """One update of `model` on the batch `data` = (real_photo, real_monet); returns the logs."""
+    import tensorflow as tf
+
+    real_photo, real_monet = data
+    # Keras' optimizer SUMS gradients over replicas: each replica's loss is its sum over its
+    # examples divided by the GLOBAL batch, so the sum is the gradient of the global mean.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    global_batch = tf.shape(real_photo)[0] * replicas
+    nets = {name: getattr(model, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+    nets["monet_discriminator_for_generator"] = model.monet_discriminator
+    nets["photo_discriminator_for_generator"] = model.photo_discriminator
+    with tf.GradientTape(persistent=True) as tape:
+        outputs = forward(
+            model, real_photo, real_monet, {k: _training_call(v) for k, v in nets.items()}
+        )
+        losses = cyclegan_losses(outputs, model.loss_settings, global_batch)
+    generator_variables = model.generator_variables()
+    discriminator_variables = model.discriminator_variables()
+    generator_grads = tape.gradient(losses["generator_total"], generator_variables)
+    discriminator_grads = tape.gradient(losses["discriminator_total"], discriminator_variables)
+    del tape
+    model.generator_optimizer.apply_gradients(
+        zip(generator_grads, generator_variables, strict=True)
+    )
+    model.discriminator_optimizer.apply_gradients(
+        zip(discriminator_grads, discriminator_variables, strict=True)
+    )
+    if model.monet_generator_average is not None:
+        model.monet_generator_average(
+            [ops.convert_to_tensor(w) for w in model.monet_generator.trainable_variables]
+        )
+    context = tf.distribute.get_replica_context()
+    logged = {name: losses[name] for name in LOGGED_LOSSES}
+    if replicas > 1 and context is not None:
+        # Each replica holds its share of the global mean; the sum is the global mean.
+        logged = context.all_reduce(tf.distribute.ReduceOp.SUM, logged)
+    for tracker in model.loss_trackers:
+        tracker.update_state(logged[tracker.name])
+    return {tracker.name: tracker.result() for tracker in model.loss_trackers}
+
+
+def _training_call(layer) -> Callable[..., Any]:
+    """How the step calls a layer: state layers as they are, networks with training=True."""
+    if isinstance(layer, (ImagePool, DiffAugment, LeCamAverages)):
+        return layer
+    return lambda x: layer(x, training=True)
