@@ -74,14 +74,21 @@ def runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
     return results
 
 
-# With every recipe on, one weight entry differed by 7.8e-5 (measured): its gradient is ~1e-5 of the
-# median (first moments 3e-7 vs 1.9e-6, median 0.09), where Adam's lr * g / (|g| + eps) turns a
-# rounding difference into a visible step. Half the learning rate still catches a missing update
-# (2e-4) or a wrong sign (4e-4).
+# With every recipe on, one weight entry differed by 7.8e-5 on one machine and 1.44e-4 on another
+# (AVX2, no AVX-512; `monet_generator/d256_conv/kernel`), the same entry on main and on every
+# branch: its gradient is ~1e-5 of the median (first moments 3e-7 vs 1.9e-6, median 0.09), where
+# Adam's first step lr * g / (|g| + eps) turns a rounding difference into a visible step. So a few
+# such entries (at most 1 in 10,000 of a tensor, and never more than the learning rate) may exceed
+# the 1e-4 that every other entry keeps: a missing update (2e-4) or a wrong sign (4e-4) moves
+# nearly every entry and still fails, as does any entry off by more than one step.
 RECIPES_WEIGHT_ATOL = 1e-4
+RECIPES_OUTLIER_FRACTION = 1e-4
+RECIPES_OUTLIER_ATOL = 2e-4  # the learning rate: one Adam step at most
 
 
-def _assert_same_update(a: dict, b: dict, label: str, weight_atol: float = WEIGHT_ATOL) -> None:
+def _assert_same_update(
+    a: dict, b: dict, label: str, weight_atol: float = WEIGHT_ATOL, outlier_fraction: float = 0.0
+) -> None:
     assert set(a) == set(b), label
     logs = [k for k in a if k.startswith("log/")]
     assert len(logs) == 6, logs
@@ -97,6 +104,15 @@ def _assert_same_update(a: dict, b: dict, label: str, weight_atol: float = WEIGH
             np.testing.assert_allclose(
                 x, y, rtol=MOMENT_RTOL, atol=MOMENT_ATOL, err_msg=f"{label}: {key}"
             )
+        elif outlier_fraction:
+            difference = np.abs(a[key].astype(np.float64) - b[key].astype(np.float64))
+            outliers = int((difference > weight_atol).sum())
+            allowed = int(difference.size * outlier_fraction) or (1 if difference.size > 1 else 0)
+            assert outliers <= allowed, (
+                f"{label}: {key}: {outliers} of {difference.size} entries differ by more than "
+                f"{weight_atol} (max {difference.max():.3g}); at most {allowed} may"
+            )
+            assert difference.max() <= RECIPES_OUTLIER_ATOL, f"{label}: {key}: {difference.max()}"
         else:
             np.testing.assert_allclose(
                 a[key], b[key], rtol=0, atol=weight_atol, err_msg=f"{label}: {key}"
@@ -117,7 +133,13 @@ def test_one_step_is_the_same_on_tensorflow_and_jax(runs):
 
 def test_one_step_with_every_recipe_is_the_same_on_tensorflow_and_jax(runs):
     tf_run, jax_run = runs["tensorflow-recipes"], runs["jax-recipes"]
-    _assert_same_update(tf_run, jax_run, "tensorflow vs jax, recipes on", RECIPES_WEIGHT_ATOL)
+    _assert_same_update(
+        tf_run,
+        jax_run,
+        "tensorflow vs jax, recipes on",
+        RECIPES_WEIGHT_ATOL,
+        outlier_fraction=RECIPES_OUTLIER_FRACTION,
+    )
     # Each recipe's state moved, identically: DiffAugment drew 7 numbers for every discriminator
     # input (B=4: 4 + 4 generated for the generators, 8 + 8 judged), LeCam updated its averages
     # once, the EMA folded in one update; spectral norm's u vectors are compared above.
