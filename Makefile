@@ -5,6 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test files run on 2 workers (pytest-xdist), whole files per worker so module fixtures are made
+# once: the suite is dominated by a dozen end-to-end tests whose tracing and compiling use one core.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: demo serve test test-tf test-jax lint hooks bench bench-deps bench-quality clean venv notebook browser
 
@@ -61,10 +65,10 @@ notebook: $(STAMP)
 	$(PY) -m painter kaggle build --in-place
 
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(PY) -m pytest $(PYTEST_ARGS)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PY) -m pytest -m backend $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest -m backend $(XDIST) $(PYTEST_ARGS)
 
 bench: bench-deps
 	$(PY) benchmarks/run_all.py
