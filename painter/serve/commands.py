@@ -10,15 +10,11 @@ from __future__ import annotations
 import argparse
 
 from painter.errors import PainterError
-from painter.serve.painters import (
-    DEFAULT_MAX_MEGAPIXELS,
-    DEFAULT_MAX_WAITING,
-    DEMO_GENERATOR,
-    GENERATOR_FILE,
-    generator_file,
-    parse_painter_option,
-)
+from painter.serve.painters import DEMO_GENERATOR, generator_file, parse_painter_option
+from painter.serve.uploads import DEFAULT_MAX_MEGAPIXELS
+from painter.serve.worker import DEFAULT_MAX_WAITING
 from painter.submission.stylize import DEFAULT_OVERLAP, DEFAULT_TILE
+from painter.training.checkpoint import GENERATOR_FILE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -106,7 +102,8 @@ def run_serve(args: argparse.Namespace) -> int:
                 max_megapixels=args.max_megapixels,
                 max_waiting=args.max_waiting,
             )
-        from painter.serve.app import Server, build_app
+        from painter.serve.app import build_app
+        from painter.serve.server import Server
 
         url = base_url(sock)
         server = Server(build_app(painters, url=url, note=note), sock)
