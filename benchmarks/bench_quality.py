@@ -121,6 +121,12 @@ RECIPES: dict[str, dict] = {
         "overrides": {**QUALITY_RECIPE, "discriminator_layers": 1},
         "decay": 0.0,
     },
+    # The 2-layer PatchGAN with bilinear instead of nearest x2 before each 3x3 convolution: the
+    # lattice cpu-small's hour painted over skies comes from nearest x2 (models.layers.resize_conv).
+    "painter-const-d2-bilinear": {
+        "overrides": {**QUALITY_RECIPE, "discriminator_layers": 2, "upsampling": "bilinear"},
+        "decay": 0.0,
+    },
     # A shorter average (~100 steps): at 800 steps the 0.999 average still holds early weights.
     "painter-const-ema99": {"overrides": {**QUALITY_RECIPE, "ema_decay": 0.99}, "decay": 0.0},
 }

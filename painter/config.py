@@ -58,7 +58,7 @@ class Config:
     generator_filters: int = 64  # the paper's width (c7s1-64)
     resnet_blocks: int = 0  # 0 = the paper's choice: 9 blocks at 256 px, 6 at 128 px and below
     unet_depth: int = 0  # 0 = as deep as the image allows (8 at 256 px, like the starter)
-    upsampling: str = "resize"  # nearest x2 + conv: no checkerboards; "transpose" = paper/starter
+    upsampling: str = "resize"  # nearest x2 + conv: no checkerboards; or "bilinear", "transpose"
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
 

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 # DiffAugment's transformations (Zhao et al. 2020), applied in this order.
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+# How a generator doubles its resolution: nearest or bilinear x2 + a 3x3 convolution, or the
+# paper's / starter's transposed convolution.
+UPSAMPLING = ("resize", "bilinear", "transpose")
 
 
 def check_config(config: Config) -> None:
@@ -20,7 +23,7 @@ def check_config(config: Config) -> None:
     choices = {
         "cache": ("auto", "memory", "disk", "none"),
         "generator": ("resnet", "unet"),
-        "upsampling": ("resize", "transpose"),
+        "upsampling": UPSAMPLING,
         "adversarial_loss": ("lsgan", "bce"),
         "backend": ("auto", "jax", "tensorflow"),
         "distribution": ("auto", "tpu", "mirrored", "data_parallel", "single"),

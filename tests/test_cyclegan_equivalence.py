@@ -37,7 +37,7 @@ RUNS = {
     "jax-single": ("jax", ["--distribution", "single"]),
     "tensorflow-replicas": ("tensorflow", ["--distribution", "replicas"]),
     "jax-replicas": ("jax", ["--distribution", "replicas"]),
-    # DiffAugment, LeCam, spectral norm and the generator EMA, all on (config fields of their own).
+    # DiffAugment, LeCam, spectral norm, the generator EMA and bilinear upsampling, all on.
     "tensorflow-recipes": ("tensorflow", ["--distribution", "single", "--recipes"]),
     "jax-recipes": ("jax", ["--distribution", "single", "--recipes"]),
 }

@@ -140,6 +140,51 @@ def test_reflection_padding_reflects_and_round_trips():
 
 
 @pytest.mark.backend
+@pytest.mark.parametrize("upsampling", ["resize", "bilinear"])
+def test_resize_conv_turns_a_ramp_into_a_ramp_only_when_bilinear(upsampling):
+    """The lattice of cpu-small's hour: after nearest x2, a 3x3 kernel alternates a sloping
+    feature between even and odd pixels by (k1 + k3) * slope; bilinear x2 keeps a ramp a ramp."""
+    import keras
+
+    from painter.models.layers import resize_conv
+
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, resize_conv(inputs, 1, "up", upsampling))
+    columns = np.array([1.0, 2.0, 3.0], "float32")  # k1 + k3 = 4 across the ramp
+    rows = np.array([0.25, 0.5, 0.25], "float32")
+    model.get_layer("up").set_weights([(rows[:, None] * columns[None, :])[:, :, None, None]])
+    ramp = np.tile(np.arange(8, dtype="float32"), (8, 1))[None, :, :, None]  # slope 1 along x
+    painted = keras.ops.convert_to_numpy(model(ramp))[0, :, :, 0]
+    assert painted.shape == (16, 16)
+    second_differences = np.diff(painted[3:-3, 3:-3], n=2, axis=1)  # away from the borders
+    if upsampling == "bilinear":
+        np.testing.assert_allclose(second_differences, 0.0, atol=1e-4)
+    else:  # steps alternate k1 + k3 = 4 and k2 = 2 (x slope): second differences of +-2
+        np.testing.assert_allclose(np.abs(second_differences), 2.0, atol=1e-4)
+        assert np.all(second_differences[:, :-1] * second_differences[:, 1:] < 0)
+
+
+def test_a_bilinear_generator_upsamples_bilinearly_and_round_trips(tmp_path):
+    import keras
+
+    from painter.models import build_generator
+
+    for kind in ("resnet", "unet"):
+        model = build_generator(
+            TINY.replace(generator=kind, unet_depth=2, upsampling="bilinear"), "monet_generator"
+        )
+        resizes = [x for x in model.layers if isinstance(x, keras.layers.UpSampling2D)]
+        assert resizes and all(layer.interpolation == "bilinear" for layer in resizes), kind
+        images = _images(2, 16, 16)
+        model.save(tmp_path / f"{kind}.keras")
+        np.testing.assert_allclose(
+            keras.saving.load_model(tmp_path / f"{kind}.keras").predict(images, verbose=0),
+            model.predict(images, verbose=0),
+            atol=1e-6,
+        )
+
+
+@pytest.mark.backend
 def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs():
     import keras
 

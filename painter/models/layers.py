@@ -7,6 +7,8 @@
   so that the skip connections / upsampling line up again).
 - `instance_norm()`: tensorflow-addons' InstanceNormalization is exactly
   `GroupNormalization(groups=-1, epsilon=1e-3)` (one group per channel).
+- `resize_conv()`: x2 upsampling (nearest or bilinear) then a reflection-padded 3x3 convolution,
+  the generators' checkerboard-free alternative to a transposed convolution.
 - `SpectralConv2D`: a convolution whose kernel is divided by its largest singular value (Miyato et
   al. 2018), estimated by one power iteration per training call.
 """
@@ -46,6 +48,30 @@ def dtype_policy(name: str | None) -> Iterator[None]:
 def instance_norm(name: str) -> keras.layers.Layer:
     """Instance normalization: per image and channel over H, W (= tfa's InstanceNormalization)."""
     return keras.layers.GroupNormalization(groups=-1, epsilon=1e-3, name=name)
+
+
+def resize_conv(
+    x, width: int, name: str, upsampling: str, use_bias: bool = False, prefix: str | None = None
+):
+    """x2 upsampling then a 3x3 convolution to `width` channels, reflection-padded (Odena et al.
+    2016). `upsampling="resize"`: nearest neighbour; `"bilinear"`: bilinear. Why bilinear: after
+    nearest x2 a 3x3 kernel [k1, k2, k3] gives even and odd pixels different mixes of the same
+    two features, so a feature sloping by g per pixel becomes a ramp plus a 2-pixel alternation of
+    (k1 + k3) * g: a fine lattice over skies and fields (seen in cpu-small's hour). A bilinear
+    x2 of a ramp is a ramp, so the lattice has no cheap source. The convolution is named `name`,
+    the resize and padding layers `{prefix}_resize` / `{prefix}_pad` (prefix defaults to name)."""
+    prefix = prefix or name
+    interpolation = {"resize": "nearest", "bilinear": "bilinear"}[upsampling]
+    x = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{prefix}_resize")(x)
+    x = ReflectionPadding2D(1, name=f"{prefix}_pad")(x)
+    return keras.layers.Conv2D(
+        width,
+        3,
+        padding="valid",
+        use_bias=use_bias,
+        kernel_initializer=conv_initializer(),
+        name=name,
+    )(x)
 
 
 @keras.saving.register_keras_serializable(package="painter")

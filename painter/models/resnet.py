@@ -4,19 +4,22 @@ c7s1-64, d128, d256, R256 x n, u128, u64, c7s1-3, tanh. Reflection padding, inst
 Upsampling choice: `upsampling="resize"` (default) is nearest-neighbour x2 then a 3x3 convolution
 (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"): the same receptive field and
 parameter count order as the paper's stride-1/2 transposed convolution, without the checkerboard
-pattern transposed convolutions are known for. `upsampling="transpose"` is the paper's layer.
+pattern transposed convolutions are known for; `upsampling="bilinear"` the same with bilinear x2
+(`layers.resize_conv` says why). `upsampling="transpose"` is the paper's layer.
 """
 
 from __future__ import annotations
 
 import keras
 
+from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
     ReflectionPadding2D,
     SizeCheck,
     conv_initializer,
     dtype_policy,
     instance_norm,
+    resize_conv,
 )
 
 # Two stride-2 downsamplings: height and width must divide by 4 to come back to the input size.
@@ -66,16 +69,7 @@ def _upsample(x, filters, name, upsampling):
             name=f"{name}_conv",
         )(x)
     else:
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
-        x = ReflectionPadding2D(1, name=f"{name}_pad")(x)
-        x = keras.layers.Conv2D(
-            filters,
-            3,
-            padding="valid",
-            use_bias=False,
-            kernel_initializer=conv_initializer(),
-            name=f"{name}_conv",
-        )(x)
+        x = resize_conv(x, filters, f"{name}_conv", upsampling, prefix=name)
     x = instance_norm(f"{name}_norm")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
@@ -93,15 +87,18 @@ def resnet_generator(
     Args:
         filters: width of the first layer (paper: 64); later layers use 2x and 4x.
         residual_blocks: residual blocks at the bottleneck (paper: 9 at 256 px, 6 at 128 px).
-        upsampling: "resize" (nearest x2 + conv, no checkerboards) or "transpose" (the paper's).
+        upsampling: "resize" (nearest x2 + conv, no checkerboards), "bilinear" (bilinear x2 +
+            conv) or "transpose" (the paper's).
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name (e.g. "monet_generator").
 
     Height and width must be multiples of 4 (`required_multiple(model)`); other sizes raise
     ValueError naming the size.
     """
-    if upsampling not in ("resize", "transpose"):
-        raise ValueError(f"`upsampling` must be 'resize' or 'transpose'. Received: {upsampling!r}")
+    if upsampling not in UPSAMPLING:
+        raise ValueError(
+            f"`upsampling` must be one of {list(UPSAMPLING)}. Received: {upsampling!r}"
+        )
     if residual_blocks < 0 or filters <= 0:
         raise ValueError(
             f"`filters` must be > 0 and `residual_blocks` >= 0. Received: {filters}, "

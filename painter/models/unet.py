@@ -11,18 +11,20 @@ to every step. Depth is configurable so the net fits 32-64 px images too.
 `upsampling="resize"` replaces each transposed convolution by nearest-neighbour x2 and a 3x3
 convolution (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"): the starter's
 transposed convolutions paint a grid-like checkerboard once its discriminator starts winning.
+`upsampling="bilinear"` is bilinear x2 and a 3x3 convolution (`layers.resize_conv` says why).
 """
 
 from __future__ import annotations
 
 import keras
 
+from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
-    ReflectionPadding2D,
     SizeCheck,
     conv_initializer,
     dtype_policy,
     instance_norm,
+    resize_conv,
 )
 
 MAX_DEPTH = 8  # the starter's depth at 256 px: 256 / 2^8 = 1 pixel at the bottleneck
@@ -54,8 +56,8 @@ def unet_generator(
     Args:
         filters: width of the first encoder layer (starter: 64), doubled up to 8x.
         depth: stride-2 encoder layers (1..8); height and width must be multiples of 2**depth.
-        upsampling: "transpose" (the starter's 4x4 transposed convolutions) or "resize" (nearest
-            x2 + 3x3 convolution: no checkerboards).
+        upsampling: "transpose" (the starter's 4x4 transposed convolutions), "resize" (nearest
+            x2 + 3x3 convolution: no checkerboards) or "bilinear" (bilinear x2 + 3x3 convolution).
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name.
     """
@@ -63,8 +65,10 @@ def unet_generator(
         raise ValueError(f"`depth` must be in [1, {MAX_DEPTH}]. Received: {depth}")
     if filters <= 0:
         raise ValueError(f"`filters` must be > 0. Received: {filters}")
-    if upsampling not in ("resize", "transpose"):
-        raise ValueError(f"`upsampling` must be 'resize' or 'transpose'. Received: {upsampling!r}")
+    if upsampling not in UPSAMPLING:
+        raise ValueError(
+            f"`upsampling` must be one of {list(UPSAMPLING)}. Received: {upsampling!r}"
+        )
     with dtype_policy(dtype):
         return _build(int(filters), int(depth), upsampling, name)
 
@@ -80,16 +84,7 @@ def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False)
             kernel_initializer=conv_initializer(),
             name=name,
         )(x)
-    x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
-    x = ReflectionPadding2D(1, name=f"{name}_pad")(x)
-    return keras.layers.Conv2D(
-        width,
-        3,
-        padding="valid",
-        use_bias=use_bias,
-        kernel_initializer=conv_initializer(),
-        name=name,
-    )(x)
+    return resize_conv(x, width, name, upsampling, use_bias=use_bias)
 
 
 def _build(filters: int, depth: int, upsampling: str, name: str) -> keras.Model:

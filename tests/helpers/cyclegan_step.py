@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             lecam_weight=0.5,
             spectral_norm=True,
             ema_decay=0.9,
+            upsampling="bilinear",
         )
     import contextlib
 
