@@ -19,7 +19,8 @@ Also measured in the same run, interleaved with the steps (`--repeats`, medians)
   step and the percentage of the ceiling.
 - painter's step on JAX (a subprocess: one process has one Keras backend), same U-Net config,
   batch 4, `model.fit` as on TensorFlow (Keras' JAX trainer jit-compiles the step): ms/step and
-  JAX/TF.
+  JAX/TF; and, to show where a gap is, two convolutions alone on both backends (TF's oneDNN vs
+  XLA:CPU): the ceiling's and one shaped like the U-Net's layers at batch 2B = 8.
 - `--jit-compile auto on`: painter's TF step with Keras' choice (no XLA on a CPU-only TF) and with
   XLA. The first step's time (tracing + XLA compile + one step) is printed apart from the per-step
   time. The `ratio painter/starter batch N` lines use the fastest painter variant (named above).
@@ -69,24 +70,50 @@ def nominal_peak_flops() -> float:
     return (os.cpu_count() or 1) * (mhz or 2000.0) * 1e6 * 32
 
 
-def conv_ceiling(batch: int, size: int, channels: int, iterations: int) -> float:
-    """FLOP/s of a 3x3 convolution channels->channels on size x size maps, batch `batch`: forward,
-    gradient of the input and of the kernel (three convolutions of equal FLOPs) in one tf.function,
+# Convolutions timed on both backends (forward + both backward convolutions): the ceiling's, and
+# one shaped like painter's U-Net at cpu-small's batch (2B = 8 images, 32 px, 32 -> 64, 4x4
+# stride 2), to show whether the JAX/TF gap is the backend's convolution or painter's step.
+# (name, batch, size, in channels, out channels, kernel, stride)
+CONVS = (
+    ("ceiling conv 3x3 256->256, 64x64, batch 8", 8, 64, 256, 256, 3, 1),
+    ("U-Net-shaped conv 4x4/2 32->64, 32x32, batch 8", 8, 32, 32, 64, 4, 2),
+)
+
+
+def conv_flop(batch: int, size: int, cin: int, cout: int, kernel: int, stride: int) -> float:
+    """FLOPs of forward + input gradient + kernel gradient (three convolutions of equal FLOPs)."""
+    out = size // stride
+    return 3 * 2 * batch * out * out * cin * cout * kernel * kernel
+
+
+def conv_ceiling(
+    batch: int,
+    size: int,
+    channels: int,
+    iterations: int,
+    *,
+    out_channels: int | None = None,
+    kernel: int = 3,
+    stride: int = 1,
+) -> float:
+    """FLOP/s on TensorFlow of a `kernel` x `kernel` convolution channels->out_channels on size x
+    size maps, batch `batch`: forward, gradient of the input and of the kernel in one tf.function,
     timed over `iterations` calls after a warm-up call."""
     import tensorflow as tf
 
+    out_channels = out_channels or channels
     rng = tf.random.Generator.from_seed(0)
     x = rng.normal([batch, size, size, channels])
-    upstream = rng.normal([batch, size, size, channels])
-    kernel = tf.Variable(rng.normal([3, 3, channels, channels]) * 0.05)
+    upstream = rng.normal([batch, size // stride, size // stride, out_channels])
+    weights = tf.Variable(rng.normal([kernel, kernel, channels, out_channels]) * 0.05)
 
     @tf.function
     def step(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            y = tf.nn.conv2d(x, kernel, 1, "SAME")
-        dx, dkernel = tape.gradient(y, [x, kernel], output_gradients=upstream)
-        return tf.reduce_sum(y[0, 0, 0]) + tf.reduce_sum(dx[0, 0, 0]) + tf.reduce_sum(dkernel[0, 0])
+            y = tf.nn.conv2d(x, weights, stride, "SAME")
+        dx, dkernel = tape.gradient(y, [x, weights], output_gradients=upstream)
+        return tf.reduce_sum(y) + tf.reduce_sum(dx) + tf.reduce_sum(dkernel)
 
     float(step(x))  # trace + warm up
     start = time.perf_counter()
@@ -94,7 +121,39 @@ def conv_ceiling(batch: int, size: int, channels: int, iterations: int) -> float
         result = step(x)
     float(result)
     seconds = (time.perf_counter() - start) / iterations
-    return 3 * 2 * batch * size * size * channels * channels * 9 / seconds
+    return conv_flop(batch, size, channels, out_channels, kernel, stride) / seconds
+
+
+def conv_ceiling_jax(
+    batch: int, size: int, channels: int, out_channels: int, kernel: int, stride: int, iterations
+) -> float:
+    """The same convolution's FLOP/s on JAX (XLA:CPU): forward and `jax.vjp`'s two gradients in
+    one jitted function; the outputs are summed whole so XLA cannot skip any of them."""
+    import jax
+
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    x = jax.random.normal(keys[0], (batch, size, size, channels))
+    weights = jax.random.normal(keys[1], (kernel, kernel, channels, out_channels)) * 0.05
+    upstream = jax.random.normal(keys[2], (batch, size // stride, size // stride, out_channels))
+
+    def convolve(x, weights):
+        return jax.lax.conv_general_dilated(
+            x, weights, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+
+    @jax.jit
+    def step(x, weights):
+        y, pullback = jax.vjp(convolve, x, weights)
+        dx, dkernel = pullback(upstream)
+        return y.sum() + dx.sum() + dkernel.sum()
+
+    float(step(x, weights))  # compile + warm up
+    start = time.perf_counter()
+    for _ in range(iterations):
+        result = step(x, weights)
+    float(result)
+    seconds = (time.perf_counter() - start) / iterations
+    return conv_flop(batch, size, channels, out_channels, kernel, stride) / seconds
 
 
 def matmul_ceiling(n: int, iterations: int) -> float:
@@ -282,7 +341,9 @@ def jax_child(args) -> None:
     if keras.backend.backend() != "jax":
         sys.exit(f"the JAX child runs on Keras' {keras.backend.backend()!r} backend")
     result = time_painter(unet_config(args), args.jax_batch, args.steps, count_flops=False)
-    print(json.dumps({key: value for key, value in result.items() if key != "flops"}))
+    result = {key: value for key, value in result.items() if key != "flops"}
+    result["convs"] = [conv_ceiling_jax(*shape, args.ceiling_iterations) for _, *shape in CONVS]
+    print(json.dumps(result))
 
 
 def time_jax(args) -> dict:
@@ -290,6 +351,7 @@ def time_jax(args) -> dict:
     command = [sys.executable, __file__, "--jax-child", "--jax-batch", str(args.jax_batch)]
     command += ["--size", str(args.size), "--filters", str(args.filters)]
     command += ["--steps", str(args.steps), "--pool-size", str(args.pool_size)]
+    command += ["--ceiling-iterations", str(args.ceiling_iterations)]
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -372,10 +434,22 @@ def main() -> int:
     resnet_runs: dict[str, list[dict]] = {variant: [] for variant in variants}
     jax_runs: list[dict] = []
     conv_runs: list[float] = []
+    tf_conv_runs: list[list[float]] = [[] for _ in CONVS]
     matmul_runs: list[float] = []
     # Interleaved runs, medians: this machine is shared and noisy.
     for _ in range(args.repeats):
-        conv_runs.append(conv_ceiling(8, 64, 256, args.ceiling_iterations))
+        for index, (_, batch, size, cin, cout, kernel, stride) in enumerate(CONVS):
+            measured = conv_ceiling(
+                batch,
+                size,
+                cin,
+                args.ceiling_iterations,
+                out_channels=cout,
+                kernel=kernel,
+                stride=stride,
+            )
+            tf_conv_runs[index].append(measured)
+        conv_runs.append(tf_conv_runs[0][-1])
         matmul_runs.append(matmul_ceiling(2048, args.ceiling_iterations))
         for batch in painter_batches:
             if batch in starter_runs:
@@ -472,6 +546,14 @@ def main() -> int:
             line += f"; TF (XLA on) {xla_seconds * 1e3:.0f} ms/step: JAX/TF-XLA "
             line += f"{jax_seconds / xla_seconds:.2f}"
         print(line + " (ms/step ratios: < 1 = JAX faster)")
+        # Where the gap is: the same convolutions alone on each backend, no painter code.
+        for index, (name, *_) in enumerate(CONVS):
+            tf_rate = statistics.median(tf_conv_runs[index])
+            jax_rate = statistics.median(r["convs"][index] for r in jax_runs)
+            print(
+                f"    {name}, forward + backward: TF {tf_rate / 1e9:.1f} GFLOP/s, JAX (XLA:CPU) "
+                f"{jax_rate / 1e9:.1f} GFLOP/s: JAX/TF time {tf_rate / jax_rate:.2f}"
+            )
 
     print(
         "painter variant in the ratios (the fastest): "
