@@ -127,6 +127,10 @@ RECIPES: dict[str, dict] = {
         "overrides": {**QUALITY_RECIPE, "discriminator_layers": 2, "upsampling": "bilinear"},
         "decay": 0.0,
     },
+    "painter-const-d1-bilinear": {
+        "overrides": {**QUALITY_RECIPE, "discriminator_layers": 1, "upsampling": "bilinear"},
+        "decay": 0.0,
+    },
     # A shorter average (~100 steps): at 800 steps the 0.999 average still holds early weights.
     "painter-const-ema99": {"overrides": {**QUALITY_RECIPE, "ema_decay": 0.99}, "decay": 0.0},
 }
