@@ -408,6 +408,12 @@ def main() -> int:
         help="batch of the cpu-small ResNet step (the preset's 4; 0 = skip it)",
     )
     parser.add_argument(
+        "--preset-steps",
+        type=int,
+        default=20,
+        help="timed steps of the cpu-small preset itself, per variant (0 = skip it)",
+    )
+    parser.add_argument(
         "--ceiling-iterations", type=int, default=3, help="timed calls of each ceiling kernel"
     )
     parser.add_argument("--jax-child", action="store_true", help=argparse.SUPPRESS)
@@ -436,6 +442,8 @@ def main() -> int:
     if args.jax_batch and "auto" not in variants:
         painter_runs["auto", args.jax_batch] = []
     resnet_runs: dict[str, list[dict]] = {variant: [] for variant in variants}
+    preset_runs: dict[str, list[dict]] = {variant: [] for variant in variants}
+    preset_config = preset("cpu-small")
     jax_runs: list[dict] = []
     conv_runs: list[float] = []
     tf_conv_runs: list[list[float]] = [[] for _ in CONVS]
@@ -469,6 +477,16 @@ def main() -> int:
                 resnet_runs[variant].append(
                     time_painter(
                         resnet_config.replace(jit_compile=variant), args.resnet_batch, args.steps
+                    )
+                )
+        if args.preset_steps:
+            for variant in variants:
+                preset_runs[variant].append(
+                    time_painter(
+                        preset_config.replace(jit_compile=variant),
+                        preset_config.global_batch_size,
+                        args.preset_steps,
+                        count_flops=False,
                     )
                 )
         if args.jax_batch:
@@ -536,6 +554,21 @@ def main() -> int:
             "per step (each generator 3 batches with identity loss, 2 without; each "
             "discriminator 3) x 3 for forward + backward"
         )
+
+    if args.preset_steps:
+        # What XLA is worth to the cpu-small preset as it trains (its own recipe and sizes): steps
+        # gained per hour against the compile time it costs once.
+        base = statistics.median(r["seconds"] for r in preset_runs[variants[0]])
+        layers = preset_config.discriminator_layers
+        for variant in variants:
+            seconds = statistics.median(r["seconds"] for r in preset_runs[variant])
+            print(
+                f"  cpu-small preset as it trains ({preset_config.generator}, "
+                f"{preset_config.upsampling} upsampling, {layers}-layer PatchGAN, batch "
+                f"{preset_config.global_batch_size}), {VARIANTS[variant]}: {seconds * 1e3:.0f} "
+                f"ms/step ({base / seconds:.2f}x {variants[0]}; {3600 / seconds:.0f} steps an "
+                f"hour; first step {describe_first_steps(preset_runs[variant])} s)"
+            )
 
     if args.jax_batch:
         jax_seconds = statistics.median(r["seconds"] for r in jax_runs)
