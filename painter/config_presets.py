@@ -12,7 +12,9 @@ from typing import Any
 # FD at 64 px, equal steps, several seeds); the dataclass defaults stay the 2017 paper's.
 QUALITY_RECIPE: dict[str, Any] = {
     "generator": "unet",  # skip connections keep the photo's layout from the first steps
-    "upsampling": "resize",  # no checkerboard once the discriminator starts winning
+    # Bilinear x2 + conv: no checkerboard, and no 2-px lattice (nearest x2 painted one over skies in
+    # cpu-small's hour); style FD at 800 steps 0.87 / 0.86 against 1.13 / 0.78 (seeds 0 / 1)
+    "upsampling": "bilinear",
     "adversarial_loss": "bce",  # the starter's: beat LSGAN at equal steps here
     "pool_size": 0,  # the starter's: no history pool
     "cycle_weight": 5.0,  # half the paper's lambda: more room for the painting's texture
