@@ -54,8 +54,8 @@ _STARTER = {
     "adversarial_loss": "bce",
     "pool_size": 0,
 }
-# The painter rows were measured with nearest x2 before `QUALITY_RECIPE` took bilinear: they keep
-# it, so a stored result still names what was trained; the bilinear rows say so in their name.
+# The painter rows were measured with nearest x2: pinned here, so a stored result still names what
+# was trained whatever `QUALITY_RECIPE` becomes; the bilinear rows say so in their name.
 _PAINTER = {**QUALITY_RECIPE, "upsampling": "resize"}
 RECIPES: dict[str, dict] = {
     # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
