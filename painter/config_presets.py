@@ -14,7 +14,7 @@ QUALITY_RECIPE: dict[str, Any] = {
     "generator": "unet",  # skip connections keep the photo's layout from the first steps
     # Nearest x2 + conv: no checkerboard. "bilinear" also avoids the 2-px lattice nearest x2 painted
     # in cpu-small's hour and won at 800 steps (0.87 / 0.86 vs 1.13 / 0.78), but lost at 2,800
-    # (0.98 vs 0.62, one seed, its Monet D winning from step 2,200): not chosen until an hour says
+    # (0.98 vs 0.62, one seed, its Monet D winning from step 2,200): not chosen until an hour does
     "upsampling": "resize",
     "adversarial_loss": "bce",  # the starter's: beat LSGAN at equal steps here
     "pool_size": 0,  # the starter's: no history pool
