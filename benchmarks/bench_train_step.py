@@ -95,6 +95,7 @@ def conv_ceiling(
     out_channels: int | None = None,
     kernel: int = 3,
     stride: int = 1,
+    dtype: str = "float32",
 ) -> float:
     """FLOP/s on TensorFlow of a `kernel` x `kernel` convolution channels->out_channels on size x
     size maps, batch `batch`: forward, gradient of the input and of the kernel in one tf.function,
@@ -103,9 +104,11 @@ def conv_ceiling(
 
     out_channels = out_channels or channels
     rng = tf.random.Generator.from_seed(0)
-    x = rng.normal([batch, size, size, channels])
-    upstream = rng.normal([batch, size // stride, size // stride, out_channels])
-    weights = tf.Variable(rng.normal([kernel, kernel, channels, out_channels]) * 0.05)
+    x = tf.cast(rng.normal([batch, size, size, channels]), dtype)
+    upstream = tf.cast(rng.normal([batch, size // stride, size // stride, out_channels]), dtype)
+    weights = tf.Variable(
+        tf.cast(rng.normal([kernel, kernel, channels, out_channels]) * 0.05, dtype)
+    )
 
     @tf.function
     def step(x):
@@ -113,7 +116,8 @@ def conv_ceiling(
             tape.watch(x)
             y = tf.nn.conv2d(x, weights, stride, "SAME")
         dx, dkernel = tape.gradient(y, [x, weights], output_gradients=upstream)
-        return tf.reduce_sum(y) + tf.reduce_sum(dx) + tf.reduce_sum(dkernel)
+        total = tf.reduce_sum(y) + tf.reduce_sum(dx) + tf.reduce_sum(dkernel)
+        return tf.cast(total, tf.float32)
 
     float(step(x))  # trace + warm up
     start = time.perf_counter()
@@ -360,7 +364,31 @@ def time_jax(args) -> dict:
     return json.loads(lines[-1])
 
 
-VARIANTS = {"auto": "painter (auto)", "on": "painter (XLA on)", "off": "painter (XLA off)"}
+VARIANTS = {
+    "auto": "painter (auto)",
+    "on": "painter (XLA on)",
+    "off": "painter (XLA off)",
+    "bf16": "painter (auto, bfloat16)",
+}
+# Each variant's config overrides: jit_compile, and for "bf16" painter's mixed_precision (bfloat16
+# compute, float32 weights), which oneDNN runs on AVX512-BF16 / AMX units where the CPU has them.
+VARIANT_SETTINGS = {
+    "auto": {"jit_compile": "auto"},
+    "on": {"jit_compile": "on"},
+    "off": {"jit_compile": "off"},
+    "bf16": {"jit_compile": "auto", "mixed_precision": True},
+}
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (/proc/cpuinfo), empty where that cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
 
 def describe_steps(runs: list[dict]) -> str:
@@ -394,9 +422,10 @@ def main() -> int:
         "--jit-compile",
         nargs="+",
         choices=tuple(VARIANTS),
-        default=["auto", "on"],
-        help="painter's TF step variants (config.jit_compile): auto = Keras' choice (no XLA on "
-        "TF-CPU), on = XLA (compiles for a while first: reported apart), off",
+        default=None,
+        help="painter's TF step variants: auto = Keras' choice (no XLA on TF-CPU), on = XLA "
+        "(compiles for a while first: reported apart), off, bf16 = auto with mixed_precision "
+        "(bfloat16 compute). Default: auto on, and bf16 where the CPU has avx512_bf16",
     )
     parser.add_argument(
         "--jax-batch", type=int, default=4, help="batch of the JAX vs TF comparison (0 = skip it)"
@@ -425,6 +454,9 @@ def main() -> int:
     from painter.config import preset
 
     config = unet_config(args)
+    flags = cpu_flags()
+    if args.jit_compile is None:
+        args.jit_compile = ["auto", "on", *(["bf16"] if "avx512_bf16" in flags else [])]
     variants = list(dict.fromkeys(args.jit_compile))
     resnet_config = preset("cpu-small").replace(generator="resnet")
     # The TF side of JAX/TF: painter (auto) at the JAX batch, measured in the batch loop.
@@ -433,7 +465,8 @@ def main() -> int:
     print(
         f"bench_train_step: U-Net + PatchGAN at {args.size}px, filters {args.filters}, "
         f"pool {args.pool_size}, TensorFlow on {os.cpu_count()} CPUs; nominal peak "
-        f"{peak / 1e9:.0f} GFLOP/s"
+        f"{peak / 1e9:.0f} GFLOP/s; CPU flags: "
+        + (" ".join(sorted(f for f in flags if "bf16" in f or f.startswith("amx"))) or "no bf16")
     )
     starter_runs: dict[int, list[float]] = {batch: [] for batch in args.batches}
     painter_runs: dict[tuple[str, int], list[dict]] = {
@@ -446,6 +479,7 @@ def main() -> int:
     preset_config = preset("cpu-small")
     jax_runs: list[dict] = []
     conv_runs: list[float] = []
+    bf16_conv_runs: list[float] = []
     tf_conv_runs: list[list[float]] = [[] for _ in CONVS]
     matmul_runs: list[float] = []
     # Interleaved runs, medians: this machine is shared and noisy.
@@ -462,13 +496,20 @@ def main() -> int:
             )
             tf_conv_runs[index].append(measured)
         conv_runs.append(tf_conv_runs[0][-1])
+        if "bf16" in variants:
+            _, batch, size, cin, cout, kernel, stride = CONVS[0]
+            bf16_conv_runs.append(
+                conv_ceiling(
+                    batch, size, cin, args.ceiling_iterations, kernel=kernel, dtype="bfloat16"
+                )
+            )
         matmul_runs.append(matmul_ceiling(2048, args.ceiling_iterations))
         for batch in painter_batches:
             if batch in starter_runs:
                 starter_runs[batch].append(time_starter(config, batch, args.steps))
             for variant, runs_batch in painter_runs:
                 if runs_batch == batch:
-                    variant_config = config.replace(jit_compile=variant)
+                    variant_config = config.replace(**VARIANT_SETTINGS[variant])
                     painter_runs[variant, batch].append(
                         time_painter(variant_config, batch, args.steps)
                     )
@@ -476,14 +517,16 @@ def main() -> int:
             for variant in variants:
                 resnet_runs[variant].append(
                     time_painter(
-                        resnet_config.replace(jit_compile=variant), args.resnet_batch, args.steps
+                        resnet_config.replace(**VARIANT_SETTINGS[variant]),
+                        args.resnet_batch,
+                        args.steps,
                     )
                 )
         if args.preset_steps:
             for variant in variants:
                 preset_runs[variant].append(
                     time_painter(
-                        preset_config.replace(jit_compile=variant),
+                        preset_config.replace(**VARIANT_SETTINGS[variant]),
                         preset_config.global_batch_size,
                         args.preset_steps,
                         count_flops=False,
@@ -501,6 +544,13 @@ def main() -> int:
         f"{matmul_flops / 1e9:.1f} GFLOP/s; ceiling = {ceiling_kind} {ceiling / 1e9:.1f} GFLOP/s "
         f"= {ceiling / peak:.0%} of the nominal peak"
     )
+    if bf16_conv_runs:
+        bf16_flops = statistics.median(bf16_conv_runs)
+        print(
+            f"  the same conv in bfloat16 (oneDNN): {bf16_flops / 1e9:.1f} GFLOP/s = "
+            f"{bf16_flops / conv_flops:.2f}x float32 (the bfloat16 variant's percentages below are "
+            "of the float32 ceiling)"
+        )
 
     def painter_median(variant: str, batch: int) -> float:
         return statistics.median(r["seconds"] for r in painter_runs[variant, batch])
