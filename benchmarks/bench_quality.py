@@ -147,6 +147,21 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B, "diffaugment": "color,translation,cutout"},
         "decay": 0.0,
     },
+    # The best 800-step row (cycle 2.5) plus one more change, for more texture early on.
+    "d2b-c2.5-glr4": {
+        "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4},
+        "decay": 0.0,
+    },
+    "d2b-c2.5-lecam": {
+        "overrides": {**_D2B, "cycle_weight": 2.5, "lecam_weight": 0.1},
+        "decay": 0.0,
+    },
+    # cpu-small's hour plan (`--steps 5800`: 29 epochs of 200, the lr decayed over the last 15,
+    # what `epochs=0` planned for the hour unloaded) for the best 800-step row.
+    "hour-d2b-cycle2.5": {
+        "overrides": {**_D2B, "cycle_weight": 2.5},
+        "decay": 15 / 29,
+    },
 }
 DEFAULT_RECIPES = ("paper", "starter")
 
@@ -328,7 +343,7 @@ def load_results(path: Path) -> dict:
 
 def save_results(results: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")  # two benchmarks may save at once
     tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
 
