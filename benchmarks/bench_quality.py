@@ -162,6 +162,10 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B, "cycle_weight": 2.5},
         "decay": 15 / 29,
     },
+    "hour-d2b-c2.5-glr4": {
+        "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4},
+        "decay": 15 / 29,
+    },
 }
 DEFAULT_RECIPES = ("paper", "starter")
 
