@@ -9,6 +9,8 @@ PYTEST_ARGS ?=
 # once: the suite is dominated by a dozen end-to-end tests whose tracing and compiling use one core.
 PYTEST_WORKERS ?= 2
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+# The slowest tests, listed after each pass: where the suite's minutes go.
+DURATIONS := --durations=12
 
 .PHONY: demo serve test test-tf test-jax lint hooks bench bench-deps bench-quality clean venv notebook browser
 
@@ -65,10 +67,10 @@ notebook: $(STAMP)
 	$(PY) -m painter kaggle build --in-place
 
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PY) -m pytest -m backend $(XDIST) $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest -m backend $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 bench: bench-deps
 	$(PY) benchmarks/run_all.py
