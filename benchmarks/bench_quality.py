@@ -160,6 +160,10 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4},
         "decay": 0.0,
     },
+    "d2b-c2.5-glr8": {
+        "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 8e-4},
+        "decay": 0.0,
+    },
     "d2b-c2.5-lecam": {
         "overrides": {**_D2B, "cycle_weight": 2.5, "lecam_weight": 0.1},
         "decay": 0.0,
