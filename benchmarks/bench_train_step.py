@@ -275,11 +275,17 @@ def step_flops(model, config, batch: int) -> float:
     )
     # Each generator runs on 3 batches' worth with the identity loss (translate + identity in one
     # call of 2B, cycle), on 2 without it; each discriminator on 3 (real + pooled fake in one
-    # call, fake for the generator). Judging the fakes once does not change the count: it saves
-    # the forward pass at B, but the generators' gradient then flows back through all 2B.
+    # call, fake for the generator), or on 2 where the TF step judges the fakes once for both.
+    from painter.cyclegan.step import judges_fakes_once
+
     generator_passes = 3 if config.identity_weight > 0 else 2
+    discriminator_passes = 2 if judges_fakes_once(model) else 3
     train_factor = 3
-    return train_factor * batch * (generator_passes * generators + 3 * discriminators)
+    return (
+        train_factor
+        * batch
+        * (generator_passes * generators + discriminator_passes * discriminators)
+    )
 
 
 def time_painter(
