@@ -22,10 +22,8 @@ Also measured in the same run, interleaved with the steps (`--repeats`, medians)
   JAX/TF; and, to show where a gap is, two convolutions alone on both backends (TF's oneDNN vs
   XLA:CPU): the ceiling's and one shaped like the U-Net's layers at batch 2B = 8.
 - `--jit-compile auto on`: painter's TF step with Keras' choice (no XLA on a CPU-only TF) and with
-  XLA (`bf16`: bfloat16 compute; `twice`: each D also run on the fakes for the generators' loss,
-  as the step did before it judged them once). The first step's time (tracing + XLA compile +
-  one step) is printed apart from the per-step time. The `ratio painter/starter batch N` lines
-  use the fastest painter variant (named above; never `twice`).
+  XLA. The first step's time (tracing + XLA compile + one step) is printed apart from the per-step
+  time. The `ratio painter/starter batch N` lines use the fastest painter variant (named above).
 
     python benchmarks/bench_train_step.py                 # 64 px, filters 32, batch 1 and 4
     python benchmarks/bench_train_step.py --size 128 --filters 64 --steps 20
@@ -275,31 +273,15 @@ def step_flops(model, config, batch: int) -> float:
     )
     # Each generator runs on 3 batches' worth with the identity loss (translate + identity in one
     # call of 2B, cycle), on 2 without it; each discriminator on 3 (real + pooled fake in one
-    # call, fake for the generator), or on 2 where the TF step judges the fakes once for both.
-    from painter.cyclegan.step import judges_fakes_once
-
+    # call, fake for the generator).
     generator_passes = 3 if config.identity_weight > 0 else 2
-    discriminator_passes = 2 if judges_fakes_once(model) else 3
     train_factor = 3
-    return (
-        train_factor
-        * batch
-        * (generator_passes * generators + discriminator_passes * discriminators)
-    )
+    return train_factor * batch * (generator_passes * generators + 3 * discriminators)
 
 
-def time_painter(
-    config, batch: int, steps: int, count_flops: bool = True, judge_twice: bool = False
-) -> dict:
+def time_painter(config, batch: int, steps: int, count_flops: bool = True) -> dict:
     """painter's step through `model.fit` on the current Keras backend: seconds per step (after
-    the first two), the first step's seconds (tracing, XLA compile when on, one step), FLOPs.
-    `judge_twice`: the TF step as it was before it judged the fakes once (each D also called on
-    the fakes for the generators' loss), to measure what that saves in the same run."""
-    from unittest import mock
-
-    if judge_twice:
-        with mock.patch("painter.cyclegan.step.judges_fakes_once", return_value=False):
-            return time_painter(config, batch, steps, count_flops)
+    the first two), the first step's seconds (tracing, XLA compile when on, one step), FLOPs."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -387,7 +369,6 @@ VARIANTS = {
     "on": "painter (XLA on)",
     "off": "painter (XLA off)",
     "bf16": "painter (auto, bfloat16)",
-    "twice": "painter (auto, each D called twice)",
 }
 # Each variant's config overrides: jit_compile, and for "bf16" painter's mixed_precision (bfloat16
 # compute, float32 weights), which oneDNN runs on AVX512-BF16 / AMX units where the CPU has them.
@@ -396,7 +377,6 @@ VARIANT_SETTINGS = {
     "on": {"jit_compile": "on"},
     "off": {"jit_compile": "off"},
     "bf16": {"jit_compile": "auto", "mixed_precision": True},
-    "twice": {"jit_compile": "auto"},  # and judge_twice: the step before it judged fakes once
 }
 
 
@@ -445,9 +425,7 @@ def main() -> int:
         default=None,
         help="painter's TF step variants: auto = Keras' choice (no XLA on TF-CPU), on = XLA "
         "(compiles for a while first: reported apart), off, bf16 = auto with mixed_precision "
-        "(bfloat16 compute), twice = auto with each D also called on the fakes for the "
-        "generators (the step before it judged them once). Default: auto on, and bf16 where "
-        "the CPU has avx512_bf16",
+        "(bfloat16 compute). Default: auto on, and bf16 where the CPU has avx512_bf16",
     )
     parser.add_argument(
         "--jax-batch", type=int, default=4, help="batch of the JAX vs TF comparison (0 = skip it)"
@@ -533,9 +511,7 @@ def main() -> int:
                 if runs_batch == batch:
                     variant_config = config.replace(**VARIANT_SETTINGS[variant])
                     painter_runs[variant, batch].append(
-                        time_painter(
-                            variant_config, batch, args.steps, judge_twice=variant == "twice"
-                        )
+                        time_painter(variant_config, batch, args.steps)
                     )
         if args.resnet_batch:
             for variant in variants:
@@ -544,7 +520,6 @@ def main() -> int:
                         resnet_config.replace(**VARIANT_SETTINGS[variant]),
                         args.resnet_batch,
                         args.steps,
-                        judge_twice=variant == "twice",
                     )
                 )
         if args.preset_steps:
@@ -555,7 +530,6 @@ def main() -> int:
                         preset_config.global_batch_size,
                         args.preset_steps,
                         count_flops=False,
-                        judge_twice=variant == "twice",
                     )
                 )
         if args.jax_batch:
@@ -605,9 +579,7 @@ def main() -> int:
                 f"= {flops / seconds / peak:.1%} of the nominal peak, "
                 f"{flops / seconds / ceiling:.0%} of the measured ceiling"
             )
-        # "twice" is the step before a change, kept for the comparison: not painter's step.
-        candidates = [v for v in variants if v != "twice"] or variants
-        fastest[batch] = min(candidates, key=lambda v: painter_median(v, batch))
+        fastest[batch] = min(variants, key=lambda v: painter_median(v, batch))
         ratios[batch] = starter_seconds / painter_median(fastest[batch], batch)
 
     if args.resnet_batch:

@@ -8,9 +8,7 @@ One training step, on either backend:
      and larger calls fill a TPU's matrix units and halve the per-call overhead.
   2. Judge: D_monet(fake_monet) for the generator's loss, and D_monet on [real_monet; the image
      pool's answer] for the discriminator's loss (and the photo mirror images); with DiffAugment
-     every one of these inputs is augmented first. Where D would see the same fakes twice (no
-     pool, no DiffAugment, no spectral norm), the TF step judges [real_monet; fake_monet] once
-     for both losses.
+     every one of these inputs is augmented first.
   3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch;
      with LeCam, the discriminators' regulariser against their running averages.
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
@@ -38,22 +36,10 @@ POOLS = ("monet_pool", "photo_pool")
 STATE_LAYERS = ("diffaugment", "monet_lecam", "photo_lecam")
 
 
-def forward(
-    model: CycleGAN,
-    real_photo,
-    real_monet,
-    nets: dict[str, Callable[..., Any]],
-    share_judgements: bool = False,
-) -> dict:
+def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..., Any]]) -> dict:
     """Steps 1-2 of the plan. `nets[name](x)` runs a network (or a state layer); the
     `*_for_generator` discriminators are the same network, separated so JAX can differentiate
-    them apart.
-
-    `share_judgements`: where D would see the very same fakes twice (no pool, no DiffAugment, no
-    state D updates when called, such as spectral norm's), judge them once, D on [real; fake]
-    serving both losses. Exact for a backend that differentiates each total only with respect to
-    its own networks (TensorFlow's tape); JAX's single `value_and_grad` needs the generators'
-    copy of D apart, so it passes False."""
+    them apart."""
     real_photo = ops.cast(real_photo, "float32")
     real_monet = ops.cast(real_monet, "float32")
     batch = ops.shape(real_photo)[0]
@@ -74,22 +60,15 @@ def forward(
         fake_photo = nets["photo_generator"](real_monet)
     outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
     outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
-    if share_judgements and judges_fakes_once(model):
-        # One call per D, its fake half for both losses (the pool would only stop the gradient).
-        judged_monet = nets["monet_discriminator"](ops.concatenate([real_monet, fake_monet], 0))
-        judged_photo = nets["photo_discriminator"](ops.concatenate([real_photo, fake_photo], 0))
-        outputs["disc_fake_monet"] = judged_monet[batch:]
-        outputs["disc_fake_photo"] = judged_photo[batch:]
-    else:
-        augment = nets["diffaugment"]
-        outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](augment(fake_monet))
-        outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](augment(fake_photo))
-        judged_monet = nets["monet_discriminator"](
-            augment(ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0))
-        )
-        judged_photo = nets["photo_discriminator"](
-            augment(ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0))
-        )
+    augment = nets["diffaugment"]
+    outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](augment(fake_monet))
+    outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](augment(fake_photo))
+    judged_monet = nets["monet_discriminator"](
+        augment(ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0))
+    )
+    judged_photo = nets["photo_discriminator"](
+        augment(ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0))
+    )
     outputs["disc_real_monet"], outputs["disc_pooled_monet"] = halves(judged_monet)
     outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)
     if model.loss_settings.lecam_weight > 0:
@@ -100,15 +79,3 @@ def forward(
             outputs["disc_real_photo"], outputs["disc_pooled_photo"]
         )
     return outputs
-
-
-def judges_fakes_once(model: CycleGAN) -> bool:
-    """Whether the discriminators would see the same fakes for both losses and calling them is a
-    pure function of weights and images: no image pool, no DiffAugment (a fresh draw per call),
-    no variables a call updates (spectral norm's power iteration)."""
-    return (
-        model.pool_size == 0
-        and not model.diffaugment.policy
-        and not model.monet_discriminator.non_trainable_variables
-        and not model.photo_discriminator.non_trainable_variables
-    )

@@ -32,11 +32,7 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     nets["photo_discriminator_for_generator"] = model.photo_discriminator
     with tf.GradientTape(persistent=True) as tape:
         outputs = forward(
-            model,
-            real_photo,
-            real_monet,
-            {k: _training_call(v) for k, v in nets.items()},
-            share_judgements=True,  # the tape takes each total's gradient for its own networks
+            model, real_photo, real_monet, {k: _training_call(v) for k, v in nets.items()}
         )
         losses = cyclegan_losses(outputs, model.loss_settings, global_batch)
     generator_variables = model.generator_variables()
