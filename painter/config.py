@@ -73,6 +73,10 @@ class Config:
 
     # --- recipes beyond the paper (each off by default until measured: bench_quality.py) ------
     diffaugment: str = ""  # "color,translation,cutout" on every D input (Zhao 2020); "" = off
+    diffaugment_target: float = 0.0  # > 0: adaptive (ADA, Karras 2020; 0.6): p rises only as D
+    # memorises (E[sign D(real)] above it), so short runs train un-augmented; 0 = always augment
+    diffaugment_adjust_images: int = 2000  # real images over which p may move 0 -> 1: ADA's 500k
+    # is ~2% of its runs; 2,000 lets p answer within the ~2,200 steps 300 Monets take to memorise
     lecam_weight: float = 0.0  # LeCam regulariser of D (Tseng 2021): keeps D's outputs near EMAs
     spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
     ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off

@@ -77,6 +77,21 @@ def check_config(config: Config) -> None:
             f"`diffaugment` takes a comma-separated subset of {list(DIFFAUGMENT_POLICIES)} "
             f'(or "" for off). Received: {config.diffaugment!r}'
         )
+    if not 0.0 <= config.diffaugment_target < 1.0:
+        raise ConfigError(
+            "`diffaugment_target` must be in [0, 1) (0 = always augment; ADA uses 0.6). "
+            f"Received: {config.diffaugment_target!r}"
+        )
+    if config.diffaugment_target > 0 and not config.diffaugment_policy():
+        raise ConfigError(
+            f"`diffaugment_target` ({config.diffaugment_target}) adapts DiffAugment, which is off: "
+            'also set `diffaugment`, e.g. diffaugment="color,translation,cutout".'
+        )
+    if config.diffaugment_adjust_images <= 0:
+        raise ConfigError(
+            "`diffaugment_adjust_images` must be > 0. "
+            f"Received: {config.diffaugment_adjust_images!r}"
+        )
     if config.lecam_weight < 0:
         raise ConfigError(f"`lecam_weight` must be >= 0. Received: {config.lecam_weight!r}")
     if not 0.0 <= config.ema_decay < 1.0:

@@ -37,7 +37,8 @@ RUNS = {
     "jax-single": ("jax", ["--distribution", "single"]),
     "tensorflow-replicas": ("tensorflow", ["--distribution", "replicas"]),
     "jax-replicas": ("jax", ["--distribution", "replicas"]),
-    # DiffAugment, LeCam, spectral norm, the generator EMA and bilinear upsampling, all on.
+    # Adaptive DiffAugment (p at 0.5), LeCam, spectral norm, the generator EMA and bilinear
+    # upsampling, all on.
     "tensorflow-recipes": ("tensorflow", ["--distribution", "single", "--recipes"]),
     "jax-recipes": ("jax", ["--distribution", "single", "--recipes"]),
 }
@@ -91,7 +92,7 @@ def _assert_same_update(
 ) -> None:
     assert set(a) == set(b), label
     logs = [k for k in a if k.startswith("log/")]
-    assert len(logs) == 6, logs
+    assert len(logs) == (7 if "log/augment_probability" in a else 6), logs
     for key in logs:
         assert float(a[key]) == pytest.approx(float(b[key]), rel=LOSS_RTOL), f"{label}: {key}"
     checked = 0
@@ -140,11 +141,15 @@ def test_one_step_with_every_recipe_is_the_same_on_tensorflow_and_jax(runs):
         RECIPES_WEIGHT_ATOL,
         outlier_fraction=RECIPES_OUTLIER_FRACTION,
     )
-    # Each recipe's state moved, identically: DiffAugment drew 7 numbers for every discriminator
-    # input (B=4: 4 + 4 generated for the generators, 8 + 8 judged), LeCam updated its averages
-    # once, the EMA folded in one update; spectral norm's u vectors are compared above.
+    # Each recipe's state moved, identically: adaptive DiffAugment drew 7 + 3 numbers for every
+    # discriminator input (B=4: 4 + 4 generated for the generators, 8 + 8 judged) and moved
+    # both probabilities off 0.5 by one step (compared above, as is the logged one), LeCam updated
+    # its averages once, the EMA folded in one update; spectral norm's u vectors are compared
+    # above.
     for run in (tf_run, jax_run):
-        assert int(run["diffaugment/draws"]) == 7 * (4 + 4 + 8 + 8)
+        assert int(run["diffaugment/draws"]) == 10 * (4 + 4 + 8 + 8)
+        assert np.all(run["diffaugment/probability"] != 0.5)
+        assert float(run["log/augment_probability"]) == run["diffaugment/probability"][0]
         assert int(run["monet_lecam/count"]) == 1 and float(run["monet_lecam/real"]) != 0.0
         assert int(run["monet_generator_average/updates"]) == 1
     assert any("vector_u" in key for key in tf_run)

@@ -16,7 +16,15 @@ from painter.errors import ConfigError
 pytestmark = pytest.mark.backend
 
 RECIPES = dict(
-    diffaugment="color,translation,cutout", lecam_weight=0.5, spectral_norm=True, ema_decay=0.9
+    diffaugment="color,translation,cutout",
+    # Adaptive, quick to move (speed = batch / 16), and BCE (an untrained D's logits straddle its
+    # boundary, where LSGAN's outputs start below 0.5): p leaves 0 within the run's few steps.
+    adversarial_loss="bce",
+    diffaugment_target=0.01,
+    diffaugment_adjust_images=16,
+    lecam_weight=0.5,
+    spectral_norm=True,
+    ema_decay=0.9,
 )
 
 
@@ -96,6 +104,67 @@ def test_diffaugment_draws_fresh_deterministic_numbers_and_passes_gradients():
     # Differentiable: the generator learns through it (a zero gradient would stop it).
     grad = _gradient(lambda images: keras.ops.sum(DiffAugment(("translation",), seed=0)(images)), x)
     assert np.abs(grad).sum() > 0
+
+
+def test_adaptive_diffaugment_applies_each_policy_with_its_discriminators_probability():
+    from painter.cyclegan.diffaugment import (
+        ADAPTIVE_DRAWS_PER_IMAGE,
+        DiffAugment,
+        color,
+        cutout,
+        translate,
+    )
+    from painter.cyclegan.pool import hash_uniform
+
+    x = np.random.default_rng(8).uniform(-1, 1, (6, 16, 16, 3)).astype("float32")
+    layer = DiffAugment(seed=5, target=0.6, speed=0.25)
+    assert layer.adaptive and _np(layer.probability.value).tolist() == [0.0, 0.0]
+    np.testing.assert_array_equal(_np(layer(x, domain=0)), x)  # p starts at 0: nothing applies
+    layer.probability.assign(np.array([0.5, 0.0], "float32"))
+    draws = int(_np(layer.draws.value))
+    assert draws == 6 * ADAPTIVE_DRAWS_PER_IMAGE  # the first call drew 10 numbers per image
+    out = _np(layer(x, domain=0))
+    counter = draws + ADAPTIVE_DRAWS_PER_IMAGE * np.arange(6, dtype="int32")
+    u = [_np(hash_uniform(np.int32(5), counter + slot)) for slot in range(10)]
+    expected, applied = x.copy(), np.zeros((6, 3), bool)
+    for index, augment in enumerate(
+        (
+            lambda im: color(im, u[0], u[1], u[2]),
+            lambda im: translate(im, u[3], u[4]),
+            lambda im: cutout(im, u[5], u[6]),
+        )
+    ):
+        applied[:, index] = u[7 + index] < 0.5
+        expected = np.where(applied[:, index, None, None, None], _np(augment(expected)), expected)
+    assert 0 < applied.sum() < applied.size, "p = 0.5 applies some policies to some images"
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    np.testing.assert_array_equal(_np(layer(x, domain=1)), x)  # the photo D's p is still 0
+    with pytest.raises(ValueError, match="domain"):
+        layer(x, domain=2)
+
+
+def test_adaptive_probability_steps_by_the_share_of_real_patches_called_real():
+    from painter.cyclegan.diffaugment import DiffAugment
+    from painter.cyclegan.losses import decision_margin
+
+    layer = DiffAugment(seed=0, target=0.6, speed=0.25)
+    # LSGAN outputs, boundary 0.5: 7 of 8 patches called real -> r = (7 - 1) / 8 = 0.75 > 0.6.
+    lsgan = np.array([0.9, 0.7, 0.6, 0.8, 1.2, 0.51, 0.55, 0.1], "float32").reshape(2, 2, 2, 1)
+    assert float(_np(layer(decision_margin(lsgan, "lsgan"), domain=0, adapt=True))) == 0.25
+    assert float(_np(layer(decision_margin(lsgan, "lsgan"), domain=0, adapt=True))) == 0.5
+    # BCE logits, boundary 0: 6 of 8 -> r = 0.5 < 0.6: down, for the photo D only, clipped at 0.
+    bce = np.array([2.0, 0.1, 0.3, 1.0, -0.2, 0.4, -3.0, 0.9], "float32").reshape(2, 2, 2, 1)
+    assert float(_np(layer(decision_margin(bce, "bce"), domain=1, adapt=True))) == 0.0
+    assert float(_np(layer(decision_margin(bce, "bce"), domain=0, adapt=True))) == 0.25
+    for _ in range(6):  # four steps up reach 1; it stays there
+        layer(decision_margin(lsgan, "lsgan"), domain=0, adapt=True)
+    assert _np(layer.probability.value).tolist() == [1.0, 0.0]
+    restored = DiffAugment.from_config(layer.get_config())
+    assert (restored.target, restored.speed, restored.adaptive) == (0.6, 0.25, True)
+    with pytest.raises(ValueError, match="adaptive"):
+        DiffAugment(seed=0)(lsgan, domain=0, adapt=True)
+    with pytest.raises(ValueError, match="target"):
+        DiffAugment(target=1.0, speed=0.1)
 
 
 def _gradient(fn, x):
@@ -207,6 +276,8 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
     "field, value, message",
     [
         ("diffaugment", "color,zoom", "diffaugment"),
+        ("diffaugment_target", 1.0, "diffaugment_target"),
+        ("diffaugment_adjust_images", 0, "diffaugment_adjust_images"),
         ("lecam_weight", -0.1, "lecam_weight"),
         ("ema_decay", 1.0, "ema_decay"),
     ],
@@ -214,6 +285,11 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
 def test_bad_recipe_values_are_refused_by_name(field, value, message):
     with pytest.raises(ConfigError, match=message):
         preset("smoke").replace(**{field: value})
+
+
+def test_an_adaptive_target_without_diffaugment_says_to_switch_it_on():
+    with pytest.raises(ConfigError, match='diffaugment="color,translation,cutout"'):
+        preset("smoke").replace(diffaugment="", diffaugment_target=0.6)
 
 
 # --- a run with every recipe on -----------------------------------------------------------------
@@ -256,6 +332,13 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
     assert state.keys() == reference.keys()
     for key in ("diffaugment/draws", "monet_lecam/count", "monet_generator_average/updates"):
         assert int(state[key]) == int(reference[key]) > 0, key
+    probability = state["diffaugment/probability"]
+    assert np.any(probability > 0), probability  # p moved, so its resume is tested
+    np.testing.assert_array_equal(probability, reference["diffaugment/probability"])
+    # history.json logs the Monet D's p, the epoch's mean: in [0, 1], the same after a resume.
+    logged = unbroken.history["augment_probability"]
+    assert len(logged) == unbroken.epochs_done and all(0.0 <= p <= 1.0 for p in logged)
+    assert resumed.history["augment_probability"] == pytest.approx(logged, abs=1e-6)
     worst = max(
         float(np.max(np.abs(state[k].astype("float64") - reference[k])))
         for k in reference

@@ -12,6 +12,15 @@ on [-1, 1] images:
     translation:  shift by integers in [-H/8, H/8] (and W), zeros fill what enters
     cutout:       zero a square of half the side at a random centre
 
+Adaptive (Karras et al. 2020, "Training Generative Adversarial Networks with Limited Data", ADA):
+with `target` > 0 each policy is applied to each image with probability p (one p per
+discriminator: index 0 the Monet D's inputs, 1 the photo D's), and p follows the discriminator:
+after each step `layer(real_margins, domain=d, adapt=True)` moves p by +-`speed` as the
+overfitting heuristic r = E[sign(D(real) - decision boundary)] (the share of real patches D calls
+real, as -1..1) is above or below `target`, clipped to [0, 1]. p starts at 0: a short run that D
+cannot memorise trains un-augmented (DiffAugment slows the generator early), and augmentation
+rises only as D starts to memorise the few paintings. p is state (checkpointed, both backends).
+
 Random numbers come from the image pool's counter-based hash (`painter.cyclegan.pool.hash_uniform`)
 of (seed, draw number), with the draw count in a non-trainable variable: the same draws on
 TensorFlow and JAX (so both backends train identically), part of the checkpoint, and no
@@ -30,6 +39,9 @@ POLICIES = ("color", "translation", "cutout")
 TRANSLATION_RATIO = 0.125  # the paper's 1/8 of the side
 CUTOUT_RATIO = 0.5  # the paper's half of the side
 DRAWS_PER_IMAGE = 7  # brightness, saturation, contrast, shift y, shift x, cutout y, cutout x
+# Adaptive: one more uniform per policy per image (slots 7-9), whether each policy applies to it.
+ADAPTIVE_DRAWS_PER_IMAGE = DRAWS_PER_IMAGE + len(POLICIES)
+DOMAINS = 2  # one probability per discriminator: 0 = the Monet D's inputs, 1 = the photo D's
 
 
 @keras.saving.register_keras_serializable(package="painter")
@@ -40,14 +52,19 @@ class DiffAugment(keras.layers.Layer):
         policy: a sequence of "color", "translation", "cutout" (applied in that order); empty = the
             identity (the layer still owns its counters, so a checkpoint works either way).
         seed: seed of the random draws.
+        target: 0 = apply every policy to every image (the paper); > 0 = adaptive (ADA): the
+            value of r = E[sign(D(real) - boundary)] that p is steered to (ADA's 0.6).
+        speed: how far p moves per adaptation (one per step): batch / images for 0 -> 1.
 
     Example:
         >>> augment = DiffAugment(("color", "translation", "cutout"), seed=0)
-        >>> augment(keras.ops.zeros((2, 16, 16, 3))).shape
+        >>> augment(keras.ops.zeros((2, 16, 16, 3)), domain=0).shape
         (2, 16, 16, 3)
     """
 
-    def __init__(self, policy=POLICIES, seed: int = 0, **kwargs):
+    def __init__(
+        self, policy=POLICIES, seed: int = 0, target: float = 0.0, speed: float = 0.0, **kwargs
+    ):
         kwargs.setdefault("dtype", "float32")  # images and masks stay float32 under mixed precision
         super().__init__(**kwargs)
         policy = tuple(policy)
@@ -56,6 +73,12 @@ class DiffAugment(keras.layers.Layer):
             raise ValueError(f"`policy` takes names from {list(POLICIES)}. Received: {unknown}")
         self.policy = tuple(p for p in POLICIES if p in policy)  # the paper's order
         self.seed = int(seed)
+        self.target = float(target)
+        self.speed = float(speed)
+        if not 0.0 <= self.target < 1.0:
+            raise ValueError(f"`target` must be in [0, 1) (0 = not adaptive). Received: {target}")
+        if self.adaptive and not 0.0 < self.speed <= 1.0:
+            raise ValueError(f"`speed` must be in (0, 1] when adaptive. Received: {speed}")
         self.draws = self.add_weight(
             shape=(),
             initializer="zeros",
@@ -72,35 +95,81 @@ class DiffAugment(keras.layers.Layer):
             name="seed",
             aggregation="only_first_replica",
         )
+        # Not adaptive: 1 (every policy always applies); adaptive: starts at 0.
+        self.probability = self.add_weight(
+            shape=(DOMAINS,),
+            initializer=keras.initializers.Constant(0.0 if self.adaptive else 1.0),
+            dtype="float32",
+            trainable=False,
+            name="probability",
+            aggregation="only_first_replica",
+        )
         self.built = True  # every variable exists from construction on
 
-    def call(self, images, training=None):
+    @property
+    def adaptive(self) -> bool:
+        """Whether p follows the discriminators (ADA) instead of being 1."""
+        return bool(self.policy) and self.target > 0
+
+    def call(self, inputs, domain: int = 0, adapt: bool = False, training=None):
+        """`layer(images, domain=d)`: the images augmented for discriminator d (0 = Monet,
+        1 = photo). `layer(real_margins, domain=d, adapt=True)` (adaptive only): move that
+        discriminator's p by its outputs on real images measured from its decision boundary
+        (`painter.cyclegan.losses.decision_margin`), return the new p."""
         del training  # used only in training steps; augmenting is its whole point
-        images = ops.cast(images, "float32")
+        if not 0 <= domain < DOMAINS:
+            raise ValueError(f"`domain` must be 0 (Monet) or 1 (photo). Received: {domain}")
+        if adapt:
+            return self._adapt(inputs, domain)
+        images = ops.cast(inputs, "float32")
         if not self.policy:
             return images
         batch = ops.shape(images)[0]
+        stride = ADAPTIVE_DRAWS_PER_IMAGE if self.adaptive else DRAWS_PER_IMAGE
         draws = ops.convert_to_tensor(self.draws.value)
-        counter = draws + DRAWS_PER_IMAGE * ops.arange(batch, dtype="int32")
+        counter = draws + stride * ops.arange(batch, dtype="int32")
         seed = ops.convert_to_tensor(self.seed_state.value)
+        probability = ops.convert_to_tensor(self.probability.value)[domain]
 
         def uniform(slot: int):  # [B] uniforms in [0, 1), one per image
             return hash_uniform(seed, counter + slot)
 
+        def maybe(policy_index: int, augmented, original):
+            if not self.adaptive:
+                return augmented
+            applies = uniform(DRAWS_PER_IMAGE + policy_index) < probability  # [B]
+            return ops.where(ops.reshape(applies, (-1, 1, 1, 1)), augmented, original)
+
         if "color" in self.policy:
-            images = color(images, uniform(0), uniform(1), uniform(2))
+            images = maybe(0, color(images, uniform(0), uniform(1), uniform(2)), images)
         if "translation" in self.policy:
-            images = translate(images, uniform(3), uniform(4))
+            images = maybe(1, translate(images, uniform(3), uniform(4)), images)
         if "cutout" in self.policy:
-            images = cutout(images, uniform(5), uniform(6))
-        self.draws.assign(draws + DRAWS_PER_IMAGE * ops.cast(batch, "int32"))
+            images = maybe(2, cutout(images, uniform(5), uniform(6)), images)
+        self.draws.assign(draws + stride * ops.cast(batch, "int32"))
         return images
+
+    def _adapt(self, real_margins, domain: int):
+        if not self.adaptive:
+            raise ValueError("`adapt=True` needs an adaptive DiffAugment (`target` > 0).")
+        overfitting = ops.mean(ops.sign(ops.cast(real_margins, "float32")))  # r in [-1, 1]
+        step = self.speed * ops.sign(overfitting - self.target)
+        probabilities = ops.convert_to_tensor(self.probability.value)
+        updated = ops.clip(probabilities[domain] + ops.stop_gradient(step), 0.0, 1.0)
+        self.probability.assign(ops.where(ops.arange(DOMAINS) == domain, updated, probabilities))
+        return updated
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "policy": list(self.policy), "seed": self.seed}
+        return {
+            **super().get_config(),
+            "policy": list(self.policy),
+            "seed": self.seed,
+            "target": self.target,
+            "speed": self.speed,
+        }
 
 
 def _per_image(values):

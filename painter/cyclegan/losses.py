@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from keras import ops
 
 ADVERSARIAL_LOSSES = ("lsgan", "bce")
+# Where D's output turns from "generated" to "real": halfway between LSGAN's targets 0 and 1; a
+# BCE logit of 0. Adaptive DiffAugment counts the real patches D puts on the real side.
+DECISION_BOUNDARY = {"lsgan": 0.5, "bce": 0.0}
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ def discriminator_loss(real_logits, fake_logits, kind: str = "lsgan", label_smoo
         real = _bce_with_logits(1.0 - label_smoothing, real_logits)
         fake = _bce_with_logits(0.0, fake_logits)
     return 0.5 * (_per_example_mean(real) + _per_example_mean(fake))
+
+
+def decision_margin(logits, kind: str = "lsgan"):
+    """D's outputs measured from its decision boundary: > 0 where D says "real"."""
+    return ops.cast(logits, "float32") - DECISION_BOUNDARY[kind]
 
 
 def l1_loss(real, reconstructed):

@@ -20,7 +20,7 @@ from painter.cyclegan.losses import LOGGED_LOSSES, LossSettings
 from painter.cyclegan.optimizer import CycleGANOptimizers
 from painter.cyclegan.pool import ImagePool
 from painter.cyclegan.schedule import LinearDecaySchedule
-from painter.cyclegan.step import NETWORKS
+from painter.cyclegan.step import AUGMENT_PROBABILITY, NETWORKS
 from painter.cyclegan.step_jax import train_step_jax
 from painter.cyclegan.step_tensorflow import train_step_tensorflow
 
@@ -44,6 +44,9 @@ class CycleGAN(keras.Model):
         pool_size: generated images remembered per domain for the discriminators (0 = off).
         seed: seed of the pools' and DiffAugment's random choices.
         diffaugment: DiffAugment policies applied to every discriminator input (empty = off).
+        diffaugment_target: > 0 makes DiffAugment adaptive (ADA): each policy applies with a
+            probability p per discriminator, steered so E[sign D(real)] stays near the target.
+        diffaugment_speed: how far p moves per step when adaptive.
         ema_decay: > 0 keeps an exponential moving average of the Monet generator's weights;
             `painting_generator()` paints with it.
 
@@ -51,7 +54,8 @@ class CycleGAN(keras.Model):
         monet_gen_loss / photo_gen_loss: the adversarial term of G / F (unweighted);
         monet_disc_loss / photo_disc_loss: the halved discriminator losses;
         cycle_loss: L1(cycled_photo, real_photo) + L1(cycled_monet, real_monet) (before lambda);
-        identity_loss: L1(same_monet, real_monet) + L1(same_photo, real_photo) (before weights).
+        identity_loss: L1(same_monet, real_monet) + L1(same_photo, real_photo) (before weights);
+        augment_probability (adaptive DiffAugment only): the Monet D's augmentation probability.
     The generators minimise monet_gen + photo_gen + lambda * cycle + identity_weight * lambda *
     identity; the discriminators minimise monet_disc + photo_disc.
 
@@ -70,6 +74,8 @@ class CycleGAN(keras.Model):
         pool_size: int = 50,
         seed: int = 0,
         diffaugment=(),
+        diffaugment_target: float = 0.0,
+        diffaugment_speed: float = 0.0,
         ema_decay: float = 0.0,
         **kwargs,
     ):
@@ -83,7 +89,13 @@ class CycleGAN(keras.Model):
         self.seed = int(seed)
         self.monet_pool = ImagePool(pool_size, seed=seed, name="monet_pool")
         self.photo_pool = ImagePool(pool_size, seed=seed + 1, name="photo_pool")
-        self.diffaugment = DiffAugment(tuple(diffaugment), seed=seed + 2, name="diffaugment")
+        self.diffaugment = DiffAugment(
+            tuple(diffaugment),
+            seed=seed + 2,
+            target=diffaugment_target,
+            speed=diffaugment_speed,
+            name="diffaugment",
+        )
         self.monet_lecam = LeCamAverages(name="monet_lecam")
         self.photo_lecam = LeCamAverages(name="photo_lecam")
         self.ema_decay = float(ema_decay)
@@ -98,7 +110,8 @@ class CycleGAN(keras.Model):
                 average.assign(np.array(weight.numpy()))  # start as a copy of the weights
         self._painting_copy: keras.Model | None = None
         # Made here and listed in `metrics` so fit() resets them every epoch.
-        self.loss_trackers = [keras.metrics.Mean(name=name) for name in LOGGED_LOSSES]
+        logged = (*LOGGED_LOSSES, *((AUGMENT_PROBABILITY,) if self.diffaugment.adaptive else ()))
+        self.loss_trackers = [keras.metrics.Mean(name=name) for name in logged]
         self.loss_settings = LossSettings()
 
     # -- Keras plumbing -------------------------------------------------------------------------
@@ -243,6 +256,8 @@ class CycleGAN(keras.Model):
             pool_size=self.pool_size,
             seed=self.seed,
             diffaugment=list(self.diffaugment.policy),
+            diffaugment_target=self.diffaugment.target,
+            diffaugment_speed=self.diffaugment.speed,
             ema_decay=self.ema_decay,
         )
         return config
@@ -277,6 +292,9 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         pool_size=config.pool_size,
         seed=config.seed,
         diffaugment=config.diffaugment_policy(),
+        diffaugment_target=config.diffaugment_target,
+        # p may move 0 -> 1 over diffaugment_adjust_images real images, one move per step.
+        diffaugment_speed=min(1.0, config.global_batch_size / config.diffaugment_adjust_images),
         ema_decay=config.ema_decay,
     )
     model.build((None, config.image_size, config.image_size, 3))

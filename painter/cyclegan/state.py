@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
 
 
+# State added after checkpoints existed: a checkpoint without it resumes with the initial value.
+ADDED_LATER = frozenset({"diffaugment/probability"})
+
+
 def state_variables(model: CycleGAN) -> dict[str, Any]:
     """Stable name -> variable for everything a resumed run needs."""
     named = {}
@@ -57,9 +61,10 @@ def get_state(model: CycleGAN) -> dict[str, np.ndarray]:
 
 def set_state(model: CycleGAN, state: dict[str, np.ndarray]) -> None:
     """Restore what `get_state()` returned; missing/unexpected keys or shapes are a
-    ValueError."""
+    ValueError, except state in `ADDED_LATER`, which an older checkpoint lacks and which then
+    keeps the model's (freshly built: initial) value."""
     named = state_variables(model)
-    missing = sorted(set(named) - set(state))
+    missing = sorted(set(named) - set(state) - ADDED_LATER)
     unexpected = sorted(set(state) - set(named))
     if missing or unexpected:
         raise ValueError(
@@ -67,6 +72,7 @@ def set_state(model: CycleGAN, state: dict[str, np.ndarray]) -> None:
             f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). "
             "Was it saved with another architecture or pool_size?"
         )
+    named = {key: variable for key, variable in named.items() if key in state}
     for key, variable in named.items():
         value = np.asarray(state[key])
         if tuple(value.shape) != tuple(variable.shape):

@@ -8,7 +8,8 @@ One training step, on either backend:
      and larger calls fill a TPU's matrix units and halve the per-call overhead.
   2. Judge: D_monet(fake_monet) for the generator's loss, and D_monet on [real_monet; the image
      pool's answer] for the discriminator's loss (and the photo mirror images); with DiffAugment
-     every one of these inputs is augmented first.
+     every one of these inputs is augmented first; adaptive DiffAugment then moves each D's
+     augmentation probability by D's outputs on the real images (for the next step).
   3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch;
      with LeCam, the discriminators' regulariser against their running averages.
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from keras import ops
 
+from painter.cyclegan.losses import LossSettings, cyclegan_losses, decision_margin
+
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
 
@@ -34,6 +37,8 @@ POOLS = ("monet_pool", "photo_pool")
 # Layers whose non-trainable variables the step updates besides the pools (always built, so a
 # checkpoint's keys do not depend on whether DiffAugment or LeCam is switched on).
 STATE_LAYERS = ("diffaugment", "monet_lecam", "photo_lecam")
+MONET, PHOTO = 0, 1  # DiffAugment's domains: whose discriminator an input is for
+AUGMENT_PROBABILITY = "augment_probability"  # logged with adaptive DiffAugment: the Monet D's p
 
 
 def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..., Any]]) -> dict:
@@ -61,16 +66,26 @@ def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..
     outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
     outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
     augment = nets["diffaugment"]
-    outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](augment(fake_monet))
-    outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](augment(fake_photo))
+    outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](
+        augment(fake_monet, domain=MONET)
+    )
+    outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](
+        augment(fake_photo, domain=PHOTO)
+    )
     judged_monet = nets["monet_discriminator"](
-        augment(ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0))
+        augment(ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0), domain=MONET)
     )
     judged_photo = nets["photo_discriminator"](
-        augment(ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0))
+        augment(ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0), domain=PHOTO)
     )
     outputs["disc_real_monet"], outputs["disc_pooled_monet"] = halves(judged_monet)
     outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)
+    if model.diffaugment.adaptive:
+        kind = model.loss_settings.adversarial_loss
+        outputs[AUGMENT_PROBABILITY] = augment(
+            decision_margin(outputs["disc_real_monet"], kind), domain=MONET, adapt=True
+        )
+        augment(decision_margin(outputs["disc_real_photo"], kind), domain=PHOTO, adapt=True)
     if model.loss_settings.lecam_weight > 0:
         outputs["lecam_monet"] = nets["monet_lecam"](
             outputs["disc_real_monet"], outputs["disc_pooled_monet"]
@@ -79,3 +94,12 @@ def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..
             outputs["disc_real_photo"], outputs["disc_pooled_photo"]
         )
     return outputs
+
+
+def step_losses(outputs: dict, settings: LossSettings, global_batch) -> dict:
+    """Step 3's losses (`cyclegan_losses`), plus, with adaptive DiffAugment, the Monet
+    discriminator's augmentation probability after this step (logged beside the losses)."""
+    losses = cyclegan_losses(outputs, settings, global_batch)
+    if AUGMENT_PROBABILITY in outputs:
+        losses[AUGMENT_PROBABILITY] = outputs[AUGMENT_PROBABILITY]
+    return losses

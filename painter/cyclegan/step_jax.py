@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 import keras
 from keras import ops
 
-from painter.cyclegan.losses import cyclegan_losses
-from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward
+from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward, step_losses
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
@@ -87,9 +86,9 @@ def train_step_jax(model: CycleGAN, state, data):
         def stateless(name, these_weights=layer_weights):
             layer = getattr(model, name)
 
-            def run(*args):
+            def run(*args, **kwargs):
                 outputs, state[name] = layer.stateless_call(
-                    these_weights[name], state[name], *args, training=True
+                    these_weights[name], state[name], *args, training=True, **kwargs
                 )
                 return outputs
 
@@ -101,7 +100,7 @@ def train_step_jax(model: CycleGAN, state, data):
                 name, {**layer_weights, **discriminator_weights_for_generator}
             )
         outputs = forward(model, real_photo, real_monet, nets)
-        losses = cyclegan_losses(outputs, model.loss_settings, global_batch)
+        losses = step_losses(outputs, model.loss_settings, global_batch)
         total = losses["generator_total"] + losses["discriminator_total"]
         return total, (losses, state)
 

@@ -10,9 +10,16 @@ from keras import ops
 
 from painter.cyclegan.averages import LeCamAverages
 from painter.cyclegan.diffaugment import DiffAugment
-from painter.cyclegan.losses import LOGGED_LOSSES, cyclegan_losses
+from painter.cyclegan.losses import LOGGED_LOSSES
 from painter.cyclegan.pool import ImagePool
-from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward
+from painter.cyclegan.step import (
+    AUGMENT_PROBABILITY,
+    NETWORKS,
+    POOLS,
+    STATE_LAYERS,
+    forward,
+    step_losses,
+)
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
@@ -34,7 +41,7 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
         outputs = forward(
             model, real_photo, real_monet, {k: _training_call(v) for k, v in nets.items()}
         )
-        losses = cyclegan_losses(outputs, model.loss_settings, global_batch)
+        losses = step_losses(outputs, model.loss_settings, global_batch)
     generator_variables = model.generator_variables()
     discriminator_variables = model.discriminator_variables()
     generator_grads = tape.gradient(losses["generator_total"], generator_variables)
@@ -55,6 +62,8 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     if replicas > 1 and context is not None:
         # Each replica holds its share of the global mean; the sum is the global mean.
         logged = context.all_reduce(tf.distribute.ReduceOp.SUM, logged)
+    if AUGMENT_PROBABILITY in losses:  # not summed: every replica reads the same probability
+        logged[AUGMENT_PROBABILITY] = losses[AUGMENT_PROBABILITY]
     for tracker in model.loss_trackers:
         tracker.update_state(logged[tracker.name])
     return {tracker.name: tracker.result() for tracker in model.loss_trackers}

@@ -39,6 +39,10 @@ def fixed_state(template: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(zlib.crc32(key.encode()))
         if "optimizer/" in key or "_pool/" in key:
             state[key] = value  # fresh optimizer and empty pools, as built
+        elif key == "diffaugment/probability":
+            # Adaptive DiffAugment starts at 0 (nothing augmented): halfway, some images get
+            # each policy and some do not, and one step moves p (identically on both backends).
+            state[key] = np.full(value.shape, 0.5, value.dtype)
         elif key.endswith("gamma"):
             state[key] = (1.0 + rng.normal(0, 0.05, value.shape)).astype(value.dtype)
         else:
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.recipes:
         config = config.replace(
             diffaugment="color,translation,cutout",
+            diffaugment_target=0.6,
             lecam_weight=0.5,
             spectral_norm=True,
             ema_decay=0.9,
