@@ -84,4 +84,4 @@ bench-quality: bench-deps
 	$(PY) benchmarks/bench_quality.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) demo-workdir .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) demo-workdir .pytest_cache .ruff_cache .mypy_cache .cache
