@@ -87,6 +87,17 @@ def check_config(config: Config) -> None:
             f"`diffaugment_target` ({config.diffaugment_target}) adapts DiffAugment, which is off: "
             'also set `diffaugment`, e.g. diffaugment="color,translation,cutout".'
         )
+    if not 0.0 < config.diffaugment_max_probability <= 1.0:
+        raise ConfigError(
+            "`diffaugment_max_probability` must be in (0, 1] (1 = no ceiling; 0.6 keeps adaptive "
+            f"DiffAugment below where it leaks). Received: {config.diffaugment_max_probability!r}"
+        )
+    if config.diffaugment_max_probability < 1.0 and config.diffaugment_target <= 0:
+        raise ConfigError(
+            f"`diffaugment_max_probability` ({config.diffaugment_max_probability}) caps adaptive "
+            "DiffAugment's p, but `diffaugment_target` is 0 (always augment, p = 1): "
+            "also set diffaugment_target, e.g. 0.6."
+        )
     if config.diffaugment_adjust_images <= 0:
         raise ConfigError(
             "`diffaugment_adjust_images` must be > 0. "

@@ -161,6 +161,13 @@ def test_adaptive_probability_steps_by_the_share_of_real_patches_called_real():
     assert _np(layer.probability.value).tolist() == [1.0, 0.0]
     restored = DiffAugment.from_config(layer.get_config())
     assert (restored.target, restored.speed, restored.adaptive) == (0.6, 0.25, True)
+    # A ceiling: p climbs 0.25, 0.5 and then stops at 0.6, however long D keeps memorising.
+    capped = DiffAugment(seed=0, target=0.6, speed=0.25, max_probability=0.6)
+    climb = [float(_np(capped(lsgan - 0.5, domain=0, adapt=True))) for _ in range(4)]
+    np.testing.assert_allclose(climb, [0.25, 0.5, 0.6, 0.6])
+    assert DiffAugment.from_config(capped.get_config()).max_probability == 0.6
+    with pytest.raises(ValueError, match="max_probability"):
+        DiffAugment(target=0.6, speed=0.1, max_probability=0.0)
     with pytest.raises(ValueError, match="adaptive"):
         DiffAugment(seed=0)(lsgan, domain=0, adapt=True)
     with pytest.raises(ValueError, match="target"):
@@ -278,6 +285,8 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
         ("diffaugment", "color,zoom", "diffaugment"),
         ("diffaugment_target", 1.0, "diffaugment_target"),
         ("diffaugment_adjust_images", 0, "diffaugment_adjust_images"),
+        ("diffaugment_max_probability", 1.5, "diffaugment_max_probability"),
+        ("diffaugment_max_probability", 0.0, "diffaugment_max_probability"),
         ("lecam_weight", -0.1, "lecam_weight"),
         ("ema_decay", 1.0, "ema_decay"),
     ],
@@ -290,6 +299,13 @@ def test_bad_recipe_values_are_refused_by_name(field, value, message):
 def test_an_adaptive_target_without_diffaugment_says_to_switch_it_on():
     with pytest.raises(ConfigError, match='diffaugment="color,translation,cutout"'):
         preset("smoke").replace(diffaugment="", diffaugment_target=0.6)
+
+
+def test_a_ceiling_without_an_adaptive_target_says_to_set_one():
+    with pytest.raises(ConfigError, match="also set diffaugment_target"):
+        preset("smoke").replace(
+            diffaugment="color,translation,cutout", diffaugment_max_probability=0.6
+        )
 
 
 # --- a run with every recipe on -----------------------------------------------------------------

@@ -17,7 +17,11 @@ with `target` > 0 each policy is applied to each image with probability p (one p
 discriminator: index 0 the Monet D's inputs, 1 the photo D's), and p follows the discriminator:
 after each step `layer(real_margins, domain=d, adapt=True)` moves p by +-`speed` as the
 overfitting heuristic r = E[sign(D(real) - decision boundary)] (the share of real patches D calls
-real, as -1..1) is above or below `target`, clipped to [0, 1]. p starts at 0: a short run that D
+real, as -1..1) is above or below `target`, clipped to [0, `max_probability`]. The ceiling is there
+because translation's zero fill and cutout's black square are not invertible: ADA's paper finds such
+augmentations "leak" into the generated images once p passes ~0.8 (an hour of cpu-small at p ~0.87
+painted dark blots into the corners); with a ceiling of 0.6 each real image escapes each policy
+with a chance of at least 0.4, so D keeps seeing borders and squares that are not black. p starts at 0: a short run that D
 cannot memorise trains un-augmented (DiffAugment slows the generator early), and augmentation
 rises only as D starts to memorise the few paintings. p is state (checkpointed, both backends).
 
@@ -55,6 +59,7 @@ class DiffAugment(keras.layers.Layer):
         target: 0 = apply every policy to every image (the paper); > 0 = adaptive (ADA): the
             value of r = E[sign(D(real) - boundary)] that p is steered to (ADA's 0.6).
         speed: how far p moves per adaptation (one per step): batch / images for 0 -> 1.
+        max_probability: the ceiling of p when adaptive (1 = ADA as published).
 
     Example:
         >>> augment = DiffAugment(("color", "translation", "cutout"), seed=0)
@@ -63,7 +68,13 @@ class DiffAugment(keras.layers.Layer):
     """
 
     def __init__(
-        self, policy=POLICIES, seed: int = 0, target: float = 0.0, speed: float = 0.0, **kwargs
+        self,
+        policy=POLICIES,
+        seed: int = 0,
+        target: float = 0.0,
+        speed: float = 0.0,
+        max_probability: float = 1.0,
+        **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")  # images and masks stay float32 under mixed precision
         super().__init__(**kwargs)
@@ -75,10 +86,13 @@ class DiffAugment(keras.layers.Layer):
         self.seed = int(seed)
         self.target = float(target)
         self.speed = float(speed)
+        self.max_probability = float(max_probability)
         if not 0.0 <= self.target < 1.0:
             raise ValueError(f"`target` must be in [0, 1) (0 = not adaptive). Received: {target}")
         if self.adaptive and not 0.0 < self.speed <= 1.0:
             raise ValueError(f"`speed` must be in (0, 1] when adaptive. Received: {speed}")
+        if not 0.0 < self.max_probability <= 1.0:
+            raise ValueError(f"`max_probability` must be in (0, 1]. Received: {max_probability}")
         self.draws = self.add_weight(
             shape=(),
             initializer="zeros",
@@ -155,7 +169,9 @@ class DiffAugment(keras.layers.Layer):
         overfitting = ops.mean(ops.sign(ops.cast(real_margins, "float32")))  # r in [-1, 1]
         step = self.speed * ops.sign(overfitting - self.target)
         probabilities = ops.convert_to_tensor(self.probability.value)
-        updated = ops.clip(probabilities[domain] + ops.stop_gradient(step), 0.0, 1.0)
+        updated = ops.clip(
+            probabilities[domain] + ops.stop_gradient(step), 0.0, self.max_probability
+        )
         self.probability.assign(ops.where(ops.arange(DOMAINS) == domain, updated, probabilities))
         return updated
 
@@ -169,6 +185,7 @@ class DiffAugment(keras.layers.Layer):
             "seed": self.seed,
             "target": self.target,
             "speed": self.speed,
+            "max_probability": self.max_probability,
         }
 
 

@@ -47,6 +47,7 @@ class CycleGAN(keras.Model):
         diffaugment_target: > 0 makes DiffAugment adaptive (ADA): each policy applies with a
             probability p per discriminator, steered so E[sign D(real)] stays near the target.
         diffaugment_speed: how far p moves per step when adaptive.
+        diffaugment_max_probability: the ceiling of p when adaptive (1 = none).
         ema_decay: > 0 keeps an exponential moving average of the Monet generator's weights;
             `painting_generator()` paints with it.
 
@@ -76,6 +77,7 @@ class CycleGAN(keras.Model):
         diffaugment=(),
         diffaugment_target: float = 0.0,
         diffaugment_speed: float = 0.0,
+        diffaugment_max_probability: float = 1.0,
         ema_decay: float = 0.0,
         **kwargs,
     ):
@@ -94,6 +96,7 @@ class CycleGAN(keras.Model):
             seed=seed + 2,
             target=diffaugment_target,
             speed=diffaugment_speed,
+            max_probability=diffaugment_max_probability,
             name="diffaugment",
         )
         self.monet_lecam = LeCamAverages(name="monet_lecam")
@@ -258,6 +261,7 @@ class CycleGAN(keras.Model):
             diffaugment=list(self.diffaugment.policy),
             diffaugment_target=self.diffaugment.target,
             diffaugment_speed=self.diffaugment.speed,
+            diffaugment_max_probability=self.diffaugment.max_probability,
             ema_decay=self.ema_decay,
         )
         return config
@@ -295,6 +299,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         diffaugment_target=config.diffaugment_target,
         # p may move 0 -> 1 over diffaugment_adjust_images real images, one move per step.
         diffaugment_speed=min(1.0, config.global_batch_size / config.diffaugment_adjust_images),
+        diffaugment_max_probability=config.diffaugment_max_probability,
         ema_decay=config.ema_decay,
     )
     model.build((None, config.image_size, config.image_size, 3))
