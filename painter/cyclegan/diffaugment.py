@@ -21,9 +21,10 @@ real, as -1..1) is above or below `target`, clipped to [0, `max_probability`]. T
 because translation's zero fill and cutout's black square are not invertible: ADA's paper finds such
 augmentations "leak" into the generated images once p passes ~0.8 (an hour of cpu-small at p ~0.87
 painted dark blots into the corners); with a ceiling of 0.6 each real image escapes each policy
-with a chance of at least 0.4, so D keeps seeing borders and squares that are not black. p starts at 0: a short run that D
-cannot memorise trains un-augmented (DiffAugment slows the generator early), and augmentation
-rises only as D starts to memorise the few paintings. p is state (checkpointed, both backends).
+with a chance of at least 0.4, so D keeps seeing borders and squares that are not black. p starts
+at 0: a short run that D cannot memorise trains un-augmented (DiffAugment slows the generator
+early), and augmentation rises only as D starts to memorise the few paintings. p is state
+(checkpointed, both backends).
 
 Random numbers come from the image pool's counter-based hash (`painter.cyclegan.pool.hash_uniform`)
 of (seed, draw number), with the draw count in a non-trainable variable: the same draws on
