@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import TEST_XLA_FLAGS
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,6 +20,8 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
     ).strip()
+if "xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]:
+    os.environ["XLA_FLAGS"] += " " + TEST_XLA_FLAGS  # quick compiles (tests/helpers/__init__.py)
 
 # Many tests build and train the same tiny networks, each in its own process (xdist workers,
 # subprocesses), and a JAX test's minutes are mostly XLA compiling: the step, and even each

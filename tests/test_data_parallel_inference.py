@@ -15,6 +15,8 @@ import subprocess
 import sys
 import textwrap
 
+from helpers import xla_flags
+
 SCRIPT = textwrap.dedent(
     """
     import json, re, tempfile
@@ -81,7 +83,7 @@ def test_eight_devices_each_paint_their_share_and_the_zip_is_byte_identical(tmp_
         {
             "KERAS_BACKEND": "jax",
             "JAX_PLATFORMS": "cpu",
-            "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+            "XLA_FLAGS": xla_flags(8),
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
     )

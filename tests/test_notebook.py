@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import xla_flags
 from kaggle_stub import push_with_kaggle_cli
 from PIL import Image
 
@@ -276,7 +277,7 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
         env.update(
             {
                 "PAINTER_KAGGLE_INPUT": str(tmp_path / "input"),
-                "XLA_FLAGS": f"--xla_force_host_platform_device_count={REHEARSAL_DEVICES}",
+                "XLA_FLAGS": xla_flags(REHEARSAL_DEVICES),
                 "JAX_PLATFORMS": "cpu",
                 "PAINTER_DISTRIBUTION": "data_parallel",
             }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import xla_flags
 from test_budget import FakeClock
 
 from painter.config import preset
@@ -207,7 +208,7 @@ def test_on_8_jax_devices_iterations_are_exactly_epochs_times_steps(tmp_path):
         KERAS_BACKEND="jax",
         JAX_PLATFORMS="cpu",
         TF_CPP_MIN_LOG_LEVEL="2",
-        XLA_FLAGS="--xla_force_host_platform_device_count=8",
+        XLA_FLAGS=xla_flags(8),
     )
     tests = Path(__file__).resolve().parent
     done = subprocess.run(
