@@ -194,9 +194,9 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, **_ADA},
         "decay": 15 / 29,
     },
-    # Its hour painted dark corner blots once p passed 0.8 (translation's zero fill and cutout
-    # leaking): the same with p capped at 0.6, and the presets' recipe (nearest x2, cycle 5, the
-    # best hour so far, with a lattice) with the capped ADA.
+    # Its hour painted dark corner blots once p passed 0.8 (leaking, as ADA's paper calls it?):
+    # the same with p capped at 0.6, and the presets' recipe (nearest x2, cycle 5, the best hour
+    # so far, with a lattice) with the capped ADA.
     "hour-d2b-c2.5-glr4-ada60": {
         "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, **_ADA60},
         "decay": 15 / 29,

@@ -77,8 +77,8 @@ class Config:
     # memorises (E[sign D(real)] above it), so short runs train un-augmented; 0 = always augment
     diffaugment_adjust_images: int = 2000  # real images over which p may move 0 -> 1: ADA's 500k
     # is ~2% of its runs; 2,000 lets p answer within the ~2,200 steps 300 Monets take to memorise
-    diffaugment_max_probability: float = 1.0  # ceiling of the adaptive p: translation's zero fill
-    # and cutout are not invertible and leak into paintings (dark corner blots) above p ~0.8 (ADA)
+    diffaugment_max_probability: float = 1.0  # ceiling of the adaptive p; 1 = ADA as published
+    # (capped at 0.6, cpu-small's hour scored 1.06 against 0.61: D memorised again, blots grew)
     lecam_weight: float = 0.0  # LeCam regulariser of D (Tseng 2021): keeps D's outputs near EMAs
     spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
     ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off

@@ -17,14 +17,13 @@ with `target` > 0 each policy is applied to each image with probability p (one p
 discriminator: index 0 the Monet D's inputs, 1 the photo D's), and p follows the discriminator:
 after each step `layer(real_margins, domain=d, adapt=True)` moves p by +-`speed` as the
 overfitting heuristic r = E[sign(D(real) - decision boundary)] (the share of real patches D calls
-real, as -1..1) is above or below `target`, clipped to [0, `max_probability`]. The ceiling is there
-because translation's zero fill and cutout's black square are not invertible: ADA's paper finds such
-augmentations "leak" into the generated images once p passes ~0.8 (an hour of cpu-small at p ~0.87
-painted dark blots into the corners); with a ceiling of 0.6 each real image escapes each policy
-with a chance of at least 0.4, so D keeps seeing borders and squares that are not black. p starts
-at 0: a short run that D cannot memorise trains un-augmented (DiffAugment slows the generator
-early), and augmentation rises only as D starts to memorise the few paintings. p is state
-(checkpointed, both backends).
+real, as -1..1) is above or below `target`, clipped to [0, `max_probability`] (1 unless set:
+translation's zero fill and cutout are not invertible, and ADA's paper finds such augmentations
+leak into the generated images above p ~0.8; but capped at 0.6 cpu-small's hour did worse, its
+Monet D memorising again and dark blots spreading, so the ceiling is an option, not a default).
+p starts at 0: a short run that D cannot memorise trains un-augmented (DiffAugment slows the
+generator early), and augmentation rises only as D starts to memorise the few paintings. p is
+state (checkpointed, both backends).
 
 Random numbers come from the image pool's counter-based hash (`painter.cyclegan.pool.hash_uniform`)
 of (seed, draw number), with the draw count in a non-trainable variable: the same draws on
