@@ -78,7 +78,7 @@ class Config:
     diffaugment_adjust_images: int = 2000  # real images over which p may move 0 -> 1: ADA's 500k
     # is ~2% of its runs; 2,000 lets p answer within the ~2,200 steps 300 Monets take to memorise
     diffaugment_max_probability: float = 1.0  # ceiling of the adaptive p; 1 = ADA as published
-    # (capped at 0.6, cpu-small's hour scored 1.06 against 0.61: D memorised again, blots grew)
+    # (capped at 0.6 the bilinear recipe's hour scored 1.06 against 0.61: its Monet D kept winning)
     lecam_weight: float = 0.0  # LeCam regulariser of D (Tseng 2021): keeps D's outputs near EMAs
     spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
     ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off

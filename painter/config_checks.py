@@ -89,8 +89,8 @@ def check_config(config: Config) -> None:
         )
     if not 0.0 < config.diffaugment_max_probability <= 1.0:
         raise ConfigError(
-            "`diffaugment_max_probability` must be in (0, 1] (1 = no ceiling; 0.6 keeps adaptive "
-            f"DiffAugment below where it leaks). Received: {config.diffaugment_max_probability!r}"
+            "`diffaugment_max_probability` must be in (0, 1] (1 = no ceiling, "
+            f"as ADA publishes it). Received: {config.diffaugment_max_probability!r}"
         )
     if config.diffaugment_max_probability < 1.0 and config.diffaugment_target <= 0:
         raise ConfigError(

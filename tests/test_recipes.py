@@ -163,7 +163,8 @@ def test_adaptive_probability_steps_by_the_share_of_real_patches_called_real():
     assert (restored.target, restored.speed, restored.adaptive) == (0.6, 0.25, True)
     # A ceiling: p climbs 0.25, 0.5 and then stops at 0.6, however long D keeps memorising.
     capped = DiffAugment(seed=0, target=0.6, speed=0.25, max_probability=0.6)
-    climb = [float(_np(capped(lsgan - 0.5, domain=0, adapt=True))) for _ in range(4)]
+    margins = decision_margin(lsgan, "lsgan")
+    climb = [float(_np(capped(margins, domain=0, adapt=True))) for _ in range(4)]
     np.testing.assert_allclose(climb, [0.25, 0.5, 0.6, 0.6])
     assert DiffAugment.from_config(capped.get_config()).max_probability == 0.6
     with pytest.raises(ValueError, match="max_probability"):

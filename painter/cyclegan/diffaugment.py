@@ -19,8 +19,8 @@ after each step `layer(real_margins, domain=d, adapt=True)` moves p by +-`speed`
 overfitting heuristic r = E[sign(D(real) - decision boundary)] (the share of real patches D calls
 real, as -1..1) is above or below `target`, clipped to [0, `max_probability`] (1 unless set:
 translation's zero fill and cutout are not invertible, and ADA's paper finds such augmentations
-leak into the generated images above p ~0.8; but capped at 0.6 cpu-small's hour did worse, its
-Monet D memorising again and dark blots spreading, so the ceiling is an option, not a default).
+leak into the generated images above p ~0.8; but capped at 0.6 the bilinear recipe's hour did
+worse, its Monet D winning and dark blots spreading, so the ceiling is an option, not a default).
 p starts at 0: a short run that D cannot memorise trains un-augmented (DiffAugment slows the
 generator early), and augmentation rises only as D starts to memorise the few paintings. p is
 state (checkpointed, both backends).
