@@ -19,8 +19,10 @@ reported; the last line is `ratio painter/starter: R, painter/floor: F`.
     python benchmarks/bench_submission.py --generator resnet --limit 200     # the real ResNet
     python benchmarks/bench_submission.py --limit 100 --repeats 1  # a quick check
 
-`--generator conv` measures the writer itself (inference is nearly free); `--generator resnet`
-is the kaggle-tpu config's 9-block ResNet (float32 on CPU unless --bf16), where inference dominates.
+`--generator conv` is the cheap generator (one 1x1 convolution and tanh: still ~0.7 ms of CPU an
+image on XLA:CPU, half the floor's whole decode + encode); `--generator identity` paints nothing,
+so what is measured against the floor is the writer itself; `--generator resnet` is the kaggle-tpu
+config's 9-block ResNet (float32 on CPU unless --bf16), where inference dominates.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def build_generator(kind: str, bf16: bool):
     import keras
 
     keras.utils.set_random_seed(0)
+    if kind == "identity":
+        # No work at all: what is left is the writer itself (read, uint8 <-> model range,
+        # encode, check, zip) against the floor's read + encode + zip.
+        inputs = keras.Input((None, None, 3))
+        return keras.Model(inputs, keras.layers.Identity()(inputs), name="identity_generator")
     if kind in ("conv", "conv3"):
         # conv: one 1x1 convolution, nearly free, so the figures are the writer's own; conv3:
         # one 3x3 convolution (on CPU a 3-channel 3x3 conv costs ~3 ms per 256x256 image).
@@ -227,7 +234,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     data = Path(os.environ.get("PAINTER_DATA_DIR", DEFAULT_DATA))
     parser.add_argument("--photos", type=Path, default=data / "photo_jpg")
-    parser.add_argument("--generator", choices=("conv", "conv3", "resnet"), default="conv")
+    parser.add_argument(
+        "--generator", choices=("identity", "conv", "conv3", "resnet"), default="conv"
+    )
     parser.add_argument("--limit", type=int, default=None, help="time the first N photos only")
     parser.add_argument(
         "--starter-limit",

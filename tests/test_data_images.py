@@ -77,6 +77,39 @@ def test_read_header_reports_the_displayed_size(tmp_path):
         images.read_header(save(tmp_path / "e.bmp", gradient(4, 4)))
 
 
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [
+        ("RGB", {}),
+        ("L", {}),
+        ("RGB", {"progressive": True}),
+        ("RGB", {"quality": 50, "subsampling": 0, "comment": "a comment segment"}),
+        ("RGB", {"exif": "upright"}),
+        ("RGB", {"exif": "rotated"}),
+        ("CMYK", {}),
+    ],
+)
+def test_read_header_from_markers_agrees_with_pillow(tmp_path, mode, options):
+    # The fast path (jpeg_frame) must give what Pillow would, from a path or from bytes.
+    exif = options.pop("exif", None)
+    if exif is not None:
+        options["exif"] = rotated_exif(6 if exif == "rotated" else 1)
+    path = save(tmp_path / "a.jpg", gradient(20, 36), mode=mode, **options)
+    expected = images._read_header_pillow(path)
+    assert images.read_header(path) == expected == images.read_header(path.read_bytes())
+    assert (expected.width, expected.height) == ((20, 36) if exif == "rotated" else (36, 20))
+
+
+def test_jpeg_frame_reads_the_frame_and_refuses_what_is_not_a_jpeg(tmp_path):
+    data = save(tmp_path / "a.jpg", gradient(12, 20), exif=rotated_exif(3)).read_bytes()
+    frame = images.jpeg_frame(data)
+    assert frame == images.JpegFrame(width=20, height=12, channels=3, precision=8, exif=True)
+    assert images.jpeg_frame(data[:20]) is None  # cut short before the frame
+    assert images.jpeg_frame(data[:2] + b"\x00" + data[3:]) is None  # a broken marker
+    png = save(tmp_path / "a.png", gradient(4, 4)).read_bytes()
+    assert images.jpeg_frame(png) is None
+
+
 def test_check_size_names_a_too_small_image(tmp_path):
     header = images.read_header(save(tmp_path / "a.png", gradient(20, 30)))
     assert images.check_size(header, 20) is None and images.check_size(header, None) is None
@@ -140,6 +173,18 @@ def test_encode_jpeg_round_trips_within_compression_error():
         assert image.format == "JPEG" and image.size == (16, 16)
         decoded = np.asarray(image.convert("RGB")).astype(int)
     assert np.abs(decoded - pixels).mean() < 3
+
+
+@pytest.mark.parametrize("quality", [75, 95])
+def test_encode_jpeg_paints_the_pixels_pillows_encoder_would(quality):
+    # The writer encodes with TensorFlow's codec for speed; the paintings must not change.
+    pixels = np.random.default_rng(quality).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    pixels[:, :20] = gradient(24, 20)  # smooth and noisy halves
+    pillow = io.BytesIO()
+    Image.fromarray(pixels).save(pillow, format="JPEG", quality=quality)
+    ours = np.asarray(Image.open(io.BytesIO(images.encode_jpeg(pixels, quality))))
+    theirs = np.asarray(Image.open(pillow))
+    np.testing.assert_array_equal(ours, theirs)
 
 
 @pytest.mark.parametrize(("height", "width", "size"), [(10, 30, 10), (40, 60, 20), (33, 21, 16)])

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from painter.cli import main
-from painter.submission.validate import validate_submission
+from painter.submission.validate import jpeg_header, validate_submission
 
 
 def _image_bytes(size=(16, 16), mode="RGB", image_format="JPEG") -> bytes:
@@ -64,11 +64,41 @@ def test_valid_zip_passes(tmp_path):
         (("folder/", b""), "a folder"),
     ],
 )
-def test_each_violation_is_reported_naming_the_entry(tmp_path, bad_entry, expected):
-    report = _validate(_zip(tmp_path / "images.zip", [*_good(3), bad_entry]))
+@pytest.mark.parametrize("decode", [True, False])
+def test_each_violation_is_reported_naming_the_entry(tmp_path, bad_entry, expected, decode):
+    report = _validate(_zip(tmp_path / "images.zip", [*_good(3), bad_entry]), decode=decode)
     assert not report.ok
     assert len(report.violations) == 1, report.violations
     assert report.violations[0].startswith(bad_entry[0]) and expected in report.violations[0]
+
+
+def test_contents_false_checks_the_directory_only(tmp_path):
+    entries = [*_good(3), ("png_inside.jpg", _image_bytes(image_format="PNG"))]
+    assert _validate(_zip(tmp_path / "images.zip", entries), contents=False).ok
+    report = _validate(_zip(tmp_path / "more.zip", [*entries, ("x.txt", b"")]), contents=False)
+    assert report.violations == ["x.txt: not a .jpg file; the archive must hold only .jpg files"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"progressive": True}, {"exif": Image.Exif()}, {"quality": 50, "subsampling": 0}],
+)
+def test_jpeg_header_reads_what_pil_reads(options):
+    pixels = np.random.default_rng(1).integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    exif = options.pop("exif", None)
+    if exif is not None:
+        exif[0x010E] = "a painting"  # an APP1 segment before the frame
+        options["exif"] = exif
+    Image.fromarray(pixels).save(buffer, format="JPEG", **options)
+    data = buffer.getvalue()
+    assert jpeg_header(data) == (20, 12, 3)
+    assert jpeg_header(data[:-2]) is None  # no end-of-image marker: cut short
+    gray = io.BytesIO()
+    Image.fromarray(pixels[..., 0]).save(gray, format="JPEG")
+    assert jpeg_header(gray.getvalue()) == (20, 12, 1)
+    broken = data[:2] + b"\x00" + data[3:]  # the first marker after SOI no longer a marker
+    assert jpeg_header(broken) is None
 
 
 def test_duplicate_names_too_few_and_too_many(tmp_path):

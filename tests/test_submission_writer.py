@@ -135,6 +135,15 @@ def test_exception_midway_leaves_no_output_and_no_temp_file(tmp_path):
     assert (tmp_path / "images.zip").read_bytes() == b"previous"
 
 
+def test_a_painting_of_the_wrong_size_is_refused_naming_it(tmp_path):
+    def halves(batch):  # a generator that paints at half the photo's size
+        return batch[:, ::2, ::2]
+
+    with pytest.raises(SubmissionError, match=r"photo000\.jpg: 8x8 pixels, not 16x16"):
+        _write(tmp_path, generator=halves)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_too_few_photos_refused_with_advice(tmp_path):
     with pytest.raises(SubmissionError, match="fewer than the 20 images.*fill_to=20"):
         _write(tmp_path, min_count=20)
@@ -308,6 +317,10 @@ class _FakeClock:
         self.advance(self.ENCODE)
         return b"jpeg"
 
+    def check_image(self, name, data, image_size, *, decode):  # the writer's check per image
+        assert not decode and image_size == SIZE
+        self.advance(self.HEADER)
+
     def open_image(self, stream):
         clock = self
 
@@ -317,11 +330,6 @@ class _FakeClock:
 
             def __exit__(self, *exc_info):
                 return False
-
-            @property
-            def size(self):  # the writer's validation: a header per image
-                clock.advance(clock.HEADER)
-                return (SIZE, SIZE)
 
             def load(self):  # reading a photo: a decode per image
                 clock.advance(clock.DECODE)
@@ -334,10 +342,11 @@ def test_estimate_is_warm_up_plus_batches_times_the_measured_batch(monkeypatch):
     monkeypatch.setattr(estimate, "time", types.SimpleNamespace(perf_counter=clock))
     monkeypatch.setattr(estimate, "predictor", clock.predictor)
     monkeypatch.setattr(estimate, "encode_jpeg", clock.encode_jpeg)
+    monkeypatch.setattr(estimate, "check_image", clock.check_image)
     monkeypatch.setattr(estimate, "Image", types.SimpleNamespace(open=clock.open_image))
     batch = 4
     # One batch: its inference (the mean of the timed batches), and per image an encode, a
-    # header read (validation) and a decode (reading the photo).
+    # marker check (the writer's) and a decode (reading the photo).
     per_batch = clock.INFER + batch * (clock.ENCODE + clock.HEADER + clock.DECODE)
 
     def seconds(photo_count: int) -> float:

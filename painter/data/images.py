@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,12 @@ JPEG_QUALITY = 95
 _ORIENTATION_TAG = 0x0112
 # Modes TensorFlow decodes to the same RGB pixels as Pillow's convert("RGB").
 _TF_DECODABLE_MODES = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "L")}
+JPEG_START = b"\xff\xd8"  # start-of-image marker: the first two bytes of every JPEG
+# Start-of-frame markers (baseline, extended, progressive, lossless; Huffman or arithmetic coded):
+# the frame header that follows holds the image's height, width and channel count.
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # less DHT, JPG and DAC
+JPEG_MODES = {1: "L", 3: "RGB"}  # Pillow's mode for an 8-bit JPEG of 1 or 3 channels
+_HEADER_BYTES = 1 << 16  # enough for the markers before the frame of a JPEG without EXIF
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,69 @@ def _channels(mode: str) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class JpegFrame:
+    """A JPEG's frame header, read without decoding (`jpeg_frame`)."""
+
+    width: int
+    height: int
+    channels: int
+    precision: int  # bits per sample: 8 for nearly every JPEG
+    exif: bool  # an APP1 Exif segment before the frame (it may rotate the image)
+
+
+def jpeg_frame(data: bytes) -> JpegFrame | None:
+    """The frame header of the JPEG starting `data`, or None when `data` does not start with a
+    JPEG's markers up to its frame (not a JPEG, a broken marker, or cut short before the frame).
+
+    Walks only the few markers before the frame (each says its length): ~10 microseconds, where
+    opening the image with Pillow takes ~0.1-0.3 ms (7,000 photos: 0.1 s instead of 1-2 s)."""
+    if data[:2] != JPEG_START:
+        return None
+    at, exif = 2, False
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            at += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+        elif marker in _JPEG_FRAMES:
+            if at + 10 > len(data):
+                return None
+            precision, height, width, channels = struct.unpack_from(">BHHB", data, at + 4)
+            return JpegFrame(width, height, channels, precision, exif)
+        else:
+            (length,) = struct.unpack_from(">H", data, at + 2)
+            if length < 2:
+                return None
+            exif = exif or (marker == 0xE1 and data[at + 4 : at + 10] == b"Exif\x00\x00")
+            at += 2 + length
+    return None
+
+
 def read_header(data: bytes | str | os.PathLike) -> ImageHeader:
     """Parse an image's header (no pixel decoding). Raises ValueError when the bytes are not a
-    JPEG or PNG image."""
+    JPEG or PNG image.
+
+    A plain JPEG (8-bit, 1 or 3 channels, no EXIF) is read from its markers (`jpeg_frame`),
+    10x faster; anything else (PNG, CMYK, EXIF that may rotate it) by Pillow."""
+    if isinstance(data, bytes):
+        head = data
+    else:
+        try:
+            with open(data, "rb") as file:
+                head = file.read(_HEADER_BYTES)
+        except OSError as error:
+            raise ValueError(f"unreadable image: {error}") from None
+    frame = jpeg_frame(head)
+    if frame is not None and frame.precision == 8 and not frame.exif and frame.channels in (1, 3):
+        return ImageHeader("JPEG", JPEG_MODES[frame.channels], frame.width, frame.height, 1)
+    return _read_header_pillow(data)
+
+
+def _read_header_pillow(data: bytes | str | os.PathLike) -> ImageHeader:
     try:
         stream = io.BytesIO(data) if isinstance(data, bytes) else data
         with Image.open(stream) as image:
@@ -163,12 +230,16 @@ def to_uint8(images: Any) -> np.ndarray:
 
 
 def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    """uint8 [H, W, 3] -> JPEG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8), "RGB").save(
-        buffer, format="JPEG", quality=quality
-    )
-    return buffer.getvalue()
+    """uint8 [H, W, 3] -> JPEG bytes, encoded by TensorFlow's libjpeg-turbo on the CPU.
+
+    The same pixels as Pillow's encoder at the same quality (both 4:2:0 chroma), only the header
+    differs; chosen because it encoded the 256 px photos 1.6x faster than Pillow on this
+    project's CPUs (`benchmarks/bench_submission.py`), and, like Pillow, it releases the GIL, so
+    a thread pool encodes on every core (the submission's writer)."""
+    import tensorflow as tf
+
+    with tf.device("/CPU:0"):  # the op has only a CPU kernel; never touch an accelerator
+        return tf.io.encode_jpeg(np.asarray(image, dtype=np.uint8), quality=quality).numpy()
 
 
 def fit_to_size_tf(image, size: int):

@@ -1,9 +1,9 @@
 """The threads that turn photo batches into zip entries, and the progress line.
 
-`Pipeline`: inference on the calling thread, JPEG encoding on a thread pool (PIL releases the GIL
-while encoding) while the next batch is inferred, and zip writes in submission order on a writer
-thread. At most `max_in_flight` batches are held at once, so memory does not grow with the photo
-count. `Progress`: the `submission: 3200/7038 images, ...` line on stderr.
+`Pipeline`: inference on the calling thread, JPEG encoding on a thread pool (TensorFlow's encoder
+releases the GIL) while the next batch is inferred, and checked zip writes in submission order on
+a writer thread. At most `max_in_flight` batches are held at once, so memory does not grow with
+the photo count. `Progress`: the `submission: 3200/7038 images, ...` line on stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from painter.data.images import encode_jpeg
 from painter.errors import SubmissionError
 from painter.submission.entries import entry_name
 from painter.submission.inference import predictor
+from painter.submission.validate import check_image
 
 # A fixed timestamp makes the archive a function of the images alone (reproducible bytes).
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -33,11 +34,14 @@ class Pipeline:
     writer thread (the zip's CRC and file writes no longer hold up the next batch's inference).
 
     Each batch's encoding is split over the pool's threads; at most `max_in_flight` batches wait
-    for encoding or writing, which bounds memory whatever the number of photos."""
+    for encoding or writing, which bounds memory whatever the number of photos. The writer thread
+    checks each JPEG's markers against the competition's rules (`check_image`, ~10 us) before
+    writing it, so the finished zip needs only its directory checked."""
 
-    def __init__(self, generator, archive, batch_size, quality, max_in_flight, meter):
+    def __init__(self, generator, archive, batch_size, quality, max_in_flight, meter, image_size):
         self.predict = predictor(generator)
         self.archive = archive
+        self.image_size = image_size
         self.batch_size = batch_size
         self.quality = quality
         self.meter = meter
@@ -122,6 +126,9 @@ class Pipeline:
     def _write(self, futures: list[Future]) -> None:
         for future in futures:
             for entry, data in future.result():
+                problem = check_image(entry, data, self.image_size, decode=False)
+                if problem is not None:
+                    raise SubmissionError(f"a painting breaks the competition's rules: {problem}")
                 info = zipfile.ZipInfo(entry, date_time=ZIP_DATE_TIME)
                 info.compress_type = zipfile.ZIP_STORED
                 self.archive.writestr(info, data)

@@ -14,9 +14,11 @@ zipping a folder: 33 to 47 minutes of a 3-hour TPU session. Here:
    padded to the full batch size, so one compiled program serves every batch, and the padding
    is dropped;
 3. float outputs become uint8 (`(x + 1) * 127.5`, rounded, clipped) and are JPEG-encoded by a thread
-   pool while the next batch is inferred (PIL releases the GIL while encoding; `pipeline`);
-4. encoded images are streamed, in order, into a ZIP_STORED archive (JPEGs do not compress) under a
-   temporary name (`painter.fileio.atomic_path`), which is validated and then renamed: an
+   pool while the next batch is inferred (TensorFlow's libjpeg-turbo: it releases the GIL, so the
+   threads use every core, where Pillow's encoder held it; `pipeline`);
+4. encoded images are checked (JPEG markers: size, channels, whole) and streamed, in order, into a
+   ZIP_STORED archive (JPEGs do not compress) under a temporary name
+   (`painter.fileio.atomic_path`), whose directory is validated before it is renamed: an
    interrupted write leaves no images.zip.
 
 At most `max_in_flight` batches are held at once, so memory does not grow with the photo count.
@@ -101,7 +103,7 @@ def write_submission(
             (generator run on the flipped/rotated photo; entries `NAME_flip.jpg`, `NAME_vflip.jpg`,
             `NAME_rot180.jpg`, ...) until the zip holds this many images. None: refuse instead.
         progress: a text progress line on stderr.
-        jpeg_quality: PIL JPEG quality.
+        jpeg_quality: JPEG quality (1-100).
         max_in_flight: batches held at once (inferred, being encoded or waiting for the zip).
 
     Returns:
@@ -132,21 +134,21 @@ def write_submission(
             with (
                 zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive,
                 Pipeline(
-                    generator, archive, batch_size, jpeg_quality, max_in_flight, meter
+                    generator, archive, batch_size, jpeg_quality, max_in_flight, meter, image_size
                 ) as pipeline,
             ):
                 photo_count, filled = _paint(pipeline, stream, min_count, max_count, fill_to)
             seconds = time.perf_counter() - start
             meter.close()
             count = photo_count + filled
-            # Structure, names, count and every JPEG header; not a full decode: each entry was
-            # just encoded by PIL from a uint8 [S, S, 3] array (`validate` decodes everything).
+            # Structure, names and count from the zip's directory: each entry's JPEG markers were
+            # checked as it was written (`Pipeline`); `validate` decodes everything.
             validation = validate_submission(
                 temporary,
                 min_count=min_count,
                 max_count=max_count,
                 image_size=image_size,
-                decode=False,
+                contents=False,
             )
             if not validation.ok:
                 raise SubmissionError(
