@@ -86,8 +86,9 @@ def jpeg_frame(data: bytes) -> JpegFrame | None:
     """The frame header of the JPEG starting `data`, or None when `data` does not start with a
     JPEG's markers up to its frame (not a JPEG, a broken marker, or cut short before the frame).
 
-    Walks only the few markers before the frame (each says its length): ~10 microseconds, where
-    opening the image with Pillow takes ~0.1-0.3 ms (7,000 photos: 0.1 s instead of 1-2 s)."""
+    Walks only the few markers before the frame (each says its length): ~10 microseconds where
+    opening the image with Pillow took 0.1-0.4 ms here (checking a zip of 3,000 paintings: 0.13 s
+    instead of 1.1 s; scanning the 7,038 photos: 0.37 s instead of ~0.8 s)."""
     if data[:2] != JPEG_START:
         return None
     at, exif = 2, False
