@@ -211,6 +211,12 @@ RECIPES: dict[str, dict] = {
     "hour-d2b-lecam": {"overrides": {**_D2B, "lecam_weight": 0.1}, "decay": 15 / 29},
     # It held D (loss 0.52-0.62 all hour) but the generator barely painted (1.19): a tenth of it.
     "hour-d2b-lecam0.01": {"overrides": {**_D2B, "lecam_weight": 0.01}, "decay": 15 / 29},
+    # Both bilinear hours lost to a Monet D that learnt the fakes were smooth: the starter's U-Net
+    # paints RGB straight from one x2 of half-size features, so without nearest x2's lattice it
+    # has no way to paint 1-px texture. A full-size conv block before the RGB conv (`unet_head`,
+    # as the paper's ResNet ends) gives it one.
+    "hour-d2b-head": {"overrides": {**_D2B, "unet_head": True}, "decay": 15 / 29},
+    "d2b-head": {"overrides": {**_D2B, "unet_head": True}, "decay": 0.0},
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
         "decay": 15 / 29,

@@ -59,6 +59,7 @@ class Config:
     resnet_blocks: int = 0  # 0 = the paper's choice: 9 blocks at 256 px, 6 at 128 px and below
     unet_depth: int = 0  # 0 = as deep as the image allows (8 at 256 px, like the starter)
     upsampling: str = "resize"  # nearest x2 + conv: no checkerboards; or "bilinear", "transpose"
+    unet_head: bool = False  # U-Net: end with a full-size conv block, not upsample straight to RGB
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
 
@@ -122,6 +123,7 @@ class Config:
         "resnet_blocks",
         "unet_depth",
         "upsampling",
+        "unet_head",
         "discriminator_filters",
         "discriminator_layers",
         "pool_size",  # the image pools are part of the saved state; their shape follows it

@@ -103,6 +103,11 @@ def check_config(config: Config) -> None:
             "`diffaugment_adjust_images` must be > 0. "
             f"Received: {config.diffaugment_adjust_images!r}"
         )
+    if config.unet_head and config.generator != "unet":
+        raise ConfigError(
+            f"`unet_head` is a U-Net option (the {config.generator} generator already ends at full "
+            'resolution): set generator="unet" or unet_head=false.'
+        )
     if config.lecam_weight < 0:
         raise ConfigError(f"`lecam_weight` must be >= 0. Received: {config.lecam_weight!r}")
     if not 0.0 <= config.ema_decay < 1.0:

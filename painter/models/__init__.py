@@ -44,6 +44,7 @@ def build_generator(config: Config, name: str) -> keras.Model:
             filters=config.generator_filters,
             depth=depth,
             upsampling=config.upsampling,
+            head=config.unet_head,
             dtype=_policy(config),
             name=name,
         )

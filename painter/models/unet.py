@@ -12,6 +12,12 @@ to every step. Depth is configurable so the net fits 32-64 px images too.
 convolution (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"): the starter's
 transposed convolutions paint a grid-like checkerboard once its discriminator starts winning.
 `upsampling="bilinear"` is bilinear x2 and a 3x3 convolution (`layers.resize_conv` says why).
+
+`head=True` ends the decoder at full resolution as the paper's ResNet does: the last upsampling
+makes `filters` channels (instance norm, ReLU) and a 3x3 convolution paints RGB from them. Without
+it the starter's U-Net paints RGB straight from one upsampling of the half-size features: every
+pixel of the output is one convolution of features a pixel pair shares, so the net can add fine
+texture only through how it upsamples (nearest x2's 2-px lattice; bilinear has none to give).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
+    ReflectionPadding2D,
     SizeCheck,
     conv_initializer,
     dtype_policy,
@@ -48,6 +55,7 @@ def unet_generator(
     filters: int = 64,
     depth: int = MAX_DEPTH,
     upsampling: str = "transpose",
+    head: bool = False,
     dtype: str | None = None,
     name: str = "unet_generator",
 ) -> keras.Model:
@@ -70,7 +78,7 @@ def unet_generator(
             f"`upsampling` must be one of {list(UPSAMPLING)}. Received: {upsampling!r}"
         )
     with dtype_policy(dtype):
-        return _build(int(filters), int(depth), upsampling, name)
+        return _build(int(filters), int(depth), upsampling, bool(head), name)
 
 
 def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False):
@@ -87,7 +95,7 @@ def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False)
     return resize_conv(x, width, name, upsampling, use_bias=use_bias)
 
 
-def _build(filters: int, depth: int, upsampling: str, name: str) -> keras.Model:
+def _build(filters: int, depth: int, upsampling: str, head: bool, name: str) -> keras.Model:
     inputs = keras.Input((None, None, 3), name="real_image")
     x = SizeCheck(2**depth, generator="U-Net", name="size_check")(inputs)
     skips = []
@@ -113,6 +121,15 @@ def _build(filters: int, depth: int, upsampling: str, name: str) -> keras.Model:
         x = instance_norm(f"up{index + 1}_norm")(x)
         x = keras.layers.ReLU(name=f"up{index + 1}_relu")(x)
         x = keras.layers.Concatenate(name=f"up{index + 1}_skip")([x, skips[index]])
-    x = _upsample(x, 3, "last_conv", upsampling, use_bias=True)
+    if head:
+        x = _upsample(x, filters, "head_conv", upsampling)
+        x = instance_norm("head_norm")(x)
+        x = keras.layers.ReLU(name="head_relu")(x)
+        x = ReflectionPadding2D(1, name="last_pad")(x)
+        x = keras.layers.Conv2D(
+            3, 3, padding="valid", kernel_initializer=conv_initializer(), name="last_conv"
+        )(x)
+    else:
+        x = _upsample(x, 3, "last_conv", upsampling, use_bias=True)
     outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)
