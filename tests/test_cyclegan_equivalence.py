@@ -37,8 +37,8 @@ RUNS = {
     "jax-single": ("jax", ["--distribution", "single"]),
     "tensorflow-replicas": ("tensorflow", ["--distribution", "replicas"]),
     "jax-replicas": ("jax", ["--distribution", "replicas"]),
-    # Adaptive DiffAugment (p at 0.5), LeCam, spectral norm, the generator EMA and bilinear
-    # upsampling, all on.
+    # Adaptive DiffAugment (p at 0.5), LeCam, spectral norm, the generator EMA, and the U-Net
+    # with bilinear upsampling and its full-size head, all on.
     "tensorflow-recipes": ("tensorflow", ["--distribution", "single", "--recipes"]),
     "jax-recipes": ("jax", ["--distribution", "single", "--recipes"]),
 }

@@ -185,6 +185,50 @@ def test_a_bilinear_generator_upsamples_bilinearly_and_round_trips(tmp_path):
 
 
 @pytest.mark.backend
+@pytest.mark.parametrize("upsampling", ["bilinear", "transpose"])
+def test_a_unet_head_paints_rgb_from_full_size_features(tmp_path, upsampling):
+    """unet_head: the last upsampling makes `filters` channels at full size (instance norm, ReLU)
+    and a reflection-padded 3x3 convolution + tanh paints RGB from them (NumPy below)."""
+    import keras
+
+    from painter.models import build_generator
+
+    config = TINY.replace(generator="unet", unet_depth=2, upsampling=upsampling, unet_head=True)
+    model = build_generator(config, "monet_generator")
+    images = _images(2, 16, 24, seed=3)
+    features = keras.Model(model.inputs, model.get_layer("head_relu").output)
+    hidden = keras.ops.convert_to_numpy(features(images))
+    assert hidden.shape == (2, 16, 24, config.generator_filters)  # full size, `filters` wide
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in model.get_layer("last_conv").weights)
+    assert kernel.shape == (3, 3, config.generator_filters, 3)
+    padded = np.pad(hidden, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    expected = np.tanh(
+        sum(
+            np.einsum("bhwc,cd->bhwd", padded[:, i : i + 16, j : j + 24], kernel[i, j])
+            for i in range(3)
+            for j in range(3)
+        )
+        + bias
+    )
+    painted = model.predict(images, verbose=0)
+    np.testing.assert_allclose(painted, expected, atol=1e-5)
+    # Without the head the U-Net upsamples straight to RGB: no full-size features.
+    plain = build_generator(config.replace(unet_head=False), "monet_generator")
+    assert "head_conv" not in {layer.name for layer in plain.layers}
+    assert plain.get_layer("last_conv").output.shape[-1] == 3
+    model.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "g.keras")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), painted, atol=1e-6)
+
+
+def test_unet_head_on_a_resnet_is_refused_by_name():
+    from painter.errors import ConfigError
+
+    with pytest.raises(ConfigError, match='unet_head.*set generator="unet"'):
+        TINY.replace(generator="resnet", unet_head=True)
+
+
+@pytest.mark.backend
 def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs():
     import keras
 

@@ -1,4 +1,5 @@
-"""The recipes beyond the paper, each a config field: DiffAugment, LeCam, spectral norm, the EMA.
+"""The recipes beyond the paper, each a config field: DiffAugment, LeCam, spectral norm, the EMA
+(and the U-Net's bilinear x2 and full-size head, on in the resume test).
 
 Golden tests of each one's math on tiny tensors (NumPy written from the papers' formulas), their
 state, and a resume-equals-unbroken run with all of them on. The TF-vs-JAX same-update test with
@@ -25,6 +26,10 @@ RECIPES = dict(
     lecam_weight=0.5,
     spectral_norm=True,
     ema_decay=0.9,
+    # The U-Net with bilinear x2 and the full-size head (the smoke preset's own is the ResNet).
+    generator="unet",
+    upsampling="bilinear",
+    unet_head=True,
 )
 
 

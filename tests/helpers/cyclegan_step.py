@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             lecam_weight=0.5,
             spectral_norm=True,
             ema_decay=0.9,
+            generator="unet",
             upsampling="bilinear",
+            unet_head=True,
         )
     import contextlib
 
