@@ -218,7 +218,7 @@ RECIPES: dict[str, dict] = {
     # as the paper's ResNet ends) gives it one.
     "hour-d2b-head": {"overrides": {**_D2B, "unet_head": True}, "decay": 15 / 29},
     # Measured: its D never won (loss 0.56-0.61 all hour) but it painted slowly: 0.69 at the hour's
-    # end, 1.53 / 1.57 at 800 steps (without the head 0.87 / 0.86).
+    # end, 1.57 / 1.53 at 800 steps (without the head 0.87 / 0.86).
     "d2b-head": {"overrides": {**_D2B, "unet_head": True}, "decay": 0.0},
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
