@@ -220,6 +220,18 @@ RECIPES: dict[str, dict] = {
     # Measured: its D never won (loss 0.56-0.61 all hour) but it painted slowly: 0.69 at the hour's
     # end, 1.57 / 1.53 at 800 steps (without the head 0.87 / 0.86).
     "d2b-head": {"overrides": {**_D2B, "unet_head": True}, "decay": 0.0},
+    # The head on the presets' own recipe (nearest x2): two convolutions after the x2 instead of
+    # one may soften the 2-px lattice the presets paint, and keep what holds their Monet D back.
+    "hour-d2-head": {
+        "overrides": {**_PAINTER, "discriminator_layers": 2, "unet_head": True},
+        "decay": 15 / 29,
+    },
+    # The head held bilinear's Monet D but slowed the generator: give it back its push (G lr 4e-4,
+    # which led bilinear's 800-step rows).
+    "hour-d2b-head-glr4": {
+        "overrides": {**_D2B, "unet_head": True, "generator_lr": 4e-4},
+        "decay": 15 / 29,
+    },
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
         "decay": 15 / 29,
