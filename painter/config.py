@@ -82,6 +82,8 @@ class Config:
     diffaugment_max_probability: float = 1.0  # ceiling of the adaptive p; 1 = ADA as published
     # (capped at 0.6 the bilinear recipe's hour scored 1.06 against 0.61: its Monet D kept winning)
     lecam_weight: float = 0.0  # LeCam regulariser of D (Tseng 2021): keeps D's outputs near EMAs
+    r1_weight: float = 0.0  # gamma of the R1 penalty (Mescheder 2018): D's slope on real images,
+    # which a D that memorises 300 paintings makes steep; 0 = off
     spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
     ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off
 

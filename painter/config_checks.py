@@ -110,6 +110,11 @@ def check_config(config: Config) -> None:
         )
     if config.lecam_weight < 0:
         raise ConfigError(f"`lecam_weight` must be >= 0. Received: {config.lecam_weight!r}")
+    if config.r1_weight < 0:
+        raise ConfigError(
+            f"`r1_weight` must be >= 0 (0 = off; StyleGAN2 uses 0.01-10). "
+            f"Received: {config.r1_weight!r}"
+        )
     if not 0.0 <= config.ema_decay < 1.0:
         raise ConfigError(
             f"`ema_decay` must be in [0, 1) (0 = off). Received: {config.ema_decay!r}"

@@ -1,4 +1,4 @@
-"""The recipes beyond the paper, each a config field: DiffAugment, LeCam, spectral norm, the EMA
+"""The recipes beyond the paper, each a config field: DiffAugment, LeCam, R1, spectral norm, the EMA
 (and the U-Net's bilinear x2 and full-size head, on in the resume test).
 
 Golden tests of each one's math on tiny tensors (NumPy written from the papers' formulas), their
@@ -24,6 +24,7 @@ RECIPES = dict(
     diffaugment_target=0.01,
     diffaugment_adjust_images=16,
     lecam_weight=0.5,
+    r1_weight=2.0,
     spectral_norm=True,
     ema_decay=0.9,
     # The U-Net with bilinear x2 and the full-size head (the smoke preset's own is the ResNet).
@@ -294,6 +295,7 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
         ("diffaugment_max_probability", 1.5, "diffaugment_max_probability"),
         ("diffaugment_max_probability", 0.0, "diffaugment_max_probability"),
         ("lecam_weight", -0.1, "lecam_weight"),
+        ("r1_weight", -1.0, "r1_weight"),
         ("ema_decay", 1.0, "ema_decay"),
     ],
 )

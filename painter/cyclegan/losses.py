@@ -17,6 +17,9 @@ computation JAX does under DataParallel) are those of the mean over the whole ba
     LeCam (Tseng et al. 2021):   E[relu(D(y) - a_F)^2] + E[relu(a_R - D(G(x)))^2], a_R / a_F the
                                  moving averages of D's mean output on real / generated images;
                                  added to each discriminator's loss times lecam_weight
+    R1 (Mescheder et al. 2018):  (gamma / 2) E[|grad_y s(y)|^2] over the real images y that D
+                                 judged, s(y) = D's mean logit over the patches of y (the score
+                                 the loss averages); added to each discriminator's loss
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class LossSettings:
     cycle_weight: float = 10.0
     identity_weight: float = 0.5  # times cycle_weight; 0 disables the identity term
     lecam_weight: float = 0.0  # LeCam regulariser of the discriminators; 0 disables it
+    r1_weight: float = 0.0  # gamma of the R1 penalty on the discriminators; 0 disables it
 
     def __post_init__(self):
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
@@ -51,10 +55,11 @@ class LossSettings:
             raise ValueError(
                 f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}"
             )
-        if self.cycle_weight < 0 or self.identity_weight < 0 or self.lecam_weight < 0:
+        weights = (self.cycle_weight, self.identity_weight, self.lecam_weight, self.r1_weight)
+        if min(weights) < 0:
             raise ValueError(
-                "`cycle_weight`, `identity_weight` and `lecam_weight` must be >= 0. "
-                f"Received: {self.cycle_weight}, {self.identity_weight}, {self.lecam_weight}"
+                "`cycle_weight`, `identity_weight`, `lecam_weight` and `r1_weight` must be >= 0. "
+                f"Received: {weights}"
             )
 
 
@@ -111,6 +116,18 @@ def lecam_regularization(real_logits, fake_logits, average_real, average_fake):
     return real + fake
 
 
+def r1_score(logits, count):
+    """What R1 differentiates: the sum over the first `count` images (the real ones) of each
+    one's mean logit. Per-image terms, so d/d(image) of the sum is each image's own slope."""
+    return ops.sum(_per_example_mean(logits[:count]))
+
+
+def r1_penalty(input_gradient):
+    """Per-example |grad|^2 of `r1_score` with respect to each real image (shape [batch])."""
+    values = ops.cast(input_gradient, "float32")
+    return ops.sum(ops.reshape(ops.square(values), (ops.shape(values)[0], -1)), axis=1)
+
+
 def global_mean(per_example, global_batch_size):
     """Sum over this replica's examples divided by the global batch: replicas' sums add up to the
     mean."""
@@ -125,7 +142,8 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
     for the generator), disc_pooled_monet (on the pooled generated Monets, for the discriminator)
     and
     the photo mirror images; with `lecam_weight` > 0 also lecam_monet / lecam_photo (per-example
-    LeCam regularisers of the two discriminators). Returns the six logged terms plus
+    LeCam regularisers of the two discriminators), with `r1_weight` > 0 r1_monet / r1_photo
+    (per-example `r1_penalty` of each). Returns the six logged terms plus
     `generator_total` and
     `discriminator_total`, the quantities whose gradients train the generators / discriminators.
     """
@@ -162,6 +180,10 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
         # Not in the logged disc losses: those stay comparable with and without the regulariser.
         discriminator_total += settings.lecam_weight * mean(
             outputs["lecam_monet"] + outputs["lecam_photo"]
+        )
+    if settings.r1_weight > 0:
+        discriminator_total += (
+            0.5 * settings.r1_weight * mean(outputs["r1_monet"] + outputs["r1_photo"])
         )
     generator_total = (
         monet_gen_loss

@@ -143,6 +143,7 @@ class CycleGAN(keras.Model):
         cycle_weight: float = 10.0,
         identity_weight: float = 0.5,
         lecam_weight: float = 0.0,
+        r1_weight: float = 0.0,
         steps_per_execution: int = 1,
         jit_compile: Any = "auto",
         run_eagerly: bool = False,
@@ -157,6 +158,7 @@ class CycleGAN(keras.Model):
             cycle_weight: lambda of the cycle-consistency loss (paper: 10).
             identity_weight: weight of the identity loss, times cycle_weight (paper: 0.5; 0 = off).
             lecam_weight: weight of the LeCam regulariser of the discriminators (0 = off).
+            r1_weight: gamma of the R1 penalty of the discriminators (0 = off).
             steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
         """
         super().compile(
@@ -170,6 +172,7 @@ class CycleGAN(keras.Model):
             float(cycle_weight),
             float(identity_weight),
             float(lecam_weight),
+            float(r1_weight),
         )
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
@@ -316,6 +319,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         cycle_weight=config.cycle_weight,
         identity_weight=config.identity_weight,
         lecam_weight=config.lecam_weight,
+        r1_weight=config.r1_weight,
         steps_per_execution=config.steps_per_execution,
         jit_compile={"auto": "auto", "on": True, "off": False}[config.jit_compile],
     )

@@ -11,7 +11,9 @@ One training step, on either backend:
      every one of these inputs is augmented first; adaptive DiffAugment then moves each D's
      augmentation probability by D's outputs on the real images (for the next step).
   3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch;
-     with LeCam, the discriminators' regulariser against their running averages.
+     with LeCam, the discriminators' regulariser against their running averages; with R1, the
+     squared gradient of each D's score on the real images it judged, taken with respect to
+     those images by the backend (`nets["value_and_input_gradient"]`) and differentiated again.
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
      both from the same forward pass; each set applied by its own Adam.
   5. With an EMA, the Monet generator's weight average folds in the new weights.
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from keras import ops
 
-from painter.cyclegan.losses import LossSettings, cyclegan_losses, decision_margin
+from painter.cyclegan.losses import LossSettings, cyclegan_losses, decision_margin, r1_penalty
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
@@ -44,7 +46,9 @@ AUGMENT_PROBABILITY = "augment_probability"  # logged with adaptive DiffAugment:
 def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..., Any]]) -> dict:
     """Steps 1-2 of the plan. `nets[name](x)` runs a network (or a state layer); the
     `*_for_generator` discriminators are the same network, separated so JAX can differentiate
-    them apart."""
+    them apart. With R1 on, `nets["value_and_input_gradient"](name, images, count)` runs the
+    discriminator `name` and returns its logits and the gradient of `losses.r1_score` (its
+    first `count` images) with respect to `images`, in a form the backend can differentiate."""
     real_photo = ops.cast(real_photo, "float32")
     real_monet = ops.cast(real_monet, "float32")
     batch = ops.shape(real_photo)[0]
@@ -72,11 +76,23 @@ def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..
     outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](
         augment(fake_photo, domain=PHOTO)
     )
-    judged_monet = nets["monet_discriminator"](
-        augment(ops.concatenate([real_monet, nets["monet_pool"](fake_monet)], axis=0), domain=MONET)
+
+    def judge(name, real, fake, domain, penalty_key):
+        """D on the augmented [real; pooled fake]: its logits; with R1 also each real image's
+        penalty in outputs[penalty_key] (the gradient of the real half's score: instance norm is
+        per image, so the fakes in the same call do not touch it)."""
+        images = augment(ops.concatenate([real, fake], axis=0), domain=domain)
+        if model.loss_settings.r1_weight <= 0:
+            return nets[name](images)
+        logits, gradient = nets["value_and_input_gradient"](name, images, batch)
+        outputs[penalty_key] = r1_penalty(gradient[:batch])
+        return logits
+
+    judged_monet = judge(
+        "monet_discriminator", real_monet, nets["monet_pool"](fake_monet), MONET, "r1_monet"
     )
-    judged_photo = nets["photo_discriminator"](
-        augment(ops.concatenate([real_photo, nets["photo_pool"](fake_photo)], axis=0), domain=PHOTO)
+    judged_photo = judge(
+        "photo_discriminator", real_photo, nets["photo_pool"](fake_photo), PHOTO, "r1_photo"
     )
     outputs["disc_real_monet"], outputs["disc_pooled_monet"] = halves(judged_monet)
     outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)

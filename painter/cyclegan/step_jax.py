@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import keras
 from keras import ops
 
+from painter.cyclegan.losses import r1_score
 from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward, step_losses
 
 if TYPE_CHECKING:
@@ -99,6 +100,21 @@ def train_step_jax(model: CycleGAN, state, data):
             nets[f"{name}_for_generator"] = stateless(
                 name, {**layer_weights, **discriminator_weights_for_generator}
             )
+
+        def value_and_input_gradient(name, images, count):
+            """D's logits and d r1_score / d images by jax.grad, nested in the step's own
+            value_and_grad (which so differentiates the penalty for D's weights). D's state
+            (spectral norm's vectors) leaves the inner trace as an auxiliary output."""
+            run = nets[name]
+
+            def score(images):
+                logits = run(images)
+                return r1_score(logits, count), (logits, state[name])
+
+            gradient, (logits, state[name]) = jax.grad(score, has_aux=True)(images)
+            return logits, gradient
+
+        nets["value_and_input_gradient"] = value_and_input_gradient
         outputs = forward(model, real_photo, real_monet, nets)
         losses = step_losses(outputs, model.loss_settings, global_batch)
         total = losses["generator_total"] + losses["discriminator_total"]

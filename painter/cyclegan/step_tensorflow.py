@@ -10,7 +10,7 @@ from keras import ops
 
 from painter.cyclegan.averages import LeCamAverages
 from painter.cyclegan.diffaugment import DiffAugment
-from painter.cyclegan.losses import LOGGED_LOSSES
+from painter.cyclegan.losses import LOGGED_LOSSES, r1_score
 from painter.cyclegan.pool import ImagePool
 from painter.cyclegan.step import (
     AUGMENT_PROBABILITY,
@@ -37,10 +37,12 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     nets = {name: getattr(model, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
     nets["monet_discriminator_for_generator"] = model.monet_discriminator
     nets["photo_discriminator_for_generator"] = model.photo_discriminator
+    called = {k: _training_call(v) for k, v in nets.items()}
+    called["value_and_input_gradient"] = lambda name, images, count: _value_and_input_gradient(
+        called[name], images, count
+    )
     with tf.GradientTape(persistent=True) as tape:
-        outputs = forward(
-            model, real_photo, real_monet, {k: _training_call(v) for k, v in nets.items()}
-        )
+        outputs = forward(model, real_photo, real_monet, called)
         losses = step_losses(outputs, model.loss_settings, global_batch)
     generator_variables = model.generator_variables()
     discriminator_variables = model.discriminator_variables()
@@ -67,6 +69,18 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     for tracker in model.loss_trackers:
         tracker.update_state(logged[tracker.name])
     return {tracker.name: tracker.result() for tracker in model.loss_trackers}
+
+
+def _value_and_input_gradient(discriminator, images, count):
+    """D's logits on `images` and d r1_score / d images, computed under the step's own tape, which
+    records the gradient's computation too, so R1's penalty has gradients for D's weights."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        logits = discriminator(images)
+        score = r1_score(logits, count)
+    return logits, tape.gradient(score, images)
 
 
 def _training_call(layer) -> Callable[..., Any]:

@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             diffaugment="color,translation,cutout",
             diffaugment_target=0.6,
             lecam_weight=0.5,
+            r1_weight=2.0,
             spectral_norm=True,
             ema_decay=0.9,
             generator="unet",
