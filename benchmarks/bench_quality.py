@@ -305,8 +305,15 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
     else:
         generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
     embed = style_fd.StyleEmbedder()
-    paintings = paint_fixed_photos(generator, image_size, data)
-    arrays = {"features": embed(paintings), "samples": paintings[sample_indices(len(paintings))]}
+    painted = paint_at_model_size(generator, image_size, data)
+    paintings = style_fd.to_full_size(painted)
+    arrays = {
+        "features": embed(paintings),
+        "samples": paintings[sample_indices(len(paintings))],
+        # Periods and their ridges, as two arrays (npz holds arrays, not dicts).
+        "lattice_periods": np.array([int(p) for p in style_fd.lattice_ridges(painted)]),
+        "lattice": np.array(list(style_fd.lattice_ridges(painted).values())),
+    }
     if result.model is not None and generator is not result.model.monet_generator:
         # With an EMA, the live generator too: the average's own contribution, from one run.
         arrays["live_features"] = embed(
@@ -330,19 +337,33 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
     return 0
 
 
-def paint_fixed_photos(generator, image_size: int, data: Path) -> np.ndarray:
-    """The fixed 300 photos brought to `image_size`, painted, brought back to 256 (uint8)."""
+def paint_at_model_size(generator, image_size: int, data: Path) -> np.ndarray:
+    """The fixed 300 photos brought to `image_size` and painted (float, [-1, 1], that size)."""
     import keras
 
-    photos = style_fd.load_images(style_fd.fixed_photo_files(data))
-    small = style_fd.to_model_size(photos, image_size)
-    painted = np.concatenate(
+    small = fixed_photos_at(image_size, data)
+    return np.concatenate(
         [
             keras.ops.convert_to_numpy(generator(small[i : i + 50], training=False))
             for i in range(0, len(small), 50)
         ]
     )
-    return style_fd.to_full_size(painted)
+
+
+def fixed_photos_at(image_size: int, data: Path) -> np.ndarray:
+    """The fixed 300 photos at `image_size`, float [-1, 1], as the generator takes them."""
+    photos = style_fd.load_images(style_fd.fixed_photo_files(data))
+    return style_fd.to_model_size(photos, image_size)
+
+
+def paint_fixed_photos(generator, image_size: int, data: Path) -> np.ndarray:
+    """The fixed 300 photos painted at `image_size`, brought back to 256 (uint8)."""
+    return style_fd.to_full_size(paint_at_model_size(generator, image_size, data))
+
+
+def lattice_text(ridges: dict[str, float]) -> str:
+    """`2 px 1.03, 4 px 0.98, ...`: the lattice ridges of `style_fd.lattice_ridges`."""
+    return ", ".join(f"{period} px {value:.2f}" for period, value in ridges.items())
 
 
 def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
@@ -356,14 +377,19 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
     generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
     refs = reference_features(config.image_size, data, out)
     floor = style_fd.floors(refs["monet"], refs["photo"])
-    paintings = paint_fixed_photos(generator, config.image_size, data)
+    painted = paint_at_model_size(generator, config.image_size, data)
+    paintings = style_fd.to_full_size(painted)
     scores = style_fd.style_scores(style_fd.StyleEmbedder()(paintings), refs["monet"])
+    photo_ridges = style_fd.lattice_ridges(fixed_photos_at(config.image_size, data))
     history = workdir / "history.json"
     epochs = len(json.loads(history.read_text()).get("epoch", [])) if history.exists() else "?"
     print(
         f"{workdir}: {epochs} epochs at {config.image_size} px: style FD "
         f"{scores['style_fd']:.3f}, memorization {scores['memorization']:.4f}; floors: photos "
-        f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}"
+        f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}\n"
+        f"    lattice (spectral ridge at each grid period; ~1 = none): "
+        f"{lattice_text(style_fd.lattice_ridges(painted))}; "
+        f"the photos: {lattice_text(photo_ridges)}"
     )
     side_by_side(
         workdir / "quality_samples.png",
@@ -516,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.results)
     refs = reference_features(args.image_size, args.data, args.out)
     floor = style_fd.floors(refs["monet"], refs["photo"])
+    floor["photo_lattice"] = style_fd.lattice_ridges(fixed_photos_at(args.image_size, args.data))
     results["floors"][f"{args.image_size}px"] = floor
     save_results(results, args.results)
 
@@ -572,6 +599,11 @@ def main(argv: list[str] | None = None) -> int:
                     scores["style_fd_live"] = style_fd.style_scores(
                         saved["live_features"], refs["monet"]
                     )["style_fd"]
+                if "lattice" in saved.files:
+                    scores["lattice"] = {
+                        str(int(p)): round(float(v), 3)
+                        for p, v in zip(saved["lattice_periods"], saved["lattice"], strict=True)
+                    }
             run = json.loads((workdir / "run.json").read_text())
             # Reloaded before adding this run: another benchmark process may have added its own.
             results = load_results(args.results)
@@ -622,9 +654,14 @@ def print_table(results: dict, names: list[str], seeds: list[int], args) -> None
         f"\nstyle FD at {args.image_size} px against the 300 Monets (lower is better); "
         f"floors: photos {floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}"
     )
+    if "photo_lattice" in floor:
+        print(
+            "lattice: the paintings' spectral ridge at the 2/4/8-px grid periods (~1 = none); "
+            f"the photos: {lattice_text(floor['photo_lattice'])}"
+        )
     print(
         f"{'recipe':24s} {'seed':>4s} {'steps':>6s} {'train s':>8s} {'style FD':>9s} "
-        f"{'memoriz.':>9s}"
+        f"{'memoriz.':>9s} {'lattice 2/4/8 px':>17s}"
     )
     for name in names:
         values = []
@@ -639,9 +676,10 @@ def print_table(results: dict, names: list[str], seeds: list[int], args) -> None
             live = (
                 f"  (without the EMA: {run['style_fd_live']:.3f})" if "style_fd_live" in run else ""
             )
+            lattice = "/".join(f"{v:.2f}" for v in run.get("lattice", {}).values()) or "-"
             print(
                 f"{name:24s} {seed:4d} {run['steps']:6d} {run['train_seconds']:8.0f} "
-                f"{run['style_fd']:9.3f} {run['memorization']:9.4f}{live}"
+                f"{run['style_fd']:9.3f} {run['memorization']:9.4f} {lattice:>17s}{live}"
             )
         if len(values) > 1:
             print(

