@@ -387,7 +387,8 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
         f"{workdir}: {epochs} epochs at {config.image_size} px: style FD "
         f"{scores['style_fd']:.3f}, memorization {scores['memorization']:.4f}; floors: photos "
         f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}\n"
-        f"    lattice (spectral ridge at each grid period; ~1 = none): "
+        f"    lattice (spectrum at each grid period over its neighbours; ~1 = none, above = grid "
+        f"lines, below = blocks): "
         f"{lattice_text(style_fd.lattice_ridges(painted))}; "
         f"the photos: {lattice_text(photo_ridges)}"
     )
@@ -656,7 +657,8 @@ def print_table(results: dict, names: list[str], seeds: list[int], args) -> None
     )
     if "photo_lattice" in floor:
         print(
-            "lattice: the paintings' spectral ridge at the 2/4/8-px grid periods (~1 = none); "
+            "lattice: the paintings' spectrum at the 2/4/8-px grid periods over its neighbours "
+            "(~1 = none, above = grid lines, below = blocks); "
             f"the photos: {lattice_text(floor['photo_lattice'])}"
         )
     print(

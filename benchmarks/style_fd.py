@@ -14,8 +14,8 @@ before it is embedded: the generator's paintings, the reference Monets and the t
     floors at size S:  photos (the do-nothing generator) vs the Monets;  Monet half vs Monet half.
 
 The distance rewards texture, and a lattice is texture to it, so the paintings' periodic grid is
-measured apart (`lattice_ridges`), on the images as the generator painted them, beside the
-photos' own value.
+measured apart (`lattice_ridges`: ridges above 1 are grid lines, notches below 1 blocks), on the
+images as the generator painted them, beside the photos' own value.
 """
 
 from __future__ import annotations
@@ -158,9 +158,10 @@ def lattice_ridges(images: np.ndarray) -> dict[str, float]:
     """How much of a periodic grid `images` (float [N, S, S, 3] as painted, before any resize)
     hold, per period p in LATTICE_PERIODS: the mean power of their luminance spectrum on the
     rows and columns of frequency S/p (cycles per image) over the mean on the rows and columns
-    next to them (S/p +- 1). A photo's spectrum is smooth there (~1); a grid of period p (nearest
-    x2 + conv, transposed convolutions) is a ridge on those lines, so a value well above the
-    photos' own names a lattice that the style FD would count as texture."""
+    next to them (S/p +- 1). A photo's spectrum is smooth there (~1). A grid of lines of period p
+    (nearest x2 + conv, transposed convolutions) is a ridge on those lines (well above 1), which
+    the style FD would count as texture; p-px blocks (features repeated by nearest x2) are a
+    notch (below 1)."""
     luminance = np.asarray(images, np.float64).mean(axis=3)
     luminance -= luminance.mean(axis=(1, 2), keepdims=True)
     power = (np.abs(np.fft.fft2(luminance)) ** 2).mean(axis=0)

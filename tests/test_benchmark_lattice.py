@@ -47,5 +47,12 @@ def test_a_faint_grid_is_a_ridge_at_its_period_only(period):
             assert value < 1.4, ridges
 
 
+def test_pixels_repeated_in_blocks_are_a_notch():
+    """Nearest x2 of a smooth image: pixel pairs are equal, which cancels the 2-px frequency."""
+    half = _smooth_images(size=32)
+    blocks = half.repeat(2, axis=1).repeat(2, axis=2)
+    assert style_fd.lattice_ridges(blocks)["2"] < 0.2
+
+
 def test_sizes_a_period_does_not_divide_are_left_out():
     assert set(style_fd.lattice_ridges(_smooth_images(size=36))) == {"2", "4"}
