@@ -241,6 +241,7 @@ RECIPES: dict[str, dict] = {
     # Measured: its Monet D held (loss 0.59-0.60 from epoch 4 to the end) and the hour ended at
     # 0.60, like ADA's: so R1 on the best 800-step recipe (cycle 2.5, G lr 4e-4), whose hour
     # without it its D won (0.73).
+    # Measured: D held (0.63-0.66 all hour) and the hour ended at 0.45 (live 0.46), no lattice.
     "hour-d2b-c2.5-glr4-r1": {
         "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, "r1_weight": 0.2},
         "decay": 15 / 29,
