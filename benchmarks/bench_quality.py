@@ -236,12 +236,13 @@ RECIPES: dict[str, dict] = {
     # memorised 300 paintings makes steep: |d mean logit / d image|^2 on real Monets was ~25 for
     # hour-d2b-lecam0.01's winning Monet D at its end and 0.86 for hour-d2b-head's held one.
     # gamma 0.2 costs the held D ~0.09 and the winning one ~2.5, against BCE losses of 0.2-0.7.
+    # Measured: its Monet D held (loss 0.58-0.60 from epoch 4 to the end) and the hour ended at
+    # 0.60, like ADA's.
     "hour-d2b-r1": {"overrides": {**_D2B, "r1_weight": 0.2}, "decay": 15 / 29},
     "d2b-r1": {"overrides": {**_D2B, "r1_weight": 0.2}, "decay": 0.0},
-    # Measured: its Monet D held (loss 0.59-0.60 from epoch 4 to the end) and the hour ended at
-    # 0.60, like ADA's: so R1 on the best 800-step recipe (cycle 2.5, G lr 4e-4), whose hour
-    # without it its D won (0.73).
-    # Measured: D held (0.63-0.66 all hour) and the hour ended at 0.45 (live 0.46), no lattice.
+    # So R1 on the best 800-step recipe (cycle 2.5, G lr 4e-4), whose hour without it its D won
+    # (0.73). Measured: D held (0.63-0.66 all hour) and the hour ended at 0.45 (live 0.46), no
+    # lattice.
     "hour-d2b-c2.5-glr4-r1": {
         "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, "r1_weight": 0.2},
         "decay": 15 / 29,
@@ -315,12 +316,13 @@ def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, wor
     embed = style_fd.StyleEmbedder()
     painted = paint_at_model_size(generator, image_size, data)
     paintings = style_fd.to_full_size(painted)
+    ridges = style_fd.lattice_ridges(painted)
     arrays = {
         "features": embed(paintings),
         "samples": paintings[sample_indices(len(paintings))],
         # Periods and their ridges, as two arrays (npz holds arrays, not dicts).
-        "lattice_periods": np.array([int(p) for p in style_fd.lattice_ridges(painted)]),
-        "lattice": np.array(list(style_fd.lattice_ridges(painted).values())),
+        "lattice_periods": np.array([int(p) for p in ridges]),
+        "lattice": np.array(list(ridges.values())),
     }
     if result.model is not None and generator is not result.model.monet_generator:
         # With an EMA, the live generator too: the average's own contribution, from one run.

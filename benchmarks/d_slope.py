@@ -30,16 +30,18 @@ import style_fd  # noqa: E402
 
 
 def slopes(discriminator, images: np.ndarray) -> np.ndarray:
-    """Per-image |d s / d image|^2 of `discriminator` on float images in [-1, 1]."""
+    """Per-image |d s / d image|^2 of `discriminator` on float images in [-1, 1], by the TF
+    step's own input gradient (`step_tensorflow.value_and_input_gradient`)."""
     import tensorflow as tf
 
-    from painter.cyclegan.losses import r1_penalty, r1_score
+    from painter.cyclegan.losses import r1_penalty
+    from painter.cyclegan.step_tensorflow import value_and_input_gradient
 
     x = tf.convert_to_tensor(images, tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        score = r1_score(discriminator(x, training=True), tf.shape(x)[0])
-    return np.asarray(r1_penalty(tape.gradient(score, x)))
+    _, gradient = value_and_input_gradient(
+        lambda batch: discriminator(batch, training=True), x, len(images)
+    )
+    return np.asarray(r1_penalty(gradient))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,6 +109,21 @@ def _paper_losses(params, real_photo, real_monet, kind="lsgan", smoothing=0.0, d
     }
 
 
+def _numeric_gradient(objective, params, name, h=1e-6):
+    """Central differences of `objective(params)` for network `name`'s (kernel, bias)."""
+    grads = []
+    for array_index in range(2):
+        grad = np.zeros_like(params[name][array_index])
+        for index in np.ndindex(grad.shape):
+            plus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
+            minus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
+            plus[name][array_index][index] += h
+            minus[name][array_index][index] -= h
+            grad[index] = (objective(plus) - objective(minus)) / (2 * h)
+        grads.append(grad)
+    return grads
+
+
 def _fit_one_step(model, real_photo, real_monet):
     import tensorflow as tf
 
@@ -159,19 +174,8 @@ def test_first_update_is_minus_lr_times_the_papers_gradient():
             )
         return losses["monet_disc_loss"] + losses["photo_disc_loss"]
 
-    def numeric_gradient(name, which, h=1e-6):
-        kernel, bias = params[name]
-        grads = []
-        for array_index in range(2):
-            grad = np.zeros_like(params[name][array_index])
-            for index in np.ndindex(grad.shape):
-                plus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
-                minus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
-                plus[name][array_index][index] += h
-                minus[name][array_index][index] -= h
-                grad[index] = (objective(plus, which) - objective(minus, which)) / (2 * h)
-            grads.append(grad)
-        return grads
+    def numeric_gradient(name, which):
+        return _numeric_gradient(lambda p: objective(p, which), params, name)
 
     _fit_one_step(model, real_photo, real_monet)
     for name, which in (
@@ -233,17 +237,11 @@ def test_r1_adds_its_penalty_on_the_real_images_and_trains_d_through_it():
     # The logged D losses stay the adversarial terms alone (comparable with R1 off).
     _, expected_losses = objective(params)
     assert logs["monet_disc_loss"] == pytest.approx(expected_losses["monet_disc_loss"], rel=1e-5)
-    h = 1e-6
     for name in ("monet_discriminator", "photo_discriminator"):
         kernel, bias = getattr(model, name).get_layer("conv").get_weights()
+        expected_arrays = _numeric_gradient(lambda p: objective(p)[0], params, name)
         for array_index, updated in ((0, kernel[0, 0]), (1, bias)):
-            expected = np.zeros_like(params[name][array_index])
-            for index in np.ndindex(expected.shape):
-                plus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
-                minus = {k: (v[0].copy(), v[1].copy()) for k, v in params.items()}
-                plus[name][array_index][index] += h
-                minus[name][array_index][index] -= h
-                expected[index] = (objective(plus)[0] - objective(minus)[0]) / (2 * h)
+            expected = expected_arrays[array_index]
             np.testing.assert_allclose(
                 (params[name][array_index] - updated) / lr,
                 expected,

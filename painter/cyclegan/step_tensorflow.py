@@ -38,7 +38,7 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     nets["monet_discriminator_for_generator"] = model.monet_discriminator
     nets["photo_discriminator_for_generator"] = model.photo_discriminator
     called = {k: _training_call(v) for k, v in nets.items()}
-    called["value_and_input_gradient"] = lambda name, images, count: _value_and_input_gradient(
+    called["value_and_input_gradient"] = lambda name, images, count: value_and_input_gradient(
         called[name], images, count
     )
     with tf.GradientTape(persistent=True) as tape:
@@ -71,9 +71,10 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     return {tracker.name: tracker.result() for tracker in model.loss_trackers}
 
 
-def _value_and_input_gradient(discriminator, images, count):
-    """D's logits on `images` and d r1_score / d images, computed under the step's own tape, which
-    records the gradient's computation too, so R1's penalty has gradients for D's weights."""
+def value_and_input_gradient(discriminator, images, count):
+    """D's logits on `images` and d r1_score / d images (its first `count` images). Under the
+    step's own tape, which records the gradient's computation too, R1's penalty so has gradients
+    for D's weights; alone (benchmarks/d_slope.py) it measures D's slope."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
