@@ -247,6 +247,16 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, "r1_weight": 0.2},
         "decay": 15 / 29,
     },
+    # Before it becomes the presets' recipe: its 800-step rows (the issue's first target) and a
+    # second seed of its hour; and a lighter gamma, whose D may give the generator a sharper push.
+    "d2b-c2.5-glr4-r1": {
+        "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, "r1_weight": 0.2},
+        "decay": 0.0,
+    },
+    "hour-d2b-c2.5-glr4-r1-0.1": {
+        "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, "r1_weight": 0.1},
+        "decay": 15 / 29,
+    },
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
         "decay": 15 / 29,
