@@ -8,7 +8,7 @@ size. A discriminator that has memorised its 300 paintings is steep there; R1 ad
 Measured on this repository's runs (64 px, cpu-small's 2-layer PatchGAN): ~25 for a Monet D
 that had won, 0.86 for one that was held; `r1_weight=0.2` was chosen from those.
 
-    python benchmarks/d_slope.py WORKDIR [--images 32] [--gamma 0.2] [--data DIR]
+    python benchmarks/d_slope.py WORKDIR [--images 32] [--gamma 0.2] [--image-size PX] [--data DIR]
 """
 
 from __future__ import annotations
@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=32, help="real images per discriminator")
     parser.add_argument("--gamma", type=float, default=0.2, help="an R1 weight to price")
     parser.add_argument(
+        "--image-size",
+        type=int,
+        default=0,
+        help="judge the images at this size instead of the run's (0): how the same D's slope, "
+        "and so what a given gamma costs it, changes with the image size",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         default=Path(os.environ.get("PAINTER_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -81,12 +88,14 @@ def main(argv: list[str] | None = None) -> int:
 
     monets = style_fd.load_images(style_fd.monet_files(args.data)[: args.images])
     photos = style_fd.load_images(style_fd.fixed_photo_files(args.data)[: args.images])
+    size = args.image_size or config.image_size
     print(
-        f"{args.workdir}: epoch {checkpoint.epoch}, {config.image_size} px, "
+        f"{args.workdir}: epoch {checkpoint.epoch}, trained at {config.image_size} px, judged at "
+        f"{size} px, "
         f"{config.discriminator_layers}-layer D ({loaded} weights loaded)"
     )
     for name, images in (("monet_discriminator", monets), ("photo_discriminator", photos)):
-        values = slopes(getattr(model, name), style_fd.to_model_size(images, config.image_size))
+        values = slopes(getattr(model, name), style_fd.to_model_size(images, size))
         print(
             f"  {name}: |d s / d real|^2 median {np.median(values):.3g}, mean {values.mean():.3g}"
             f" over {len(values)} images; x gamma/2 at gamma {args.gamma}: "
