@@ -8,7 +8,11 @@ size. A discriminator that has memorised its 300 paintings is steep there; R1 ad
 Measured on this repository's runs (64 px, cpu-small's 2-layer PatchGAN): ~25 for a Monet D
 that had won, 0.86 for one that was held; `r1_weight=0.2` was chosen from those.
 
+With `--preset NAME` instead of a workdir: the preset's discriminators freshly initialised (seeds
+0..`--seeds`-1), to compare what the same gamma weighs at another preset's size and depth.
+
     python benchmarks/d_slope.py WORKDIR [--images 32] [--gamma 0.2] [--image-size PX] [--data DIR]
+    python benchmarks/d_slope.py --preset kaggle-tpu [--seeds 3]
 """
 
 from __future__ import annotations
@@ -44,9 +48,22 @@ def slopes(discriminator, images: np.ndarray) -> np.ndarray:
     return np.asarray(r1_penalty(gradient))
 
 
+def _report(model, monets: np.ndarray, photos: np.ndarray, size: int, gamma: float) -> None:
+    """Print both discriminators' slopes on their real images at `size`."""
+    for name, images in (("monet_discriminator", monets), ("photo_discriminator", photos)):
+        values = slopes(getattr(model, name), style_fd.to_model_size(images, size))
+        print(
+            f"  {name}: |d s / d real|^2 median {np.median(values):.3g}, mean {values.mean():.3g}"
+            f" over {len(values)} images; x gamma/2 at gamma {gamma}: "
+            f"{gamma / 2 * values.mean():.3g}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workdir", type=Path)
+    parser.add_argument("workdir", type=Path, nargs="?", help="a training workdir")
+    parser.add_argument("--preset", help="instead of a workdir: this preset's fresh networks")
+    parser.add_argument("--seeds", type=int, default=3, help="with --preset: initialisations")
     parser.add_argument("--images", type=int, default=32, help="real images per discriminator")
     parser.add_argument("--gamma", type=float, default=0.2, help="an R1 weight to price")
     parser.add_argument(
@@ -69,6 +86,26 @@ def main(argv: list[str] | None = None) -> int:
     from painter.cyclegan.state import state_variables
     from painter.training.checkpoint import latest_resumable
 
+    if (args.workdir is None) == (args.preset is None):
+        parser.error("give a training WORKDIR or --preset NAME (one of them)")
+    monets = style_fd.load_images(style_fd.monet_files(args.data)[: args.images])
+    photos = style_fd.load_images(style_fd.fixed_photo_files(args.data)[: args.images])
+    if args.preset is not None:
+        from painter.config import preset
+
+        config = preset(args.preset)
+        size = args.image_size or config.image_size
+        for seed in range(args.seeds):
+            # float32 whatever the preset says: the slope, not the chip's rounding of it
+            fresh = config.replace(seed=seed, mixed_precision=False)
+            model = build_cyclegan(fresh, steps_per_epoch=1)
+            print(
+                f"preset {args.preset}, freshly initialised (seed {seed}), judged at {size} px, "
+                f"{config.discriminator_layers}-layer D of {config.discriminator_filters} filters"
+            )
+            _report(model, monets, photos, size, args.gamma)
+        return 0
+
     config_path = args.workdir / "config.json"
     if not config_path.exists():
         raise SystemExit(f"{config_path} not found: give a training workdir (it has config.json)")
@@ -86,21 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             variable.assign(state[key])
             loaded += 1
 
-    monets = style_fd.load_images(style_fd.monet_files(args.data)[: args.images])
-    photos = style_fd.load_images(style_fd.fixed_photo_files(args.data)[: args.images])
     size = args.image_size or config.image_size
     print(
         f"{args.workdir}: epoch {checkpoint.epoch}, trained at {config.image_size} px, judged at "
-        f"{size} px, "
-        f"{config.discriminator_layers}-layer D ({loaded} weights loaded)"
+        f"{size} px, {config.discriminator_layers}-layer D ({loaded} weights loaded)"
     )
-    for name, images in (("monet_discriminator", monets), ("photo_discriminator", photos)):
-        values = slopes(getattr(model, name), style_fd.to_model_size(images, size))
-        print(
-            f"  {name}: |d s / d real|^2 median {np.median(values):.3g}, mean {values.mean():.3g}"
-            f" over {len(values)} images; x gamma/2 at gamma {args.gamma}: "
-            f"{args.gamma / 2 * values.mean():.3g}"
-        )
+    _report(model, monets, photos, size, args.gamma)
     return 0
 
 
