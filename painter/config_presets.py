@@ -12,16 +12,19 @@ from typing import Any
 # FD at 64 px, equal steps, several seeds); the dataclass defaults stay the 2017 paper's.
 QUALITY_RECIPE: dict[str, Any] = {
     "generator": "unet",  # skip connections keep the photo's layout from the first steps
-    # Nearest x2 + conv: no checkerboard. "bilinear" also avoids the 2-px lattice nearest x2 painted
-    # in cpu-small's hour and won at 800 steps (0.87 / 0.86 vs 1.13 / 0.78), but lost at 2,800
-    # (0.98 vs 0.62, one seed, its Monet D winning from step 2,200): not chosen until an hour does
-    "upsampling": "resize",
+    # Bilinear x2 + conv: no checkerboard, and no 2-px lattice (nearest x2 painted one in every
+    # hour); alone it let the Monet D memorise the 300 paintings from ~2,200 steps: R1 holds it
+    "upsampling": "bilinear",
     "adversarial_loss": "bce",  # the starter's: beat LSGAN at equal steps here
     "pool_size": 0,  # the starter's: no history pool
-    "cycle_weight": 5.0,  # half the paper's lambda: more room for the painting's texture
+    "cycle_weight": 2.5,  # a quarter of the paper's lambda: room for the painting's texture
     # The paper's 0.5 (x cycle_weight): without it one run inverted colours (dark skies, white
     # water) and at 800 steps style FD was 1.74 against 1.47 with it (bench_quality.py, seed 0)
     "identity_weight": 0.5,
+    "generator_lr": 4e-4,  # twice D's: the best 800-step rows (0.75 / 0.65 / 0.79 vs 2e-4's 0.79)
+    # R1 0.2 held the Monet D all hour (loss 0.63-0.66; without it 0.10 and the hour 0.73). A fresh
+    # kaggle-tpu D at 256 px is as steep as cpu-small's at 64 (d_slope.py --preset): same gamma
+    "r1_weight": 0.2,
     "ema_decay": 0.999,  # paint with the weights' moving average: fewer blotches late in a run
 }
 
