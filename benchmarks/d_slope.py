@@ -48,6 +48,12 @@ def slopes(discriminator, images: np.ndarray) -> np.ndarray:
     return np.asarray(r1_penalty(gradient))
 
 
+def _real_images(data: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `count` real Monets and `count` of the benchmark's fixed photos (uint8, 256)."""
+    monets = style_fd.load_images(style_fd.monet_files(data)[:count])
+    return monets, style_fd.load_images(style_fd.fixed_photo_files(data)[:count])
+
+
 def _report(model, monets: np.ndarray, photos: np.ndarray, size: int, gamma: float) -> None:
     """Print both discriminators' slopes on their real images at `size`."""
     for name, images in (("monet_discriminator", monets), ("photo_discriminator", photos)):
@@ -88,12 +94,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if (args.workdir is None) == (args.preset is None):
         parser.error("give a training WORKDIR or --preset NAME (one of them)")
-    monets = style_fd.load_images(style_fd.monet_files(args.data)[: args.images])
-    photos = style_fd.load_images(style_fd.fixed_photo_files(args.data)[: args.images])
     if args.preset is not None:
+        monets, photos = _real_images(args.data, args.images)
         from painter.config import preset
+        from painter.errors import ConfigError
 
-        config = preset(args.preset)
+        try:
+            config = preset(args.preset)
+        except ConfigError as error:
+            raise SystemExit(f"error: {error}") from None
         size = args.image_size or config.image_size
         for seed in range(args.seeds):
             # float32 whatever the preset says: the slope, not the chip's rounding of it
@@ -123,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             variable.assign(state[key])
             loaded += 1
 
+    monets, photos = _real_images(args.data, args.images)
     size = args.image_size or config.image_size
     print(
         f"{args.workdir}: epoch {checkpoint.epoch}, trained at {config.image_size} px, judged at "
