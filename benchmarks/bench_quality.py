@@ -250,7 +250,7 @@ RECIPES: dict[str, dict] = {
     # Before it becomes the presets' recipe: its 800-step rows (the issue's first target) and a
     # second seed of its hour; and a lighter gamma, whose D may give the generator a sharper push.
     # Measured: 800 steps 0.98 / 0.75 (seeds 0 / 1; without R1 0.75 / 0.65); the hour's seed 1
-    # 0.478 (seed 0 0.448), no lattice: the presets' recipe since stop 26.
+    # 0.478 (seed 0 0.448), no lattice: the presets' recipe now.
     "d2b-c2.5-glr4-r1": {
         "overrides": {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4, "r1_weight": 0.2},
         "decay": 0.0,
