@@ -57,13 +57,22 @@ TILE = 128  # px of one painting in the PNGs
 
 # --- data: NumPy in place of painter's tf.data pipeline ---------------------------------------
 def load_at(files: list[Path], size: int, threads: int = 8) -> np.ndarray:
-    """Decode `files` to uint8 [N, size, size, 3] (painter's loader: any mode, EXIF, bilinear)."""
+    """Decode `files` to uint8 [N, size, size, 3] (painter's loader: any mode, EXIF), enlarged
+    bilinearly past 256 as the jitter's `tf.image.resize` does."""
     from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
 
     from painter.data.images import load_rgb
 
+    def load(path: Path) -> np.ndarray:
+        if size <= 256:
+            return load_rgb(path, size)
+        image = Image.fromarray(load_rgb(path, 256))
+        return np.asarray(image.resize((size, size), Image.BILINEAR))
+
     with ThreadPoolExecutor(threads) as pool:
-        return np.stack(list(pool.map(lambda path: load_rgb(path, size), files)))
+        return np.stack(list(pool.map(load, files)))
 
 
 def batches(photos: np.ndarray, monets: np.ndarray, config: Config, seed: int):
