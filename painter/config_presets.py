@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+
+def r1_gamma(image_size: int, batch_size: int) -> float:
+    """R1's gamma by Karras et al. 2020's heuristic (StyleGAN2-ADA), 0.0002 * size^2 / batch: 0.2
+    at cpu-small's 64 px of 4, the best of 0.1 / 0.2 / 0.4 measured there (bench_quality.py)."""
+    return round(0.0002 * image_size**2 / batch_size, 2)
+
+
 # The recipe the quality benchmark chose (benchmarks/bench_quality.py, results/quality.json: style
 # FD at 64 px, equal steps, several seeds); the dataclass defaults stay the 2017 paper's.
 QUALITY_RECIPE: dict[str, Any] = {
@@ -22,9 +29,11 @@ QUALITY_RECIPE: dict[str, Any] = {
     # water) and at 800 steps style FD was 1.74 against 1.47 with it (bench_quality.py, seed 0)
     "identity_weight": 0.5,
     "generator_lr": 4e-4,  # twice D's: the best 800-step rows (0.75 / 0.65 / 0.79 vs 2e-4's 0.79)
-    # R1 0.2 held the Monet D all hour (loss 0.63-0.66; without it 0.10 and the hour 0.73). A fresh
-    # kaggle-tpu D at 256 px is as steep as cpu-small's at 64 (d_slope.py --preset): same gamma
-    "r1_weight": 0.2,
+    # R1 holds the Monet D: gamma 0.2 at 64 px (cpu-small) kept its loss 0.63-0.66 all hour
+    # (without it 0.10 and the hour 0.73), but at 256 px on an H200 the same 0.2 let it win from
+    # ~2,000 steps (0.42, then 0.22 at 3,000; quality_256.py). Karras et al. 2020's rule,
+    # which gives the 0.2 measured best at 64 px of 4, scales it to 256 px of 8
+    "r1_weight": r1_gamma(256, 8),
     "ema_decay": 0.999,  # paint with the weights' moving average: fewer blotches late in a run
 }
 
@@ -41,6 +50,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gpu": {
         **QUALITY_RECIPE,
         "global_batch_size": 4,  # one GPU: small batches keep CycleGAN's per-image updates
+        "r1_weight": r1_gamma(256, 4),  # the rule above, at this batch
         "mixed_precision": False,  # float16 would need loss scaling; bfloat16 is slow on older GPUs
         "session_limit_minutes": 540.0,  # Kaggle's GPU sessions run up to 12 h; keep slack
     },
@@ -55,6 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # style FD at 800 steps 1.13 / 0.78 (seeds 0 / 1) against 1.47 / 1.43 with 3 layers
         "discriminator_layers": 2,
         "global_batch_size": 4,
+        "r1_weight": 0.2,  # measured best at these sizes (0.1: 0.515, 0.2: 0.448, 0.4: 0.475)
         "epochs": 0,  # as many as the hour fits: a fixed 4 trained 14 of its 55 training minutes
         "decay_epochs": 2,
         "steps_per_epoch": 200,  # an epoch of 800 photos keeps epochs (and checkpoints) ~10 min
@@ -99,4 +110,4 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-__all__ = ["PRESETS", "QUALITY_RECIPE"]
+__all__ = ["PRESETS", "QUALITY_RECIPE", "r1_gamma"]
