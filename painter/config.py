@@ -77,13 +77,15 @@ class Config:
     diffaugment: str = ""  # "color,translation,cutout" on every D input (Zhao 2020); "" = off
     diffaugment_target: float = 0.0  # > 0: adaptive (ADA, Karras 2020; 0.6): p rises only as D
     # memorises (E[sign D(real)] above it), so short runs train un-augmented; 0 = always augment
-    diffaugment_adjust_images: int = 2000  # real images over which p may move 0 -> 1: ADA's 500k
-    # is ~2% of its runs; 2,000 lets p answer within the ~2,200 steps 300 Monets take to memorise
+    diffaugment_adjust_images: int = 2000  # real images over which p (and R1's s) may go 0 -> 1:
+    # ADA's 500k is ~2% of its runs; 2,000 answers within the ~2,200 steps 300 Monets need
     diffaugment_max_probability: float = 1.0  # ceiling of the adaptive p; 1 = ADA as published
     # (capped at 0.6 the bilinear recipe's hour scored 1.06 against 0.61: its Monet D kept winning)
     lecam_weight: float = 0.0  # LeCam regulariser of D (Tseng 2021): keeps D's outputs near EMAs
     r1_weight: float = 0.0  # gamma of the R1 penalty (Mescheder 2018): D's slope on real images,
     # which a D that memorises 300 paintings makes steep; 0 = off
+    r1_target: float = 0.0  # > 0: adaptive R1: gamma x s, s rising only while E[sign D(real)]
+    # is above it (ADA's statistic), so the steps before D memorises go unpenalised; 0 = fixed
     spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
     ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off
 

@@ -115,6 +115,16 @@ def check_config(config: Config) -> None:
             f"`r1_weight` must be >= 0 (0 = off; StyleGAN2 uses 0.01-10). "
             f"Received: {config.r1_weight!r}"
         )
+    if not 0.0 <= config.r1_target < 1.0:
+        raise ConfigError(
+            "`r1_target` must be in [0, 1) (0 = a fixed gamma; ADA's target is 0.6). "
+            f"Received: {config.r1_target!r}"
+        )
+    if config.r1_target > 0 and config.r1_weight <= 0:
+        raise ConfigError(
+            f"`r1_target` ({config.r1_target}) adapts R1, which is off: set r1_weight (the most "
+            "gamma the adaptive strength may reach), e.g. r1_weight=0.4, or r1_target=0."
+        )
     if not 0.0 <= config.ema_decay < 1.0:
         raise ConfigError(
             f"`ema_decay` must be in [0, 1) (0 = off). Received: {config.ema_decay!r}"

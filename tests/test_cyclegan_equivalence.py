@@ -92,7 +92,8 @@ def _assert_same_update(
 ) -> None:
     assert set(a) == set(b), label
     logs = [k for k in a if k.startswith("log/")]
-    assert len(logs) == (7 if "log/augment_probability" in a else 6), logs
+    state_scalars = {"log/augment_probability", "log/r1_strength"} & set(a)
+    assert len(logs) == 6 + len(state_scalars), logs
     for key in logs:
         assert float(a[key]) == pytest.approx(float(b[key]), rel=LOSS_RTOL), f"{label}: {key}"
     checked = 0
@@ -142,14 +143,17 @@ def test_one_step_with_every_recipe_is_the_same_on_tensorflow_and_jax(runs):
         outlier_fraction=RECIPES_OUTLIER_FRACTION,
     )
     # Each recipe's state moved, identically: adaptive DiffAugment drew 7 + 3 numbers for every
-    # discriminator input (B=4: 4 + 4 generated for the generators, 8 + 8 judged) and moved
-    # both probabilities off 0.5 by one step (compared above, as is the logged one), LeCam updated
-    # its averages once, the EMA folded in one update; spectral norm's u vectors are compared
-    # above.
+    # discriminator input (B=4: 4 + 4 generated for the generators, 8 + 8 judged) and moved both
+    # probabilities off 0.5 by one step (compared above, as is the logged one), adaptive R1 its
+    # strengths likewise, LeCam updated its averages once, the EMA folded in one update; spectral
+    # norm's u vectors are compared above.
     for run in (tf_run, jax_run):
         assert int(run["diffaugment/draws"]) == 10 * (4 + 4 + 8 + 8)
         assert np.all(run["diffaugment/probability"] != 0.5)
         assert float(run["log/augment_probability"]) == run["diffaugment/probability"][0]
+        # Adaptive R1: each D's strength moved one step (4 / 2,000) from its 0.5.
+        np.testing.assert_allclose(np.abs(run["r1_strength/strength"] - 0.5), 0.002, atol=1e-6)
+        assert float(run["log/r1_strength"]) == run["r1_strength/strength"][0]
         assert int(run["monet_lecam/count"]) == 1 and float(run["monet_lecam/real"]) != 0.0
         assert int(run["monet_generator_average/updates"]) == 1
     assert any("vector_u" in key for key in tf_run)

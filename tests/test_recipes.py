@@ -25,6 +25,7 @@ RECIPES = dict(
     diffaugment_adjust_images=16,
     lecam_weight=0.5,
     r1_weight=2.0,
+    r1_target=0.01,  # adaptive R1, moving as fast as DiffAugment's p
     spectral_norm=True,
     ema_decay=0.9,
     # The U-Net with bilinear x2 and the full-size head (the smoke preset's own is the ResNet).
@@ -296,6 +297,7 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
         ("diffaugment_max_probability", 0.0, "diffaugment_max_probability"),
         ("lecam_weight", -0.1, "lecam_weight"),
         ("r1_weight", -1.0, "r1_weight"),
+        ("r1_target", 1.0, "r1_target"),
         ("ema_decay", 1.0, "ema_decay"),
     ],
 )
@@ -307,6 +309,119 @@ def test_bad_recipe_values_are_refused_by_name(field, value, message):
 def test_an_adaptive_target_without_diffaugment_says_to_switch_it_on():
     with pytest.raises(ConfigError, match='diffaugment="color,translation,cutout"'):
         preset("smoke").replace(diffaugment="", diffaugment_target=0.6)
+
+
+def test_an_adaptive_r1_without_r1_says_to_set_its_gamma():
+    with pytest.raises(ConfigError, match="set r1_weight"):
+        preset("smoke").replace(r1_weight=0.0, r1_target=0.6)
+
+
+def test_adaptive_r1_scales_each_penalty_by_its_discriminators_strength():
+    """`AdaptiveStrength` follows the rule of `adaptive.py` (ADA's, as DiffAugment's p), and the
+    step's R1 term is gamma/2 x mean(s x |grad|^2): no penalty at s = 0."""
+    from painter.cyclegan.adaptive import AdaptiveStrength
+    from painter.cyclegan.losses import decision_margin
+
+    layer = AdaptiveStrength(target=0.6, speed=0.25)
+    # BCE logits: 7 of 8 real patches called real -> r = 0.75 > 0.6: up, for the Monet D only.
+    memorising = np.array([2.0, 0.1, 0.3, 1.0, 0.2, 0.4, -3.0, 0.9], "float32").reshape(2, 2, 2, 1)
+    unsure = -memorising  # r = -0.75: down
+    assert float(_np(layer(decision_margin(memorising, "bce"), domain=0))) == 0.25
+    assert float(_np(layer(decision_margin(memorising, "bce"), domain=0))) == 0.5
+    assert float(_np(layer(decision_margin(unsure, "bce"), domain=1))) == 0.0  # clipped at 0
+    for _ in range(3):
+        layer(decision_margin(memorising, "bce"), domain=0)
+    assert _np(layer.strength.value).tolist() == [1.0, 0.0]  # clipped at 1
+    assert float(_np(layer(decision_margin(unsure, "bce"), domain=0))) == 0.75
+    restored = AdaptiveStrength.from_config(layer.get_config())
+    assert (restored.target, restored.speed, restored.adaptive) == (0.6, 0.25, True)
+    assert not AdaptiveStrength().adaptive
+    with pytest.raises(ValueError, match="target"):
+        AdaptiveStrength(target=1.0)
+
+
+def test_the_step_weighs_r1_by_the_strength_it_moved(tmp_path):
+    """From a strength of 0 with a target D cannot pass (it stays 0) D's loss has no R1 term; from
+    a strength of 1 the step moves it one notch (an untrained D is unsure: down to 1 - speed)
+    and D's loss holds that share of the fixed-gamma run's R1 term, exactly."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+    from painter.cyclegan.step import forward, step_losses
+
+    config = preset("smoke").replace(
+        image_size=16,
+        resize_size=16,
+        resnet_blocks=1,
+        discriminator_layers=2,
+        adversarial_loss="bce",
+        pool_size=0,
+        identity_weight=0.0,
+        r1_weight=2.0,
+    )
+    rng = np.random.default_rng(0)
+    real_photo = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    real_monet = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+
+    def r1_term(target: float, start: float) -> tuple[float, list[float]]:
+        model = build_cyclegan(config.replace(r1_target=target), steps_per_epoch=1)
+        model.r1_strength.strength.assign(np.full(2, start, "float32"))
+        nets = {
+            name: getattr(model, name)
+            for name in (
+                "monet_generator",
+                "photo_generator",
+                "monet_discriminator",
+                "photo_discriminator",
+                "monet_pool",
+                "photo_pool",
+                "diffaugment",
+                "monet_lecam",
+                "photo_lecam",
+                "r1_strength",
+            )
+        }
+        nets["monet_discriminator_for_generator"] = model.monet_discriminator
+        nets["photo_discriminator_for_generator"] = model.photo_discriminator
+        nets["value_and_input_gradient"] = _value_and_input_gradient(nets)
+        outputs = forward(model, real_photo, real_monet, nets)
+        losses = step_losses(outputs, model.loss_settings, 2)
+        return float(_np(losses["discriminator_total"])), _np(model.r1_strength.strength.value)
+
+    fixed, _ = r1_term(0.0, 0.0)
+    off, strength_off = r1_term(0.99, 0.0)
+    on, strength_on = r1_term(0.99, 1.0)
+    speed = config.global_batch_size / config.diffaugment_adjust_images
+    assert strength_off.tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(strength_on, [1.0 - speed] * 2, rtol=1e-6)
+    assert fixed - off > 1e-4  # the penalty was there to leave out
+    np.testing.assert_allclose(on - off, (1.0 - speed) * (fixed - off), rtol=1e-4)
+    keras.backend.clear_session()
+
+
+def _value_and_input_gradient(nets):
+    import keras
+
+    from painter.cyclegan.losses import r1_score
+
+    def run(name, images, count):
+        if keras.backend.backend() == "jax":
+            import jax
+
+            def score(x):
+                return r1_score(nets[name](x), count)
+
+            return nets[name](images), jax.grad(score)(images)
+        import tensorflow as tf
+
+        images = tf.convert_to_tensor(images)
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            logits = nets[name](images)
+            score = r1_score(logits, count)
+        return logits, tape.gradient(score, images)
+
+    return run
 
 
 def test_a_ceiling_without_an_adaptive_target_says_to_set_one():

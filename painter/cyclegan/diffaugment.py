@@ -37,6 +37,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from painter.cyclegan.adaptive import DOMAINS, adapt
 from painter.cyclegan.pool import hash_uniform
 
 POLICIES = ("color", "translation", "cutout")
@@ -45,7 +46,6 @@ CUTOUT_RATIO = 0.5  # the paper's half of the side
 DRAWS_PER_IMAGE = 7  # brightness, saturation, contrast, shift y, shift x, cutout y, cutout x
 # Adaptive: one more uniform per policy per image (slots 7-9), whether each policy applies to it.
 ADAPTIVE_DRAWS_PER_IMAGE = DRAWS_PER_IMAGE + len(POLICIES)
-DOMAINS = 2  # one probability per discriminator: 0 = the Monet D's inputs, 1 = the photo D's
 
 
 @keras.saving.register_keras_serializable(package="painter")
@@ -166,13 +166,15 @@ class DiffAugment(keras.layers.Layer):
     def _adapt(self, real_margins, domain: int):
         if not self.adaptive:
             raise ValueError("`adapt=True` needs an adaptive DiffAugment (`target` > 0).")
-        overfitting = ops.mean(ops.sign(ops.cast(real_margins, "float32")))  # r in [-1, 1]
-        step = self.speed * ops.sign(overfitting - self.target)
-        probabilities = ops.convert_to_tensor(self.probability.value)
-        updated = ops.clip(
-            probabilities[domain] + ops.stop_gradient(step), 0.0, self.max_probability
+        probabilities, updated = adapt(
+            self.probability.value,
+            real_margins,
+            domain,
+            self.target,
+            self.speed,
+            self.max_probability,
         )
-        self.probability.assign(ops.where(ops.arange(DOMAINS) == domain, updated, probabilities))
+        self.probability.assign(probabilities)
         return updated
 
     def compute_output_shape(self, input_shape):

@@ -14,13 +14,14 @@ import keras
 import numpy as np
 
 from painter.cyclegan import state as model_state
+from painter.cyclegan.adaptive import AdaptiveStrength
 from painter.cyclegan.averages import LeCamAverages, WeightAverage
 from painter.cyclegan.diffaugment import DiffAugment
 from painter.cyclegan.losses import LOGGED_LOSSES, LossSettings
 from painter.cyclegan.optimizer import CycleGANOptimizers
 from painter.cyclegan.pool import ImagePool
 from painter.cyclegan.schedule import LinearDecaySchedule
-from painter.cyclegan.step import AUGMENT_PROBABILITY, NETWORKS
+from painter.cyclegan.step import AUGMENT_PROBABILITY, NETWORKS, R1_STRENGTH
 from painter.cyclegan.step_jax import train_step_jax
 from painter.cyclegan.step_tensorflow import train_step_tensorflow
 
@@ -50,13 +51,17 @@ class CycleGAN(keras.Model):
         diffaugment_max_probability: the ceiling of p when adaptive (1 = none).
         ema_decay: > 0 keeps an exponential moving average of the Monet generator's weights;
             `painting_generator()` paints with it.
+        r1_target: > 0 makes R1 adaptive: each D's penalty is scaled by a strength in [0, 1]
+            that rises while E[sign D(real)] is above the target (`adaptive.AdaptiveStrength`).
+        r1_speed: how far that strength moves per step.
 
     Logged scalars (History, progress bar), each averaged over the global batch and the epoch:
         monet_gen_loss / photo_gen_loss: the adversarial term of G / F (unweighted);
         monet_disc_loss / photo_disc_loss: the halved discriminator losses;
         cycle_loss: L1(cycled_photo, real_photo) + L1(cycled_monet, real_monet) (before lambda);
         identity_loss: L1(same_monet, real_monet) + L1(same_photo, real_photo) (before weights);
-        augment_probability (adaptive DiffAugment only): the Monet D's augmentation probability.
+        augment_probability (adaptive DiffAugment only): the Monet D's augmentation probability;
+        r1_strength (adaptive R1 only): the Monet D's share of the R1 gamma.
     The generators minimise monet_gen + photo_gen + lambda * cycle + identity_weight * lambda *
     identity; the discriminators minimise monet_disc + photo_disc.
 
@@ -79,6 +84,8 @@ class CycleGAN(keras.Model):
         diffaugment_speed: float = 0.0,
         diffaugment_max_probability: float = 1.0,
         ema_decay: float = 0.0,
+        r1_target: float = 0.0,
+        r1_speed: float = 0.0,
         **kwargs,
     ):
         kwargs.setdefault("name", "cyclegan")
@@ -101,6 +108,7 @@ class CycleGAN(keras.Model):
         )
         self.monet_lecam = LeCamAverages(name="monet_lecam")
         self.photo_lecam = LeCamAverages(name="photo_lecam")
+        self.r1_strength = AdaptiveStrength(r1_target, r1_speed, name="r1_strength")
         self.ema_decay = float(ema_decay)
         self.monet_generator_average = None
         if self.ema_decay > 0:
@@ -113,7 +121,11 @@ class CycleGAN(keras.Model):
                 average.assign(np.array(weight.numpy()))  # start as a copy of the weights
         self._painting_copy: keras.Model | None = None
         # Made here and listed in `metrics` so fit() resets them every epoch.
-        logged = (*LOGGED_LOSSES, *((AUGMENT_PROBABILITY,) if self.diffaugment.adaptive else ()))
+        logged = (
+            *LOGGED_LOSSES,
+            *((AUGMENT_PROBABILITY,) if self.diffaugment.adaptive else ()),
+            *((R1_STRENGTH,) if self.r1_strength.adaptive else ()),
+        )
         self.loss_trackers = [keras.metrics.Mean(name=name) for name in logged]
         self.loss_settings = LossSettings()
 
@@ -266,6 +278,8 @@ class CycleGAN(keras.Model):
             diffaugment_speed=self.diffaugment.speed,
             diffaugment_max_probability=self.diffaugment.max_probability,
             ema_decay=self.ema_decay,
+            r1_target=self.r1_strength.target,
+            r1_speed=self.r1_strength.speed,
         )
         return config
 
@@ -304,6 +318,9 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         diffaugment_speed=min(1.0, config.global_batch_size / config.diffaugment_adjust_images),
         diffaugment_max_probability=config.diffaugment_max_probability,
         ema_decay=config.ema_decay,
+        # R1's strength may move 0 -> 1 over the same real images as DiffAugment's p.
+        r1_target=config.r1_target,
+        r1_speed=min(1.0, config.global_batch_size / config.diffaugment_adjust_images),
     )
     model.build((None, config.image_size, config.image_size, 3))
 

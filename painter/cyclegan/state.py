@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 # State added after checkpoints existed: a checkpoint without it resumes with the initial value.
-ADDED_LATER = frozenset({"diffaugment/probability"})
+ADDED_LATER = frozenset({"diffaugment/probability", "r1_strength/strength"})
 
 
 def state_variables(model: CycleGAN) -> dict[str, Any]:

@@ -13,7 +13,8 @@ One training step, on either backend:
   3. Losses (`painter.cyclegan.losses`, shared by both backends), averaged over the GLOBAL batch;
      with LeCam, the discriminators' regulariser against their running averages; with R1, the
      squared gradient of each D's score on the real images it judged, taken with respect to
-     those images by the backend (`nets["value_and_input_gradient"]`) and differentiated again.
+     those images by the backend (`nets["value_and_input_gradient"]`) and differentiated again;
+     adaptive R1 scales it by each D's strength, moved by D's outputs on those real images.
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
      both from the same forward pass; each set applied by its own Adam.
   5. With an EMA, the Monet generator's weight average folds in the new weights.
@@ -38,9 +39,12 @@ NETWORKS = ("monet_generator", "photo_generator", "monet_discriminator", "photo_
 POOLS = ("monet_pool", "photo_pool")
 # Layers whose non-trainable variables the step updates besides the pools (always built, so a
 # checkpoint's keys do not depend on whether DiffAugment or LeCam is switched on).
-STATE_LAYERS = ("diffaugment", "monet_lecam", "photo_lecam")
+STATE_LAYERS = ("diffaugment", "monet_lecam", "photo_lecam", "r1_strength")
 MONET, PHOTO = 0, 1  # DiffAugment's domains: whose discriminator an input is for
 AUGMENT_PROBABILITY = "augment_probability"  # logged with adaptive DiffAugment: the Monet D's p
+R1_STRENGTH = "r1_strength"  # logged with adaptive R1: the Monet D's share of gamma
+# Logged as they are (not losses: every replica holds the same value, nothing to sum).
+STATE_SCALARS = (AUGMENT_PROBABILITY, R1_STRENGTH)
 
 
 def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..., Any]]) -> dict:
@@ -85,7 +89,14 @@ def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..
         if model.loss_settings.r1_weight <= 0:
             return nets[name](images)
         logits, gradient = nets["value_and_input_gradient"](name, images, batch)
-        outputs[penalty_key] = r1_penalty(gradient[:batch])
+        penalty = r1_penalty(gradient[:batch])
+        if model.r1_strength.adaptive:  # gamma x s, s moved by this step's real logits
+            kind = model.loss_settings.adversarial_loss
+            strength = nets["r1_strength"](decision_margin(logits[:batch], kind), domain=domain)
+            penalty = penalty * strength
+            if domain == MONET:
+                outputs[R1_STRENGTH] = strength
+        outputs[penalty_key] = penalty
         return logits
 
     judged_monet = judge(
@@ -113,9 +124,11 @@ def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..
 
 
 def step_losses(outputs: dict, settings: LossSettings, global_batch) -> dict:
-    """Step 3's losses (`cyclegan_losses`), plus, with adaptive DiffAugment, the Monet
-    discriminator's augmentation probability after this step (logged beside the losses)."""
+    """Step 3's losses (`cyclegan_losses`), plus, with adaptive DiffAugment or R1, the Monet
+    discriminator's augmentation probability or R1 strength after this step (logged beside the
+    losses)."""
     losses = cyclegan_losses(outputs, settings, global_batch)
-    if AUGMENT_PROBABILITY in outputs:
-        losses[AUGMENT_PROBABILITY] = outputs[AUGMENT_PROBABILITY]
+    for name in STATE_SCALARS:
+        if name in outputs:
+            losses[name] = outputs[name]
     return losses

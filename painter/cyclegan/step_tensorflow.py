@@ -8,18 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from keras import ops
 
+from painter.cyclegan.adaptive import AdaptiveStrength
 from painter.cyclegan.averages import LeCamAverages
 from painter.cyclegan.diffaugment import DiffAugment
 from painter.cyclegan.losses import LOGGED_LOSSES, r1_score
 from painter.cyclegan.pool import ImagePool
-from painter.cyclegan.step import (
-    AUGMENT_PROBABILITY,
-    NETWORKS,
-    POOLS,
-    STATE_LAYERS,
-    forward,
-    step_losses,
-)
+from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, STATE_SCALARS, forward, step_losses
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
@@ -64,8 +58,9 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     if replicas > 1 and context is not None:
         # Each replica holds its share of the global mean; the sum is the global mean.
         logged = context.all_reduce(tf.distribute.ReduceOp.SUM, logged)
-    if AUGMENT_PROBABILITY in losses:  # not summed: every replica reads the same probability
-        logged[AUGMENT_PROBABILITY] = losses[AUGMENT_PROBABILITY]
+    for name in STATE_SCALARS:  # not summed: every replica reads the same value
+        if name in losses:
+            logged[name] = losses[name]
     for tracker in model.loss_trackers:
         tracker.update_state(logged[tracker.name])
     return {tracker.name: tracker.result() for tracker in model.loss_trackers}
@@ -86,6 +81,6 @@ def value_and_input_gradient(discriminator, images, count):
 
 def _training_call(layer) -> Callable[..., Any]:
     """How the step calls a layer: state layers as they are, networks with training=True."""
-    if isinstance(layer, (ImagePool, DiffAugment, LeCamAverages)):
+    if isinstance(layer, (ImagePool, DiffAugment, LeCamAverages, AdaptiveStrength)):
         return layer
     return lambda x: layer(x, training=True)

@@ -39,9 +39,10 @@ def fixed_state(template: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(zlib.crc32(key.encode()))
         if "optimizer/" in key or "_pool/" in key:
             state[key] = value  # fresh optimizer and empty pools, as built
-        elif key == "diffaugment/probability":
-            # Adaptive DiffAugment starts at 0 (nothing augmented): halfway, some images get
-            # each policy and some do not, and one step moves p (identically on both backends).
+        elif key in ("diffaugment/probability", "r1_strength/strength"):
+            # Adaptive DiffAugment starts at 0 (nothing augmented), adaptive R1 at 0 (no
+            # penalty): halfway, some images get each policy and some do not, R1 weighs half its
+            # gamma, and one step moves each (identically on both backends).
             state[key] = np.full(value.shape, 0.5, value.dtype)
         elif key.endswith("gamma"):
             state[key] = (1.0 + rng.normal(0, 0.05, value.shape)).astype(value.dtype)
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--recipes",
         action="store_true",
-        help="DiffAugment, LeCam, spectral norm and the EMA all on",
+        help="DiffAugment, LeCam, R1 (adaptive), spectral norm and the EMA all on",
     )
     args = parser.parse_args(argv)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             diffaugment_target=0.6,
             lecam_weight=0.5,
             r1_weight=2.0,
+            r1_target=0.6,
             spectral_norm=True,
             ema_decay=0.9,
             generator="unet",
