@@ -519,24 +519,32 @@ def run_key(name: str, seed: int, steps: int, size: int, backend: str) -> str:
     return f"{name}/seed{seed}/steps{steps}/{size}px/{backend}"
 
 
-def side_by_side(path: Path, photo_samples: np.ndarray, columns: list[tuple[str, np.ndarray]]):
-    """One PNG: a row per photo; the photo, then each recipe's painting of it."""
+def side_by_side(
+    path: Path,
+    photo_samples: np.ndarray,
+    columns: list[tuple[str, np.ndarray]],
+    tile: int = 160,
+) -> None:
+    """One PNG: a row per photo; the photo, then each column's painting of it (its label on top),
+    each `tile` px; written under a temporary name, then renamed."""
     from PIL import Image, ImageDraw
 
-    tile, label = 160, 18
+    label = 18
     names = ["photo", *[name for name, _ in columns]]
     images = [photo_samples, *[samples for _, samples in columns]]
     canvas = Image.new("RGB", (tile * len(names), label + tile * len(photo_samples)), "white")
     draw = ImageDraw.Draw(canvas)
     for col, (name, column) in enumerate(zip(names, images, strict=True)):
-        draw.text((col * tile + 4, 3), name[:26], fill="black")
+        draw.text((col * tile + 4, 3), name[: tile * 26 // 160], fill="black")
         for row, image in enumerate(column):
             canvas.paste(
                 Image.fromarray(image).resize((tile, tile), Image.BICUBIC),
                 (col * tile, label + row * tile),
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    canvas.save(tmp, format="PNG")
+    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import style_fd  # noqa: E402
+from bench_quality import side_by_side  # noqa: E402
 
 from painter.config import PRESETS, QUALITY_RECIPE, Config  # noqa: E402
 
@@ -58,6 +59,8 @@ RECIPES: dict[str, dict] = {
     # The presets' recipe as the H200 measured it on 2026-12-04 (R1 gamma 0.2, chosen at 64 px):
     # its Monet D won from ~2,000 steps at 256 px (loss 0.42, then 0.22 at 3,000).
     "presets-r1-0.2": {**QUALITY_RECIPE, "r1_weight": 0.2},
+    # Adaptive R1 (`r1_target`): the rule's gamma as a ceiling, reached only as D memorises.
+    "presets-r1a": {**QUALITY_RECIPE, "r1_target": 0.3},
 }
 EVAL_AT = (250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000)
 SAMPLE_PHOTOS = 6
@@ -377,7 +380,7 @@ def report(args, names: list[str], refs: dict, runs: dict, out: Path) -> None:
         for name in names:
             with np.load(args.work / name / f"eval-{step}.npz") as saved:
                 columns.append((f"{name} @{step}", saved["samples"]))
-        grid_png(out / "side_by_side.png", refs["photo_samples"], columns)
+        side_by_side(out / "side_by_side.png", refs["photo_samples"], columns, tile=TILE)
         print(f"side by side at step {step}: {out / 'side_by_side.png'}", flush=True)
 
 
@@ -386,28 +389,7 @@ def progress_png(args, name: str, refs: dict, lines: list[dict], path: Path) -> 
     for line in lines:
         with np.load(args.work / name / f"eval-{line['step']}.npz") as saved:
             columns.append((f"@{line['step']} FD {line['style_fd']:.2f}", saved["samples"]))
-    grid_png(path, refs["photo_samples"], columns)
-
-
-def grid_png(path: Path, photo_samples: np.ndarray, columns: list[tuple[str, np.ndarray]]) -> None:
-    """A row per photo: the photo, then each column's painting of it (labels on top)."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    label = 16
-    names = ["photo", *[name for name, _ in columns]]
-    images = [photo_samples, *[samples for _, samples in columns]]
-    canvas = Image.new("RGB", (TILE * len(names), label + TILE * len(photo_samples)), "white")
-    draw = ImageDraw.Draw(canvas)
-    for col, (name, column) in enumerate(zip(names, images, strict=True)):
-        draw.text((col * TILE + 3, 2), name[:21], fill="black")
-        for row, image in enumerate(column):
-            tile = Image.fromarray(image).resize((TILE, TILE), Image.BICUBIC)
-            canvas.paste(tile, (col * TILE, label + row * TILE))
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    write_atomic(path, buffer.getvalue())
+    side_by_side(path, refs["photo_samples"], columns, tile=TILE)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
