@@ -293,6 +293,9 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.4, "r1_target": 0.3},
         "decay": 0.0,
     },
+    # Measured (hour, seed 0): 0.541 (live 0.536), no lattice: worse than fixed 0.2's 0.448. s sat
+    # at 0.04-0.18 to epoch 12 while D gained (loss 0.66 -> 0.615), then rose to 1 by epoch 21:
+    # the full 0.4 over a painting that had lost its push; the last grid is softer, less stroke.
     "hour-d2b-c2.5-glr4-r1a": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.4, "r1_target": 0.3},
         "decay": 15 / 29,
