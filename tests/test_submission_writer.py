@@ -241,6 +241,30 @@ def test_device_side_uint8_conversion_matches_to_uint8():
     assert (pixels != expected).mean() < 0.01  # only float ties may differ
 
 
+def test_a_generator_at_another_size_paints_without_trying_xla(monkeypatch):
+    # TensorFlow only (JAX compiles every model with its own XLA, resizes included). cpu-small
+    # trains at 64 px and paints at 256: at_submission_size's antialiased / bicubic resizes are
+    # ops TensorFlow's XLA bridge cannot compile. The predictor must not try (the failed try
+    # printed a ~80-line C++ traceback before falling back), and must paint what the model does.
+    generator = _tiny_generator()
+    sized = inference.at_submission_size(generator, train_size=8, out_size=SIZE)
+    assert not inference.xla_compiles(sized) and inference.xla_compiles(generator)
+    compiled = []
+    run_model = inference.run_model
+
+    def recording_run_model(model, batch):
+        compiled.append(bool(model.jit_compile))
+        return run_model(model, batch)
+
+    monkeypatch.setattr(inference, "run_model", recording_run_model)
+    photos = _photos(4, batch=4)[0][1]
+    pixels = inference.predictor(sized)(photos)
+    assert compiled == [False]
+    expected = to_uint8(sized.predict_on_batch(photos.astype(np.float32) / 127.5 - 1))
+    assert pixels.shape == (4, SIZE, SIZE, 3)
+    assert np.abs(pixels.astype(int) - expected.astype(int)).max() <= 1
+
+
 @pytest.mark.backend
 def test_batches_are_split_over_all_replicas(tmp_path, keras_backend):
     """Two replicas (conftest's two logical CPUs / two JAX host devices): batch 3 becomes 4 and

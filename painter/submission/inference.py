@@ -206,10 +206,35 @@ def _uint8_model(generator: Any, *, xla: bool = True) -> Any:
         fake_monet = keras.ops.cast(generator(scaled, training=False), "float32")
         pixels = keras.ops.clip(keras.ops.round((fake_monet + 1.0) * 127.5), 0.0, 255.0)
         model = keras.Model(real_photo, keras.ops.cast(pixels, io_dtype), name="uint8_painter")
-    model._painter_xla = bool(xla and strategy is None and keras.backend.backend() == "tensorflow")
+    model._painter_xla = bool(
+        xla
+        and strategy is None
+        and keras.backend.backend() == "tensorflow"
+        and xla_compiles(generator)
+    )
     if model._painter_xla:
         model.jit_compile = True
     return model
+
+
+# The interpolations TensorFlow's XLA bridge compiles without antialiasing (ResizeBilinear,
+# ResizeNearestNeighbor); bicubic, area, lanczos and any antialiased resize are not.
+XLA_RESIZE_INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def xla_compiles(model: Any) -> bool:
+    """False when `model` holds a layer TensorFlow's XLA bridge cannot compile: a `Resizing`
+    with antialiasing or another interpolation than bilinear / nearest (`at_submission_size`'s,
+    which become ScaleAndTranslate or ResizeBicubic). Trying anyway works (the predictor falls
+    back to TensorFlow's executor) but prints a long C++ traceback on stderr first."""
+    import keras
+
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if isinstance(layer, keras.layers.Resizing) and (
+            layer.antialias or layer.interpolation not in XLA_RESIZE_INTERPOLATIONS
+        ):
+            return False
+    return True
 
 
 def at_submission_size(
@@ -236,4 +261,5 @@ __all__ = [
     "run_model",
     "predictor",
     "at_submission_size",
+    "xla_compiles",
 ]
