@@ -300,6 +300,18 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.4, "r1_target": 0.3},
         "decay": 15 / 29,
     },
+    # So R1 from a fixed step (`r1_start`): off for the first 1,000 steps, where it only cost
+    # (800 steps: 0.98 / 0.75 with it, 0.75 / 0.65 / 0.79 without), then the full 0.2 from
+    # well before ~2,200, where D without it starts to memorise (adaptive R1 let D gain until
+    # ~2,400 and lost the hour). Its 800 steps train as R1-free ones do (R1 computed, times 0).
+    "d2b-c2.5-glr4-r1s1000": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000},
+        "decay": 0.0,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000},
+        "decay": 15 / 29,
+    },
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
         "decay": 15 / 29,

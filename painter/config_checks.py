@@ -125,6 +125,20 @@ def check_config(config: Config) -> None:
             f"`r1_target` ({config.r1_target}) adapts R1, which is off: set r1_weight (the most "
             "gamma the adaptive strength may reach), e.g. r1_weight=0.4, or r1_target=0."
         )
+    if isinstance(config.r1_start, bool) or not isinstance(config.r1_start, int):
+        raise ConfigError(
+            f"`r1_start` must be a whole number of training steps. Received: {config.r1_start!r}"
+        )
+    if config.r1_start < 0:
+        raise ConfigError(
+            f"`r1_start` must be >= 0 (the step R1 starts at; 0 = from the first). "
+            f"Received: {config.r1_start!r}"
+        )
+    if config.r1_start > 0 and config.r1_weight <= 0:
+        raise ConfigError(
+            f"`r1_start` ({config.r1_start}) delays R1, which is off: set r1_weight (its gamma), "
+            "e.g. r1_weight=0.2, or r1_start=0."
+        )
     if not 0.0 <= config.ema_decay < 1.0:
         raise ConfigError(
             f"`ema_decay` must be in [0, 1) (0 = off). Received: {config.ema_decay!r}"

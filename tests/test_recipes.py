@@ -26,6 +26,7 @@ RECIPES = dict(
     lecam_weight=0.5,
     r1_weight=2.0,
     r1_target=0.01,  # adaptive R1, moving as fast as DiffAugment's p
+    r1_start=6,  # from the second epoch's third step: after the resume test's restart (step 4)
     spectral_norm=True,
     ema_decay=0.9,
     # The U-Net with bilinear x2 and the full-size head (the smoke preset's own is the ResNet).
@@ -298,6 +299,8 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
         ("lecam_weight", -0.1, "lecam_weight"),
         ("r1_weight", -1.0, "r1_weight"),
         ("r1_target", 1.0, "r1_target"),
+        ("r1_start", -1, "r1_start"),
+        ("r1_start", 2.5, "r1_start"),
         ("ema_decay", 1.0, "ema_decay"),
     ],
 )
@@ -314,6 +317,11 @@ def test_an_adaptive_target_without_diffaugment_says_to_switch_it_on():
 def test_an_adaptive_r1_without_r1_says_to_set_its_gamma():
     with pytest.raises(ConfigError, match="set r1_weight"):
         preset("smoke").replace(r1_weight=0.0, r1_target=0.6)
+
+
+def test_a_delayed_r1_without_r1_says_to_set_its_gamma():
+    with pytest.raises(ConfigError, match="r1_start.*set r1_weight"):
+        preset("smoke").replace(r1_weight=0.0, r1_start=800)
 
 
 def test_adaptive_r1_scales_each_penalty_by_its_discriminators_strength():
@@ -397,6 +405,88 @@ def test_the_step_weighs_r1_by_the_strength_it_moved(tmp_path):
     assert fixed - off > 1e-4  # the penalty was there to leave out
     np.testing.assert_allclose(on - off, (1.0 - speed) * (fixed - off), rtol=1e-4)
     keras.backend.clear_session()
+
+
+def test_r1_counts_from_r1_start_on(tmp_path):
+    """Golden: before `r1_start` D's loss is exactly the R1-free one, from it on exactly the
+    fixed-gamma one (the same model, the same forward pass, only the step number moves)."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+    from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward, step_losses
+
+    config = preset("smoke").replace(
+        image_size=16,
+        resize_size=16,
+        resnet_blocks=1,
+        discriminator_layers=2,
+        adversarial_loss="bce",
+        pool_size=0,
+        identity_weight=0.0,
+        r1_weight=2.0,
+    )
+    rng = np.random.default_rng(0)
+    real_photo = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    real_monet = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+
+    def discriminator_total(r1_weight: float, r1_start: int, step: int) -> float:
+        model = build_cyclegan(
+            config.replace(r1_weight=r1_weight, r1_start=r1_start), steps_per_epoch=1
+        )
+        nets = {name: getattr(model, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+        nets["monet_discriminator_for_generator"] = model.monet_discriminator
+        nets["photo_discriminator_for_generator"] = model.photo_discriminator
+        nets["value_and_input_gradient"] = _value_and_input_gradient(nets)
+        outputs = forward(model, real_photo, real_monet, nets, step=np.int64(step))
+        return float(_np(step_losses(outputs, model.loss_settings, 2)["discriminator_total"]))
+
+    without = discriminator_total(0.0, 0, 0)
+    fixed = discriminator_total(2.0, 0, 0)
+    assert fixed - without > 1e-4  # the penalty was there to leave out
+    assert discriminator_total(2.0, 5, 4) == pytest.approx(without, abs=1e-7)
+    assert discriminator_total(2.0, 5, 5) == pytest.approx(fixed, abs=1e-7)
+    assert discriminator_total(2.0, 5, 900) == pytest.approx(fixed, abs=1e-7)
+    keras.backend.clear_session()
+
+
+def test_the_training_step_starts_r1_at_its_step():
+    """Through model.fit on each backend (each reads the step its own way): with r1_start=1 the
+    first update is the R1-free run's and the second is not; R1 does move a first update."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+
+    config = preset("smoke").replace(
+        image_size=16,
+        resize_size=16,
+        resnet_blocks=1,
+        discriminator_layers=2,
+        adversarial_loss="bce",
+        pool_size=0,
+        r1_weight=2.0,
+    )
+    rng = np.random.default_rng(0)
+    real_photo = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    real_monet = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+
+    def updates(**fields) -> list[np.ndarray]:
+        """Monet D's weights after each of two steps (one fit per step, the same batch)."""
+        model = build_cyclegan(config.replace(**fields), steps_per_epoch=1)
+        weights = []
+        for _ in range(2):
+            model.fit(real_photo, real_monet, batch_size=2, epochs=1, verbose=0)
+            weights.append(
+                np.concatenate([_np(w).ravel() for w in model.monet_discriminator.weights])
+            )
+        keras.backend.clear_session()
+        return weights
+
+    without = updates(r1_weight=0.0)
+    delayed = updates(r1_start=1)
+    from_the_start = updates(r1_start=0)
+    assert np.abs(from_the_start[0] - without[0]).max() > 1e-5  # R1 moves a first update
+    np.testing.assert_allclose(delayed[0], without[0], rtol=0, atol=1e-6)  # step 0: off
+    assert np.abs(delayed[1] - without[1]).max() > 1e-5  # step 1: on
 
 
 def _value_and_input_gradient(nets):

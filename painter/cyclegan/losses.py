@@ -44,6 +44,7 @@ class LossSettings:
     identity_weight: float = 0.5  # times cycle_weight; 0 disables the identity term
     lecam_weight: float = 0.0  # LeCam regulariser of the discriminators; 0 disables it
     r1_weight: float = 0.0  # gamma of the R1 penalty on the discriminators; 0 disables it
+    r1_start: int = 0  # the first training step (optimizer iteration, from 0) with R1 on
 
     def __post_init__(self):
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
@@ -56,6 +57,8 @@ class LossSettings:
                 f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}"
             )
         weights = (self.cycle_weight, self.identity_weight, self.lecam_weight, self.r1_weight)
+        if self.r1_start < 0:
+            raise ValueError(f"`r1_start` must be >= 0. Received: {self.r1_start}")
         if min(weights) < 0:
             raise ValueError(
                 "`cycle_weight`, `identity_weight`, `lecam_weight` and `r1_weight` must be >= 0. "

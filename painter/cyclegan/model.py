@@ -156,6 +156,7 @@ class CycleGAN(keras.Model):
         identity_weight: float = 0.5,
         lecam_weight: float = 0.0,
         r1_weight: float = 0.0,
+        r1_start: int = 0,
         steps_per_execution: int = 1,
         jit_compile: Any = "auto",
         run_eagerly: bool = False,
@@ -171,6 +172,8 @@ class CycleGAN(keras.Model):
             identity_weight: weight of the identity loss, times cycle_weight (paper: 0.5; 0 = off).
             lecam_weight: weight of the LeCam regulariser of the discriminators (0 = off).
             r1_weight: gamma of the R1 penalty of the discriminators (0 = off).
+            r1_start: the first step with R1 on (the discriminator optimizer's iteration count,
+                which checkpoints carry, so a resumed run starts it at the same step).
             steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
         """
         super().compile(
@@ -185,6 +188,7 @@ class CycleGAN(keras.Model):
             float(identity_weight),
             float(lecam_weight),
             float(r1_weight),
+            int(r1_start),
         )
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
@@ -337,6 +341,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         identity_weight=config.identity_weight,
         lecam_weight=config.lecam_weight,
         r1_weight=config.r1_weight,
+        r1_start=config.r1_start,
         steps_per_execution=config.steps_per_execution,
         jit_compile={"auto": "auto", "on": True, "off": False}[config.jit_compile],
     )

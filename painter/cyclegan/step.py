@@ -14,7 +14,8 @@ One training step, on either backend:
      with LeCam, the discriminators' regulariser against their running averages; with R1, the
      squared gradient of each D's score on the real images it judged, taken with respect to
      those images by the backend (`nets["value_and_input_gradient"]`) and differentiated again;
-     adaptive R1 scales it by each D's strength, moved by D's outputs on those real images.
+     adaptive R1 scales it by each D's strength, moved by D's outputs on those real images; with
+     `r1_start` it counts from that step on (the discriminator optimizer's iteration count).
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
      both from the same forward pass; each set applied by its own Adam.
   5. With an EMA, the Monet generator's weight average folds in the new weights.
@@ -47,12 +48,16 @@ R1_STRENGTH = "r1_strength"  # logged with adaptive R1: the Monet D's share of g
 STATE_SCALARS = (AUGMENT_PROBABILITY, R1_STRENGTH)
 
 
-def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..., Any]]) -> dict:
+def forward(
+    model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..., Any]], step=None
+) -> dict:
     """Steps 1-2 of the plan. `nets[name](x)` runs a network (or a state layer); the
     `*_for_generator` discriminators are the same network, separated so JAX can differentiate
     them apart. With R1 on, `nets["value_and_input_gradient"](name, images, count)` runs the
     discriminator `name` and returns its logits and the gradient of `losses.r1_score` (its
-    first `count` images) with respect to `images`, in a form the backend can differentiate."""
+    first `count` images) with respect to `images`, in a form the backend can differentiate.
+    `step`: this step's number (the discriminator optimizer's iterations, from 0); needed with
+    `r1_start` > 0, before which the R1 penalty is 0."""
     real_photo = ops.cast(real_photo, "float32")
     real_monet = ops.cast(real_monet, "float32")
     batch = ops.shape(real_photo)[0]
@@ -96,6 +101,11 @@ def forward(model: CycleGAN, real_photo, real_monet, nets: dict[str, Callable[..
             penalty = penalty * strength
             if domain == MONET:
                 outputs[R1_STRENGTH] = strength
+        if model.loss_settings.r1_start > 0:
+            # Computed, then zeroed: one compiled program for every step, and exact (0 x a
+            # finite penalty); what a delayed start costs is the early steps' R1 pass.
+            started = ops.greater_equal(step, model.loss_settings.r1_start)
+            penalty = penalty * ops.cast(started, penalty.dtype)
         outputs[penalty_key] = penalty
         return logits
 

@@ -72,6 +72,15 @@ def train_step_jax(model: CycleGAN, state, data):
     generators = ("monet_generator", "photo_generator")
     discriminators = ("monet_discriminator", "photo_discriminator")
     weights = by_layer(trainable_values, "trainable")
+    split = model.optimizer.generator_variable_count
+    # This step's number, as the TF step reads it: the discriminator optimizer's iterations.
+    discriminator_state = model.discriminator_optimizer.variables
+    iterations = next(
+        i
+        for i, v in enumerate(discriminator_state)
+        if v is model.discriminator_optimizer.iterations
+    )
+    step = optimizer_values[split + iterations]
 
     def compute_loss_and_updates(
         generator_weights, discriminator_weights, discriminator_weights_for_generator, state
@@ -115,7 +124,7 @@ def train_step_jax(model: CycleGAN, state, data):
             return logits, gradient
 
         nets["value_and_input_gradient"] = value_and_input_gradient
-        outputs = forward(model, real_photo, real_monet, nets)
+        outputs = forward(model, real_photo, real_monet, nets, step=step)
         losses = step_losses(outputs, model.loss_settings, global_batch)
         total = losses["generator_total"] + losses["discriminator_total"]
         return total, (losses, state)
@@ -131,7 +140,6 @@ def train_step_jax(model: CycleGAN, state, data):
     )
 
     # Each optimizer updates its networks' weights, in the order it was built with.
-    split = model.optimizer.generator_variable_count
     new_generator_weights, generator_optimizer_values = model.generator_optimizer.stateless_apply(
         optimizer_values[:split],
         [g for name in generators for g in generator_grads[name]],

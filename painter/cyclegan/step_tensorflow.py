@@ -36,7 +36,9 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
         called[name], images, count
     )
     with tf.GradientTape(persistent=True) as tape:
-        outputs = forward(model, real_photo, real_monet, called)
+        # Read before this step's update: the first step is step 0 (as on JAX).
+        step = ops.convert_to_tensor(model.discriminator_optimizer.iterations)
+        outputs = forward(model, real_photo, real_monet, called, step=step)
         losses = step_losses(outputs, model.loss_settings, global_batch)
     generator_variables = model.generator_variables()
     discriminator_variables = model.discriminator_variables()
