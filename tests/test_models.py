@@ -140,6 +140,65 @@ def test_reflection_padding_reflects_and_round_trips():
 
 
 @pytest.mark.backend
+def test_select_leaky_relu_is_leaky_relu_in_value_and_gradient():
+    import keras
+
+    from painter.models import SelectLeakyReLU
+
+    x = np.array([[-2.0, -0.5, -1e-30, 1e-30, 0.25, 3.0]], "float32")
+    weights = np.array([[1.0, 2.0, 3.0, -1.0, 0.5, 4.0]], "float32")  # distinct per entry
+
+    def value_and_gradient(layer, x):
+        if keras.backend.backend() == "jax":
+            import jax
+
+            return layer(x), jax.grad(lambda v: (layer(v) * weights).sum())(x)
+        import tensorflow as tf
+
+        v = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            y = layer(v)
+            total = tf.reduce_sum(y * weights)
+        return y, tape.gradient(total, v)
+
+    ours, reference = SelectLeakyReLU(0.2), keras.layers.LeakyReLU(0.2)
+    for got, expected in zip(
+        value_and_gradient(ours, x), value_and_gradient(reference, x), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+    # At exactly 0 the backends' own LeakyReLU disagree (TF's gradient is the slope, JAX's 1):
+    # this one takes the slope on both, so both backends train the same discriminator.
+    value, gradient = value_and_gradient(ours, np.zeros_like(x))
+    np.testing.assert_array_equal(np.asarray(value), 0.0)
+    np.testing.assert_allclose(np.asarray(gradient), 0.2 * weights, rtol=1e-6)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
+    assert isinstance(clone, SelectLeakyReLU) and clone.negative_slope == 0.2
+
+
+def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):
+    # TensorFlow's remapper failed on every painter train step (Conv2D + BiasAdd + LeakyRelu in
+    # the PatchGAN's C64 under a gradient), printing `remapper failed: ... LeakyReluGrad ...` and
+    # dropping the pass; the select in its place keeps the pattern out. R1 and spectral norm on:
+    # the second-order gradient and SN's biased convolutions are in the graph too.
+    from painter.cyclegan.model import build_cyclegan
+
+    config = preset("smoke").replace(
+        image_size=32, resize_size=32, pool_size=0, r1_weight=0.2, spectral_norm=True
+    )
+    model = build_cyclegan(config, steps_per_epoch=1)
+    images = _images(2, 32, 32)
+    capfd.readouterr()
+    model.fit(images, images[::-1].copy(), batch_size=2, epochs=1, verbose=0)
+    config = config.replace(spectral_norm=False)
+    build_cyclegan(config, steps_per_epoch=1).fit(
+        images, images[::-1].copy(), batch_size=2, epochs=1, verbose=0
+    )
+    stderr = capfd.readouterr().err
+    assert "remapper failed" not in stderr, stderr[-3000:]
+
+
+@pytest.mark.backend
 @pytest.mark.parametrize("upsampling", ["resize", "bilinear"])
 def test_resize_conv_turns_a_ramp_into_a_ramp_only_when_bilinear(upsampling):
     """The lattice of cpu-small's hour: after nearest x2, a 3x3 kernel alternates a sloping

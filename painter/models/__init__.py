@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from painter.models.layers import ReflectionPadding2D, SizeCheck
+from painter.models.layers import ReflectionPadding2D, SelectLeakyReLU, SizeCheck
 from painter.models.patchgan import patchgan_discriminator, patchgan_min_size
 from painter.models.resnet import RESNET_MULTIPLE, default_resnet_blocks, resnet_generator
 from painter.models.unet import default_unet_depth, unet_generator
@@ -89,6 +89,7 @@ def required_multiple(generator: keras.Model) -> int:
 __all__ = [
     "RESNET_MULTIPLE",
     "ReflectionPadding2D",
+    "SelectLeakyReLU",
     "SizeCheck",
     "build_discriminator",
     "build_generator",

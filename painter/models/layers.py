@@ -11,6 +11,8 @@
   the generators' checkerboard-free alternative to a transposed convolution.
 - `SpectralConv2D`: a convolution whose kernel is divided by its largest singular value (Miyato et
   al. 2018), estimated by one power iteration per training call.
+- `SelectLeakyReLU`: LeakyReLU written as a select, for the discriminator's convolutions that keep
+  a bias (TensorFlow's graph optimiser fails on Conv2D + BiasAdd + LeakyRelu under a gradient).
 """
 
 from __future__ import annotations
@@ -108,6 +110,39 @@ class ReflectionPadding2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class SelectLeakyReLU(keras.layers.Layer):
+    """`where(x > 0, x, negative_slope * x)`: keras.layers.LeakyReLU's values and gradients,
+    without TensorFlow's LeakyRelu op. At exactly 0, where the backends' own LeakyReLU disagree
+    (TensorFlow's gradient is the slope, JAX's 1), its gradient is the slope on both.
+
+    Why: grappler's remapper fuses Conv2D + BiasAdd + LeakyRelu into one oneDNN kernel even when
+    the backward pass's LeakyReluGrad reads the BiasAdd it removes; the pass then fails for the
+    whole training graph (logged as `E... meta_optimizer.cc] remapper failed: ... fanout
+    '.../LeakyReluGrad' exist for missing node '.../BiasAdd'`) and every fusion it would have
+    made elsewhere is lost. A select is not in that pattern. Used after the PatchGAN's
+    convolutions that keep a bias (C64, and every one with spectral norm).
+
+    Args:
+        negative_slope: the slope below 0 (the PatchGAN's 0.2).
+    """
+
+    def __init__(self, negative_slope: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+        if self.negative_slope < 0:
+            raise ValueError(f"`negative_slope` must be >= 0. Received: {negative_slope}")
+
+    def call(self, inputs):
+        return ops.where(inputs > 0, inputs, ops.cast(self.negative_slope, inputs.dtype) * inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
 
 
 @keras.saving.register_keras_serializable(package="painter")

@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import keras
 
-from painter.models.layers import SpectralConv2D, conv_initializer, dtype_policy, instance_norm
+from painter.models.layers import (
+    SelectLeakyReLU,
+    SpectralConv2D,
+    conv_initializer,
+    dtype_policy,
+    instance_norm,
+)
 
 
 def patchgan_min_size(layers: int) -> int:
@@ -70,16 +76,18 @@ def _build(filters: int, layers: int, spectral_norm: bool, name: str) -> keras.M
     inputs = keras.Input((None, None, 3), name="image")
     # No norm on the first layer: keep a bias.
     x = _conv(inputs, filters, 2, "c1", use_bias=True, spectral_norm=spectral_norm)
-    x = keras.layers.LeakyReLU(0.2, name="c1_lrelu")(x)
+    # After a bias: a select, not TF's LeakyRelu op (`SelectLeakyReLU` says why).
+    x = SelectLeakyReLU(0.2, name="c1_lrelu")(x)
     for index in range(1, layers + 1):
         width = filters * min(2**index, 8)
         strides = 2 if index < layers else 1
         if spectral_norm:  # no norm to follow it: the convolution keeps a bias
             x = _conv(x, width, strides, f"c{index + 1}", use_bias=True, spectral_norm=True)
+            x = SelectLeakyReLU(0.2, name=f"c{index + 1}_lrelu")(x)
         else:
             x = _conv(x, width, strides, f"c{index + 1}")
             x = instance_norm(f"c{index + 1}_norm")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"c{index + 1}_lrelu")(x)
+            x = keras.layers.LeakyReLU(0.2, name=f"c{index + 1}_lrelu")(x)
     x = _conv(x, 1, 1, "logits", use_bias=True, spectral_norm=spectral_norm)
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(x)
     return keras.Model(inputs, outputs, name=name)
