@@ -348,15 +348,9 @@ def test_adaptive_r1_scales_each_penalty_by_its_discriminators_strength():
         AdaptiveStrength(target=1.0)
 
 
-def test_the_step_weighs_r1_by_the_strength_it_moved(tmp_path):
-    """From a strength of 0 with a target D cannot pass (it stays 0) D's loss has no R1 term; from
-    a strength of 1 the step moves it one notch (an untrained D is unsure: down to 1 - speed)
-    and D's loss holds that share of the fixed-gamma run's R1 term, exactly."""
-    import keras
-
-    from painter.cyclegan.model import build_cyclegan
-    from painter.cyclegan.step import forward, step_losses
-
+def _r1_setup(**fields):
+    """A tiny BCE CycleGAN config with R1 (gamma 2, no pool) and a fixed batch of 2 photos and
+    2 Monets, for the R1 tests below."""
     config = preset("smoke").replace(
         image_size=16,
         resize_size=16,
@@ -364,37 +358,42 @@ def test_the_step_weighs_r1_by_the_strength_it_moved(tmp_path):
         discriminator_layers=2,
         adversarial_loss="bce",
         pool_size=0,
-        identity_weight=0.0,
         r1_weight=2.0,
+        **fields,
     )
     rng = np.random.default_rng(0)
     real_photo = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
     real_monet = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    return config, real_photo, real_monet
+
+
+def _discriminator_total(model, real_photo, real_monet, step=None) -> float:
+    """D's total loss of one forward pass of the shared step (`step.forward`), eagerly."""
+    from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward, step_losses
+
+    nets = {name: getattr(model, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+    nets["monet_discriminator_for_generator"] = model.monet_discriminator
+    nets["photo_discriminator_for_generator"] = model.photo_discriminator
+    nets["value_and_input_gradient"] = _value_and_input_gradient(nets)
+    outputs = forward(model, real_photo, real_monet, nets, step=step)
+    return float(_np(step_losses(outputs, model.loss_settings, 2)["discriminator_total"]))
+
+
+def test_the_step_weighs_r1_by_the_strength_it_moved(tmp_path):
+    """From a strength of 0 with a target D cannot pass (it stays 0) D's loss has no R1 term; from
+    a strength of 1 the step moves it one notch (an untrained D is unsure: down to 1 - speed)
+    and D's loss holds that share of the fixed-gamma run's R1 term, exactly."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+
+    config, real_photo, real_monet = _r1_setup(identity_weight=0.0)
 
     def r1_term(target: float, start: float) -> tuple[float, list[float]]:
         model = build_cyclegan(config.replace(r1_target=target), steps_per_epoch=1)
         model.r1_strength.strength.assign(np.full(2, start, "float32"))
-        nets = {
-            name: getattr(model, name)
-            for name in (
-                "monet_generator",
-                "photo_generator",
-                "monet_discriminator",
-                "photo_discriminator",
-                "monet_pool",
-                "photo_pool",
-                "diffaugment",
-                "monet_lecam",
-                "photo_lecam",
-                "r1_strength",
-            )
-        }
-        nets["monet_discriminator_for_generator"] = model.monet_discriminator
-        nets["photo_discriminator_for_generator"] = model.photo_discriminator
-        nets["value_and_input_gradient"] = _value_and_input_gradient(nets)
-        outputs = forward(model, real_photo, real_monet, nets)
-        losses = step_losses(outputs, model.loss_settings, 2)
-        return float(_np(losses["discriminator_total"])), _np(model.r1_strength.strength.value)
+        total = _discriminator_total(model, real_photo, real_monet)
+        return total, _np(model.r1_strength.strength.value)
 
     fixed, _ = r1_term(0.0, 0.0)
     off, strength_off = r1_term(0.99, 0.0)
@@ -413,32 +412,14 @@ def test_r1_counts_from_r1_start_on(tmp_path):
     import keras
 
     from painter.cyclegan.model import build_cyclegan
-    from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward, step_losses
 
-    config = preset("smoke").replace(
-        image_size=16,
-        resize_size=16,
-        resnet_blocks=1,
-        discriminator_layers=2,
-        adversarial_loss="bce",
-        pool_size=0,
-        identity_weight=0.0,
-        r1_weight=2.0,
-    )
-    rng = np.random.default_rng(0)
-    real_photo = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
-    real_monet = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    config, real_photo, real_monet = _r1_setup(identity_weight=0.0)
 
     def discriminator_total(r1_weight: float, r1_start: int, step: int) -> float:
         model = build_cyclegan(
             config.replace(r1_weight=r1_weight, r1_start=r1_start), steps_per_epoch=1
         )
-        nets = {name: getattr(model, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
-        nets["monet_discriminator_for_generator"] = model.monet_discriminator
-        nets["photo_discriminator_for_generator"] = model.photo_discriminator
-        nets["value_and_input_gradient"] = _value_and_input_gradient(nets)
-        outputs = forward(model, real_photo, real_monet, nets, step=np.int64(step))
-        return float(_np(step_losses(outputs, model.loss_settings, 2)["discriminator_total"]))
+        return _discriminator_total(model, real_photo, real_monet, step=np.int64(step))
 
     without = discriminator_total(0.0, 0, 0)
     fixed = discriminator_total(2.0, 0, 0)
@@ -456,18 +437,7 @@ def test_the_training_step_starts_r1_at_its_step():
 
     from painter.cyclegan.model import build_cyclegan
 
-    config = preset("smoke").replace(
-        image_size=16,
-        resize_size=16,
-        resnet_blocks=1,
-        discriminator_layers=2,
-        adversarial_loss="bce",
-        pool_size=0,
-        r1_weight=2.0,
-    )
-    rng = np.random.default_rng(0)
-    real_photo = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
-    real_monet = rng.uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    config, real_photo, real_monet = _r1_setup()
 
     def updates(**fields) -> list[np.ndarray]:
         """Monet D's weights after each of two steps (one fit per step, the same batch)."""
