@@ -19,6 +19,11 @@ training resumes from its workdir's checkpoints.
     python benchmarks/bench_quality.py --recipes starter,painter --seeds 0,1 --steps 800
     python benchmarks/bench_quality.py --list                           # the recipes
     python benchmarks/bench_quality.py --evaluate WORKDIR    # any run's monet_generator.keras
+    python benchmarks/bench_quality.py --recipes X --steps 5800 --curve-every 2  # + FD per 2 epochs
+
+`--curve-every N` also scores the painting generator every N epochs of 200 steps while it trains
+(`curve` in quality.json: steps, style FD with and without the EMA), so a run shows where it was
+best and whether it ended there; its seconds are kept out of the training seconds.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from painter.config import PRESETS, QUALITY_RECIPE, Config  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 SAMPLE_PHOTOS = 6  # photos shown side by side in the PNG (the first of the fixed set, spread)
 STEPS_PER_EPOCH = 200  # cpu-small's epoch: 800 photos at batch 4
+CURVE_FILE = "curve.json"  # a run's style FD every --curve-every epochs
 
 # Each recipe: painter config overrides on top of the cpu-small preset. `decay` is the fraction of
 # the run over which the learning rate decays linearly to 0 (the paper: the second half).
@@ -316,6 +322,17 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000},
         "decay": 15 / 29,
     },
+    # The identity loss (G(real_monet) = real_monet, x cycle_weight) keeps each photo's colours;
+    # the hours' paintings keep much of the photos' palette. Less of it, on the presets' recipe
+    # (identity 0.5: the hour 0.473, seed 0), with the style FD every 2 epochs (--curve-every 2).
+    "hour-d2b-c2.5-glr4-r1s1000-id0": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.0},
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-id0.2": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.2},
+        "decay": 15 / 29,
+    },
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
         "decay": 15 / 29,
@@ -335,7 +352,9 @@ def recipe_config(name: str, seed: int, steps: int, image_size: int):
         raise SystemExit(
             f"--steps must be below or a multiple of {STEPS_PER_EPOCH}. Received: {steps}"
         )
-    recipe_fields = {*_PAINTER, *QUALITY_RECIPE}  # every recipe states its own
+    # Every recipe states its own (a preset's recipe field, e.g. cpu-small's r1_start, is not a
+    # size: without its r1_weight it would not even be a valid config).
+    recipe_fields = {*_PAINTER, *QUALITY_RECIPE}.union(*(r["overrides"] for r in RECIPES.values()))
     sizes = {k: v for k, v in PRESETS["cpu-small"].items() if k not in recipe_fields}
     # Every recipe was measured on the dataclass's 3-layer PatchGAN; cpu-small's 2 layers were
     # chosen by this benchmark (the `-d2` recipes), so they are a recipe field here, not a size.
@@ -355,15 +374,75 @@ def recipe_config(name: str, seed: int, steps: int, image_size: int):
     )
 
 
-def run_child(name: str, seed: int, steps: int, image_size: int, data: Path, workdir: Path) -> int:
+def style_curve_callback(
+    workdir: Path, data: Path, image_size: int, every: int, steps_per_epoch: int
+):
+    """A Keras callback that, every `every` epochs, paints the fixed photos with the model's
+    painting generator (the EMA where there is one) and its live one, and appends their style FD
+    to `workdir/curve.json` (kept across a resumed run; written to a temporary name, then
+    renamed). Its own seconds go to `.seconds`, to keep them out of the training time."""
+    import keras
+
+    refs = reference_features(image_size, data, workdir.parent)
+    path = workdir / CURVE_FILE
+    embed = style_fd.StyleEmbedder()
+
+    class StyleCurve(keras.callbacks.Callback):
+        seconds = 0.0
+
+        def on_epoch_end(self, epoch, logs=None):
+            if (epoch + 1) % every:
+                return
+            started = time.perf_counter()
+            model = self.model
+            if hasattr(model, "jax_state_sync"):
+                model.jax_state_sync()  # on JAX, inside fit() the live values sit outside
+            point = {"epoch": epoch + 1, "steps": (epoch + 1) * steps_per_epoch}
+            generators = {"style_fd": model.painting_generator()}
+            if generators["style_fd"] is not model.monet_generator:
+                generators["style_fd_live"] = model.monet_generator
+            for key, generator in generators.items():
+                features = embed(paint_fixed_photos(generator, image_size, data))
+                point[key] = round(style_fd.style_scores(features, refs["monet"])["style_fd"], 4)
+            curve = [p for p in read_curve(workdir) if p["epoch"] != point["epoch"]]
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(sorted([*curve, point], key=lambda p: p["epoch"])))
+            tmp.replace(path)
+            type(self).seconds += time.perf_counter() - started
+            print(f"curve: {point}", flush=True)
+
+    return StyleCurve()
+
+
+def read_curve(workdir: Path) -> list[dict]:
+    """The points `style_curve_callback` wrote in `workdir` ([] if none)."""
+    path = workdir / CURVE_FILE
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def run_child(
+    name: str,
+    seed: int,
+    steps: int,
+    image_size: int,
+    data: Path,
+    workdir: Path,
+    curve_every: int = 0,
+) -> int:
     """Train recipe `name` in `workdir` (resuming), paint the fixed photos, embed them; write
-    `workdir/quality.npz` (features, sample paintings) and `workdir/run.json`."""
+    `workdir/quality.npz` (features, sample paintings) and `workdir/run.json`. With
+    `curve_every`, also the style FD every that many epochs (`workdir/curve.json`)."""
     from painter.training.train import train
 
     config = recipe_config(name, seed, steps, image_size)
+    callbacks = []
+    if curve_every:
+        callbacks.append(
+            style_curve_callback(workdir, data, image_size, curve_every, config.steps_per_epoch)
+        )
     started = time.perf_counter()
-    result = train(config, workdir, data=data, verbose=0)
-    train_seconds = time.perf_counter() - started
+    result = train(config, workdir, data=data, verbose=0, callbacks=callbacks)
+    train_seconds = time.perf_counter() - started - sum(c.seconds for c in callbacks)
     previous = workdir / "train_seconds.json"
     if result.start_epoch > 0 and previous.exists():  # a resumed run: add the earlier part
         train_seconds += json.loads(previous.read_text())["seconds"]
@@ -606,6 +685,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="WORKDIR",
         help="only measure the monet_generator.keras of a training workdir",
     )
+    parser.add_argument(
+        "--curve-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also score the generator every N epochs of 200 steps while it trains (0 = off)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -618,7 +704,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         name, seed = args.child[0], int(args.child[1])
         return run_child(
-            name, seed, args.steps, args.image_size, args.data, workdir_of(args, name, seed)
+            name,
+            seed,
+            args.steps,
+            args.image_size,
+            args.data,
+            workdir_of(args, name, seed),
+            args.curve_every,
         )
 
     style_fd.require_benchmark_packages()
@@ -671,6 +763,8 @@ def main(argv: list[str] | None = None) -> int:
                             str(args.data),
                             "--out",
                             str(args.out),
+                            "--curve-every",
+                            str(args.curve_every),
                         ],
                         env=env,
                         stdout=stream,
@@ -708,6 +802,9 @@ def main(argv: list[str] | None = None) -> int:
                 "final_losses": run["final_losses"],
                 **scores,
             }
+            curve = read_curve(workdir)
+            if curve:
+                results["runs"][key]["curve"] = curve
             save_results(results, args.results)
             live = (
                 f" (live generator {scores['style_fd_live']:.3f})"
@@ -718,6 +815,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"    style FD {scores['style_fd']:.3f}{live} in {run['train_seconds']:.0f}s",
                 flush=True,
             )
+            if curve:
+                print(
+                    "    curve (steps: style FD): "
+                    + ", ".join(f"{p['steps']}: {p['style_fd']:.3f}" for p in curve),
+                    flush=True,
+                )
 
     print_table(load_results(args.results), names, seeds, args)
     columns = []
