@@ -333,6 +333,14 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.2},
         "decay": 15 / 29,
     },
+    "d2b-c2.5-glr4-r1s1000-id0": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.0},
+        "decay": 0.0,
+    },
+    "d2b-c2.5-glr4-r1s1000-id0.2": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.2},
+        "decay": 0.0,
+    },
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
         "decay": 15 / 29,
