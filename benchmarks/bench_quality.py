@@ -333,6 +333,39 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.2},
         "decay": 15 / 29,
     },
+    # In those hours the live generator's style FD swung 0.59-1.16 from one evaluation to the
+    # next while its EMA (0.999, ~1,000 steps) fell smoothly 0.55 -> 0.50: a longer average.
+    # Those EMAs never reached 0.999 in an hour: the ramp min(decay, t / (10 + t)) spans only
+    # the last ~t / 10 steps (~80 at step 800, ~580 at 5,800), where the live generator's FD swings.
+    # A slower ramp (`ema_warmup` 3: the last ~t / 3 steps) on the presets' recipe.
+    "d2b-c2.5-glr4-r1s1000-ew3": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "ema_warmup": 3.0},
+        "decay": 0.0,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-ew3": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "ema_warmup": 3.0},
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-id0.2-ema0.9995": {
+        "overrides": {
+            **_D2B_GLR4,
+            "r1_weight": 0.2,
+            "r1_start": 1000,
+            "identity_weight": 0.2,
+            "ema_decay": 0.9995,
+        },
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-id0.2-ema0.9998": {
+        "overrides": {
+            **_D2B_GLR4,
+            "r1_weight": 0.2,
+            "r1_start": 1000,
+            "identity_weight": 0.2,
+            "ema_decay": 0.9998,
+        },
+        "decay": 15 / 29,
+    },
     "d2b-c2.5-glr4-r1s1000-id0": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.0},
         "decay": 0.0,

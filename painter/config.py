@@ -90,6 +90,8 @@ class Config:
     # memorise early on, when R1 only slows the painting (800 steps: 0.98 / 0.75 vs 0.75 / 0.65)
     spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
     ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off
+    ema_warmup: float = 10.0  # the EMA's decay ramps as t / (ema_warmup + t) up to ema_decay: at
+    # step t it spans ~t / ema_warmup steps (with 10, ~80 at step 800: 0.999 is reached at ~10,000)
 
     # --- optimisation -----------------------------------------------------------------------
     generator_lr: float = 2e-4  # Adam lr of the paper

@@ -143,6 +143,11 @@ def check_config(config: Config) -> None:
         raise ConfigError(
             f"`ema_decay` must be in [0, 1) (0 = off). Received: {config.ema_decay!r}"
         )
+    if not config.ema_warmup > 0.0:
+        raise ConfigError(
+            f"`ema_warmup` must be > 0 (the EMA's ramp t / (ema_warmup + t); painter's default "
+            f"10). Received: {config.ema_warmup!r}"
+        )
     for name in ("resize_prob", "flip_prob", "rotate90_prob", "label_smoothing"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(config, name)!r}")

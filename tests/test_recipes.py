@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from painter.config import preset
+from painter.config import Config, preset
 from painter.errors import ConfigError
 
 pytestmark = pytest.mark.backend
@@ -29,6 +29,7 @@ RECIPES = dict(
     r1_start=6,  # from the second epoch's third step: after the resume test's restart (step 4)
     spectral_norm=True,
     ema_decay=0.9,
+    ema_warmup=3.0,
     # The U-Net with bilinear x2 and the full-size head (the smoke preset's own is the ResNet).
     generator="unet",
     upsampling="bilinear",
@@ -228,23 +229,34 @@ def test_lecam_averages_start_at_the_first_means_then_decay():
 
 
 # --- the EMA -------------------------------------------------------------------------------------
-def test_weight_average_follows_the_warmed_up_recurrence():
+@pytest.mark.parametrize("warmup", [None, 2.0])
+def test_weight_average_follows_the_warmed_up_recurrence(warmup):
     from painter.cyclegan.averages import EMA_WARMUP, WeightAverage
 
-    layer = WeightAverage([(2,), (1, 3)], decay=0.5)
+    if warmup is None:  # the layer's default
+        layer, warmup = WeightAverage([(2,), (1, 3)], decay=0.6), EMA_WARMUP
+    else:
+        layer = WeightAverage([(2,), (1, 3)], decay=0.6, warmup=warmup)
     rng = np.random.default_rng(4)
     expected = [np.zeros(2), np.zeros((1, 3))]
-    for t in range(4):
+    for t in range(6):
         weights = [
             rng.normal(size=(2,)).astype("float32"),
             rng.normal(size=(1, 3)).astype("float32"),
         ]
         layer(weights)
-        decay = min(0.5, t / (EMA_WARMUP + t))  # 0 at the first update: a copy
+        decay = min(0.6, t / (warmup + t))  # 0 at the first update: a copy; 0.6 from t = 3 at 2
         expected = [decay * e + (1 - decay) * w for e, w in zip(expected, weights, strict=True)]
     for average, value in zip(layer.averages, expected, strict=True):
-        np.testing.assert_allclose(_np(average.value), value, rtol=1e-5)
-    assert int(_np(layer.updates.value)) == 4
+        np.testing.assert_allclose(_np(average.value), value, rtol=1e-5, atol=1e-7)
+    assert int(_np(layer.updates.value)) == 6
+    assert WeightAverage.from_config(layer.get_config()).warmup == warmup
+
+
+def test_the_configs_ema_warmup_default_is_the_layers():
+    from painter.cyclegan.averages import EMA_WARMUP
+
+    assert Config().ema_warmup == EMA_WARMUP
 
 
 # --- spectral norm -------------------------------------------------------------------------------
@@ -302,6 +314,7 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
         ("r1_start", -1, "r1_start"),
         ("r1_start", 2.5, "r1_start"),
         ("ema_decay", 1.0, "ema_decay"),
+        ("ema_warmup", 0.0, "ema_warmup"),
     ],
 )
 def test_bad_recipe_values_are_refused_by_name(field, value, message):
@@ -457,6 +470,32 @@ def test_the_training_step_starts_r1_at_its_step():
     assert np.abs(from_the_start[0] - without[0]).max() > 1e-5  # R1 moves a first update
     np.testing.assert_allclose(delayed[0], without[0], rtol=0, atol=1e-6)  # step 0: off
     assert np.abs(delayed[1] - without[1]).max() > 1e-5  # step 1: on
+
+
+def test_the_training_step_averages_the_generator_with_its_warmup():
+    """Through model.fit on each backend: after each of three steps the painting generator's
+    weights are the warmed-up EMA of the live ones, decay min(ema_decay, t / (ema_warmup + t))."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+
+    config, real_photo, real_monet = _r1_setup(ema_decay=0.6, ema_warmup=0.5)
+    model = build_cyclegan(config.replace(r1_weight=0.0), steps_per_epoch=1)
+    assert model.monet_generator_average.warmup == 0.5
+    expected = None
+    for t in range(3):
+        model.fit(real_photo, real_monet, batch_size=2, epochs=1, verbose=0)
+        live = [_np(w.value).astype("float64") for w in model.monet_generator.trainable_weights]
+        decay = min(0.6, t / (0.5 + t))  # 0, 0.6 (capped), 0.6; the default ramp: 0, 0.09, 0.17
+        expected = (
+            live
+            if expected is None
+            else [decay * e + (1 - decay) * w for e, w in zip(expected, live, strict=True)]
+        )
+        painting = model.painting_generator().trainable_weights
+        for average, value in zip(painting, expected, strict=True):
+            np.testing.assert_allclose(_np(average.value), value, rtol=1e-5, atol=1e-6)
+    keras.backend.clear_session()
 
 
 def _value_and_input_gradient(nets):

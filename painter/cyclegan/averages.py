@@ -20,7 +20,9 @@ from keras import ops
 from painter.cyclegan.losses import lecam_regularization
 
 LECAM_DECAY = 0.99  # the LeCam paper's EMA decay of D's outputs
-EMA_WARMUP = 10.0  # decay_t = min(decay, t / (EMA_WARMUP + t)): early weights fade fast
+# decay_t = min(decay, t / (warmup + t)): at update t the average spans ~t / warmup updates, so the
+# early weights fade fast (`Config.ema_warmup`'s default; tests check they agree)
+EMA_WARMUP = 10.0
 
 
 @keras.saving.register_keras_serializable(package="painter")
@@ -83,21 +85,33 @@ class LeCamAverages(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="painter")
 class WeightAverage(keras.layers.Layer):
     """An exponential moving average of a list of weights: `layer(weights)` folds in the current
-    values with decay `min(decay, t / (10 + t))` at update t = 0, 1, ... (TensorFlow's
-    ExponentialMovingAverage with num_updates, shifted so the first update copies), so a short
-    run's average is not dominated by its first, untrained weights. `averages` holds the result.
+    values with decay `min(decay, t / (warmup + t))` at update t = 0, 1, ... (TensorFlow's
+    ExponentialMovingAverage with num_updates for warmup 10, shifted so the first update copies),
+    so a short run's average is not dominated by its first, untrained weights: until the long-run
+    decay is reached the average spans about the last t / warmup updates. `averages` holds the
+    result.
 
     Args:
         shapes: the shapes of the averaged weights, in order.
         decay: the long-run decay (e.g. 0.999).
+        warmup: the ramp's constant (> 0): smaller averages over more of the run so far.
     """
 
-    def __init__(self, shapes: Sequence[Sequence[int]], decay: float = 0.999, **kwargs):
+    def __init__(
+        self,
+        shapes: Sequence[Sequence[int]],
+        decay: float = 0.999,
+        warmup: float = EMA_WARMUP,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if not 0.0 < float(decay) < 1.0:
             raise ValueError(f"`decay` must be in (0, 1). Received: {decay}")
+        if not float(warmup) > 0.0:
+            raise ValueError(f"`warmup` must be > 0. Received: {warmup}")
         self.decay = float(decay)
+        self.warmup = float(warmup)
         self.shapes = [tuple(int(d) for d in shape) for shape in shapes]
         self.averages = [
             self.add_weight(
@@ -123,7 +137,7 @@ class WeightAverage(keras.layers.Layer):
         """The decay used at update number `updates` (0 on the first: the average starts as a
         copy)."""
         t = ops.cast(updates, "float32")
-        return ops.minimum(self.decay, t / (EMA_WARMUP + t))
+        return ops.minimum(self.decay, t / (self.warmup + t))
 
     def call(self, weights, training=None):
         del training  # the same in every mode: called by training steps only
@@ -143,4 +157,5 @@ class WeightAverage(keras.layers.Layer):
             **super().get_config(),
             "shapes": [list(s) for s in self.shapes],
             "decay": self.decay,
+            "warmup": self.warmup,
         }

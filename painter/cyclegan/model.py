@@ -15,7 +15,7 @@ import numpy as np
 
 from painter.cyclegan import state as model_state
 from painter.cyclegan.adaptive import AdaptiveStrength
-from painter.cyclegan.averages import LeCamAverages, WeightAverage
+from painter.cyclegan.averages import EMA_WARMUP, LeCamAverages, WeightAverage
 from painter.cyclegan.diffaugment import DiffAugment
 from painter.cyclegan.losses import LOGGED_LOSSES, LossSettings
 from painter.cyclegan.optimizer import CycleGANOptimizers
@@ -51,6 +51,8 @@ class CycleGAN(keras.Model):
         diffaugment_max_probability: the ceiling of p when adaptive (1 = none).
         ema_decay: > 0 keeps an exponential moving average of the Monet generator's weights;
             `painting_generator()` paints with it.
+        ema_warmup: the average's ramp, decay min(ema_decay, t / (ema_warmup + t)) at update t:
+            until ema_decay is reached it spans about the last t / ema_warmup steps.
         r1_target: > 0 makes R1 adaptive: each D's penalty is scaled by a strength in [0, 1]
             that rises while E[sign D(real)] is above the target (`adaptive.AdaptiveStrength`).
         r1_speed: how far that strength moves per step.
@@ -84,6 +86,7 @@ class CycleGAN(keras.Model):
         diffaugment_speed: float = 0.0,
         diffaugment_max_probability: float = 1.0,
         ema_decay: float = 0.0,
+        ema_warmup: float = EMA_WARMUP,
         r1_target: float = 0.0,
         r1_speed: float = 0.0,
         **kwargs,
@@ -110,11 +113,15 @@ class CycleGAN(keras.Model):
         self.photo_lecam = LeCamAverages(name="photo_lecam")
         self.r1_strength = AdaptiveStrength(r1_target, r1_speed, name="r1_strength")
         self.ema_decay = float(ema_decay)
+        self.ema_warmup = float(ema_warmup)
         self.monet_generator_average = None
         if self.ema_decay > 0:
             weights = monet_generator.trainable_weights
             self.monet_generator_average = WeightAverage(
-                [w.shape for w in weights], self.ema_decay, name="monet_generator_average"
+                [w.shape for w in weights],
+                self.ema_decay,
+                warmup=ema_warmup,
+                name="monet_generator_average",
             )
             for average, weight in zip(self.monet_generator_average.averages, weights, strict=True):
                 # A host copy: on JAX, assigning the array itself would share its buffer.
@@ -282,6 +289,7 @@ class CycleGAN(keras.Model):
             diffaugment_speed=self.diffaugment.speed,
             diffaugment_max_probability=self.diffaugment.max_probability,
             ema_decay=self.ema_decay,
+            ema_warmup=self.ema_warmup,
             r1_target=self.r1_strength.target,
             r1_speed=self.r1_strength.speed,
         )
@@ -322,6 +330,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         diffaugment_speed=min(1.0, config.global_batch_size / config.diffaugment_adjust_images),
         diffaugment_max_probability=config.diffaugment_max_probability,
         ema_decay=config.ema_decay,
+        ema_warmup=config.ema_warmup,
         # R1's strength may move 0 -> 1 over the same real images as DiffAugment's p.
         r1_target=config.r1_target,
         r1_speed=min(1.0, config.global_batch_size / config.diffaugment_adjust_images),
