@@ -357,6 +357,9 @@ RECIPES: dict[str, dict] = {
     # In the identity hours the FD rose through the lr decay as the Monet D gained (identity 0:
     # 0.502 at step 4,000, 0.535 at the end; D's loss 0.64 -> 0.59), as in cpu-small's own hour.
     # The presets' recipe with a constant lr to the end (the EMA still averages).
+    # Measured (seed 0): 0.512 (live 0.547) against 0.473 with the decay; its curve 0.55 at step
+    # 2,800, 0.499 at 4,000-4,400, then 0.51-0.52, and its Monet D gained all the same (loss 0.65
+    # at epoch 6, 0.59 at the end): the decay is not what lets D gain, and it pays. Kept.
     "hour-d2b-c2.5-glr4-r1s1000-const": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000},
         "decay": 0.0,
