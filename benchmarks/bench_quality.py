@@ -423,6 +423,7 @@ def style_curve_callback(
     import keras
 
     refs = reference_features(image_size, data, workdir.parent)
+    photos = fixed_photos_at(image_size, data)  # read once, painted at every point
     path = workdir / CURVE_FILE
     embed = style_fd.StyleEmbedder()
 
@@ -441,13 +442,13 @@ def style_curve_callback(
             if generators["style_fd"] is not model.monet_generator:
                 generators["style_fd_live"] = model.monet_generator
             for key, generator in generators.items():
-                features = embed(paint_fixed_photos(generator, image_size, data))
+                features = embed(style_fd.to_full_size(paint(generator, photos)))
                 point[key] = round(style_fd.style_scores(features, refs["monet"])["style_fd"], 4)
             curve = [p for p in read_curve(workdir) if p["epoch"] != point["epoch"]]
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(json.dumps(sorted([*curve, point], key=lambda p: p["epoch"])))
             tmp.replace(path)
-            type(self).seconds += time.perf_counter() - started
+            self.seconds += time.perf_counter() - started
             print(f"curve: {point}", flush=True)
 
     return StyleCurve()
@@ -536,13 +537,17 @@ def run_child(
 
 def paint_at_model_size(generator, image_size: int, data: Path) -> np.ndarray:
     """The fixed 300 photos brought to `image_size` and painted (float, [-1, 1], that size)."""
+    return paint(generator, fixed_photos_at(image_size, data))
+
+
+def paint(generator, photos: np.ndarray) -> np.ndarray:
+    """`photos` (float, [-1, 1], the generator's size) painted, 50 at a time."""
     import keras
 
-    small = fixed_photos_at(image_size, data)
     return np.concatenate(
         [
-            keras.ops.convert_to_numpy(generator(small[i : i + 50], training=False))
-            for i in range(0, len(small), 50)
+            keras.ops.convert_to_numpy(generator(photos[i : i + 50], training=False))
+            for i in range(0, len(photos), 50)
         ]
     )
 
