@@ -460,7 +460,7 @@ def main() -> int:
     variants = list(dict.fromkeys(args.jit_compile))
     # R1 off: its second backward pass through D is not in step_flops' forward x 3, so with it on
     # the % of the ceiling would count work done as idle time (the preset's own row keeps it).
-    resnet_config = preset("cpu-small").replace(generator="resnet", r1_weight=0.0)
+    resnet_config = preset("cpu-small").replace(generator="resnet", r1_weight=0.0, r1_start=0)
     # The TF side of JAX/TF: painter (auto) at the JAX batch, measured in the batch loop.
     painter_batches = sorted({*args.batches, *([args.jax_batch] if args.jax_batch else [])})
     peak = nominal_peak_flops()
