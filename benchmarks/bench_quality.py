@@ -6,8 +6,10 @@ then paints a fixed set of 300 photos (every 23rd of the sorted photo_jpg). The 
 to 256 px as `at_submission_size` does, are embedded in Magenta's style space
 (`benchmarks/style_fd.py`) and compared with the 300 Monets brought to the training size and back
 the same way. One table: recipe, seed, steps, training seconds, style FD, memorization distance,
-beside the two floors of the same run (the photos themselves; Monet half vs Monet half). One PNG
-shows the same 6 photos painted by every recipe side by side.
+beside the two floors of the same run (the photos themselves; Monet half vs Monet half), the
+paintings' lattice (grid periods) and their detail (luminance power per octave of 2-4, 4-8 and
+8-16 px periods over the Monets': the style FD counts pixel-scale detail heavily, `style_fd` says
+how much). One PNG shows the same 6 photos painted by every recipe side by side.
 
 Equal steps, not equal seconds: a busy machine changes the seconds, never the figures. Results
 are kept in `benchmarks/results/quality.json` (config, commit, seed, figures) and a recipe already
@@ -22,8 +24,9 @@ training resumes from its workdir's checkpoints.
     python benchmarks/bench_quality.py --recipes X --steps 5800 --curve-every 2  # + FD per 2 epochs
 
 `--curve-every N` also scores the painting generator every N epochs of 200 steps while it trains
-(`curve` in quality.json: steps, style FD with and without the EMA), so a run shows where it was
-best and whether it ended there; its seconds are kept out of the training seconds.
+(`curve` in quality.json: steps, style FD with and without the EMA, the EMA's detail), so a run
+shows where it was best and whether it ended there; its seconds are kept out of the training
+seconds.
 """
 
 from __future__ import annotations
@@ -450,6 +453,7 @@ def style_curve_callback(
 
     refs = reference_features(image_size, data, workdir.parent)
     photos = fixed_photos_at(image_size, data)  # read once, painted at every point
+    monets = monets_at(image_size, data)
     path = workdir / CURVE_FILE
     embed = style_fd.StyleEmbedder()
 
@@ -468,8 +472,12 @@ def style_curve_callback(
             if generators["style_fd"] is not model.monet_generator:
                 generators["style_fd_live"] = model.monet_generator
             for key, generator in generators.items():
-                features = embed(style_fd.to_full_size(paint(generator, photos)))
+                painted = paint(generator, photos)
+                features = embed(style_fd.to_full_size(painted))
                 point[key] = round(style_fd.style_scores(features, refs["monet"])["style_fd"], 4)
+                if key == "style_fd":  # the painting generator's pixel-scale detail
+                    ratios = style_fd.detail_ratios(painted, monets)
+                    point["detail"] = {k: round(v, 3) for k, v in ratios.items()}
             curve = [p for p in read_curve(workdir) if p["epoch"] != point["epoch"]]
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(json.dumps(sorted([*curve, point], key=lambda p: p["epoch"])))
@@ -531,12 +539,15 @@ def run_child(
     painted = paint_at_model_size(generator, image_size, data)
     paintings = style_fd.to_full_size(painted)
     ridges = style_fd.lattice_ridges(painted)
+    detail = style_fd.detail_ratios(painted, monets_at(image_size, data))
     arrays = {
         "features": embed(paintings),
         "samples": paintings[sample_indices(len(paintings))],
         # Periods and their ridges, as two arrays (npz holds arrays, not dicts).
         "lattice_periods": np.array([int(p) for p in ridges]),
         "lattice": np.array(list(ridges.values())),
+        "detail_octaves": np.array(list(detail)),
+        "detail": np.array(list(detail.values())),
     }
     if result.model is not None and generator is not result.model.monet_generator:
         # With an EMA, the live generator too: the average's own contribution, from one run.
@@ -584,6 +595,16 @@ def fixed_photos_at(image_size: int, data: Path) -> np.ndarray:
     return style_fd.to_model_size(photos, image_size)
 
 
+def monets_at(image_size: int, data: Path) -> np.ndarray:
+    """The 300 Monets at `image_size`, float [-1, 1] (antialiased, as the writer resizes)."""
+    return style_fd.to_model_size(style_fd.load_images(style_fd.monet_files(data)), image_size)
+
+
+def detail_text(ratios: dict[str, float]) -> str:
+    """`2-4 px 0.38, 4-8 px 0.81, ...`: the octaves of `style_fd.detail_ratios`."""
+    return ", ".join(f"{octave} px {value:.2f}" for octave, value in ratios.items())
+
+
 def paint_fixed_photos(generator, image_size: int, data: Path) -> np.ndarray:
     """The fixed 300 photos painted at `image_size`, brought back to 256 (uint8)."""
     return style_fd.to_full_size(paint_at_model_size(generator, image_size, data))
@@ -608,7 +629,9 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
     painted = paint_at_model_size(generator, config.image_size, data)
     paintings = style_fd.to_full_size(painted)
     scores = style_fd.style_scores(style_fd.StyleEmbedder()(paintings), refs["monet"])
-    photo_ridges = style_fd.lattice_ridges(fixed_photos_at(config.image_size, data))
+    photos = fixed_photos_at(config.image_size, data)
+    photo_ridges = style_fd.lattice_ridges(photos)
+    monets = monets_at(config.image_size, data)
     history = workdir / "history.json"
     epochs = len(json.loads(history.read_text()).get("epoch", [])) if history.exists() else "?"
     print(
@@ -618,7 +641,10 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
         f"    lattice (spectrum at each grid period over its neighbours; ~1 = none, above = grid "
         f"lines, below = blocks): "
         f"{lattice_text(style_fd.lattice_ridges(painted))}; "
-        f"the photos: {lattice_text(photo_ridges)}"
+        f"the photos: {lattice_text(photo_ridges)}\n"
+        f"    detail (luminance power per octave of periods over the Monets'; 1 = Monet's): "
+        f"{detail_text(style_fd.detail_ratios(painted, monets))}; "
+        f"the photos: {detail_text(style_fd.detail_ratios(photos, monets))}"
     )
     side_by_side(
         workdir / "quality_samples.png",
@@ -792,7 +818,9 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.results)
     refs = reference_features(args.image_size, args.data, args.out)
     floor = style_fd.floors(refs["monet"], refs["photo"])
-    floor["photo_lattice"] = style_fd.lattice_ridges(fixed_photos_at(args.image_size, args.data))
+    photos = fixed_photos_at(args.image_size, args.data)
+    floor["photo_lattice"] = style_fd.lattice_ridges(photos)
+    floor["photo_detail"] = style_fd.detail_ratios(photos, monets_at(args.image_size, args.data))
     results["floors"][f"{args.image_size}px"] = floor
     save_results(results, args.results)
 
@@ -851,6 +879,11 @@ def main(argv: list[str] | None = None) -> int:
                     scores["style_fd_live"] = style_fd.style_scores(
                         saved["live_features"], refs["monet"]
                     )["style_fd"]
+                if "detail" in saved.files:
+                    scores["detail"] = {
+                        str(o): round(float(v), 3)
+                        for o, v in zip(saved["detail_octaves"], saved["detail"], strict=True)
+                    }
                 if "lattice" in saved.files:
                     scores["lattice"] = {
                         str(int(p)): round(float(v), 3)
@@ -921,9 +954,14 @@ def print_table(results: dict, names: list[str], seeds: list[int], args) -> None
             "(~1 = none, above = grid lines, below = blocks); "
             f"the photos: {lattice_text(floor['photo_lattice'])}"
         )
+    if "photo_detail" in floor:
+        print(
+            "detail: the paintings' luminance power in the octaves of 2-4/4-8/8-16 px periods "
+            f"over the Monets' (1 = Monet's); the photos: {detail_text(floor['photo_detail'])}"
+        )
     print(
         f"{'recipe':24s} {'seed':>4s} {'steps':>6s} {'train s':>8s} {'style FD':>9s} "
-        f"{'memoriz.':>9s} {'lattice 2/4/8 px':>17s}"
+        f"{'memoriz.':>9s} {'lattice 2/4/8 px':>17s} {'detail 2-4/4-8/8-16':>20s}"
     )
     for name in names:
         values = []
@@ -939,9 +977,11 @@ def print_table(results: dict, names: list[str], seeds: list[int], args) -> None
                 f"  (without the EMA: {run['style_fd_live']:.3f})" if "style_fd_live" in run else ""
             )
             lattice = "/".join(f"{v:.2f}" for v in run.get("lattice", {}).values()) or "-"
+            detail = "/".join(f"{v:.2f}" for v in run.get("detail", {}).values()) or "-"
             print(
                 f"{name:24s} {seed:4d} {run['steps']:6d} {run['train_seconds']:8.0f} "
-                f"{run['style_fd']:9.3f} {run['memorization']:9.4f} {lattice:>17s}{live}"
+                f"{run['style_fd']:9.3f} {run['memorization']:9.4f} {lattice:>17s} "
+                f"{detail:>20s}{live}"
             )
         if len(values) > 1:
             print(

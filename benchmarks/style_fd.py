@@ -16,6 +16,12 @@ before it is embedded: the generator's paintings, the reference Monets and the t
 The distance rewards texture, and a lattice is texture to it, so the paintings' periodic grid is
 measured apart (`lattice_ridges`: ridges above 1 are grid lines, notches below 1 blocks), on the
 images as the generator painted them, beside the photos' own value.
+
+It is as sensitive to detail at the pixel scale: at 64 px, one half of the Monets against the other
+scores 0.18, but 1.44 once that half is blurred (3x3 box), 2.05 once brought to 32 px and back,
+and 0.74 with Gaussian noise (sd 0.03 of the [0, 1] range) added. So `detail_ratios` measures
+the paintings' pixel-scale detail apart too: their luminance power in the octaves of 2-4, 4-8 and
+8-16 px periods over the Monets' (1 = as much detail as Monet's paintings at that scale).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ PHOTO_STRIDE = 23  # the fixed photo set: every 23rd of the sorted photo_jpg fil
 PHOTO_COUNT = 300  # ... the first 300 of them (as many as there are Monets)
 # A generator's last x2 step can paint a 2-px grid, the one before it a 4-px grid, and so on.
 LATTICE_PERIODS = (2, 4, 8)
+# The octaves of `detail_ratios`, as (shortest, longest) period in pixels.
+DETAIL_OCTAVES = ((2, 4), (4, 8), (8, 16))
 
 
 def require_benchmark_packages() -> None:
@@ -178,3 +186,33 @@ def lattice_ridges(images: np.ndarray) -> dict[str, float]:
             continue
         ridges[str(period)] = lines(k) / (0.5 * (lines(k - 1) + lines(k + 1)))
     return ridges
+
+
+def octave_power(images: np.ndarray) -> dict[str, float]:
+    """Mean luminance power of `images` (float [N, S, S, 3], any one range) per octave of
+    DETAIL_OCTAVES: the frequencies whose period along x or y (the longer of the two) lies in
+    [shortest, longest) pixels, the 2-px Nyquist line included in the first."""
+    luminance = np.asarray(images, np.float64) @ np.array([0.299, 0.587, 0.114])
+    luminance -= luminance.mean(axis=(1, 2), keepdims=True)
+    power = (np.abs(np.fft.fft2(luminance)) ** 2).mean(axis=0) / luminance[0].size ** 2
+    size = power.shape[0]
+    cycles = np.abs(np.fft.fftfreq(size) * size)
+    radius = np.maximum(cycles[:, None], cycles[None, :])  # cycles per image, the faster axis
+    out = {}
+    for shortest, longest in DETAIL_OCTAVES:
+        band = (radius > size / longest) & (radius <= size / shortest)
+        out[f"{shortest}-{longest}"] = float(power[band].sum())
+    return out
+
+
+def detail_ratios(images: np.ndarray, monets: np.ndarray) -> dict[str, float]:
+    """`images`' pixel-scale detail against the Monets' at the same size (both float [N, S, S, 3]
+    in [-1, 1]): per octave of DETAIL_OCTAVES (`"2-4"`: periods of 2-4 px), their luminance power
+    over the Monets'. 1 = as much detail as Monet's paintings; a generator that paints at half its
+    output size has almost none in the 2-4 px octave."""
+    if np.shape(images)[1:] != np.shape(monets)[1:]:
+        raise ValueError(
+            f"images {np.shape(images)} and monets {np.shape(monets)} must share a size"
+        )
+    theirs = octave_power(monets)
+    return {k: v / theirs[k] for k, v in octave_power(images).items()}

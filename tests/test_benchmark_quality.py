@@ -1,16 +1,19 @@
 """The quality benchmark's recipes (`benchmarks/bench_quality.py`): each one is a valid painter
-Config of cpu-small's sizes carrying exactly its own recipe fields, whatever the presets' recipe."""
+Config of cpu-small's sizes carrying exactly its own recipe fields, whatever the presets' recipe;
+and its detail measure (`benchmarks/style_fd.py`), which needs none of the benchmark's packages."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import bench_quality  # noqa: E402
+import style_fd  # noqa: E402
 
 from painter.config import PRESETS, Config  # noqa: E402
 
@@ -31,3 +34,28 @@ def test_every_recipe_is_a_valid_config_with_its_own_fields(steps):
         for field in ("r1_weight", "r1_start", "cycle_weight", "upsampling"):
             if field not in recipe["overrides"]:
                 assert getattr(config, field) == getattr(paper, field), (name, field)
+
+
+def waves(amplitudes: dict[int, float], size: int = 64) -> np.ndarray:
+    """Grey images [2, size, size, 3]: a sum of horizontal cosines, `cycles: amplitude`."""
+    x = np.arange(size) / size
+    row = sum(a * np.cos(2 * np.pi * k * x) for k, a in amplitudes.items())
+    image = np.broadcast_to(row[None, :, None], (size, size, 3))
+    return np.stack([image, image * 0.5])
+
+
+def test_detail_ratios_compare_each_octave_of_periods_with_the_monets():
+    # 20 cycles in 64 px = 3.2 px periods (the 2-4 px octave), 10 = 6.4 px, 6 = 10.7 px.
+    monets = waves({20: 0.1, 10: 0.2, 6: 0.3})
+    paintings = waves({20: 0.2, 10: 0.2, 6: 0.15})
+    ratios = style_fd.detail_ratios(paintings, monets)
+    assert list(ratios) == ["2-4", "4-8", "8-16"]
+    np.testing.assert_allclose(list(ratios.values()), [4.0, 1.0, 0.25], rtol=1e-9)
+    # The 2-px Nyquist line belongs to the finest octave.
+    nyquist = style_fd.octave_power(waves({32: 0.1}))
+    assert nyquist["2-4"] > 0 and nyquist["4-8"] == nyquist["8-16"] == 0
+
+
+def test_detail_ratios_refuse_images_of_another_size():
+    with pytest.raises(ValueError, match="share a size"):
+        style_fd.detail_ratios(waves({6: 1.0}, 32), waves({6: 1.0}, 64))
