@@ -393,6 +393,28 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "unet_head": True},
         "decay": 0.0,
     },
+    # The head paints at full size but from half-size features only: no layer that paints a
+    # pixel sees that pixel of the photo. `unet_full_skip` joins a full-size level of the photo.
+    "d2b-c2.5-glr4-r1s1000-head-skip": {
+        "overrides": {
+            **_D2B_GLR4,
+            "r1_weight": 0.2,
+            "r1_start": 1000,
+            "unet_head": True,
+            "unet_full_skip": True,
+        },
+        "decay": 0.0,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-head-skip": {
+        "overrides": {
+            **_D2B_GLR4,
+            "r1_weight": 0.2,
+            "r1_start": 1000,
+            "unet_head": True,
+            "unet_full_skip": True,
+        },
+        "decay": 15 / 29,
+    },
     "d2b-c2.5-glr4-r1s1000-id0": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.0},
         "decay": 0.0,

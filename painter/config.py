@@ -61,6 +61,9 @@ class Config:
     upsampling: str = "resize"  # nearest x2 + conv: no checkerboards; or "bilinear", "transpose"
     unet_head: bool = False  # U-Net: end with a full-size conv block, not upsample straight to RGB
     # (with bilinear its Monet D never won, but it painted slowly: the hour 0.69 against 0.42)
+    # U-Net: a full-size encoder level (3x3 conv of the photo) joins the head, so the last conv
+    # sees the photo's own pixels; the starter's U-Net begins at half size (needs unet_head)
+    unet_full_skip: bool = False
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
 
@@ -133,6 +136,7 @@ class Config:
         "unet_depth",
         "upsampling",
         "unet_head",
+        "unet_full_skip",
         "discriminator_filters",
         "discriminator_layers",
         "pool_size",  # the image pools are part of the saved state; their shape follows it

@@ -108,6 +108,12 @@ def check_config(config: Config) -> None:
             f"`unet_head` is a U-Net option (the {config.generator} generator already ends at full "
             'resolution): set generator="unet" or unet_head=false.'
         )
+    if config.unet_full_skip and not (config.generator == "unet" and config.unet_head):
+        raise ConfigError(
+            "`unet_full_skip` joins the U-Net's full-size head (generator="
+            f'{config.generator!r}, unet_head={config.unet_head}): set generator="unet" and '
+            "unet_head=true, or unet_full_skip=false."
+        )
     if config.lecam_weight < 0:
         raise ConfigError(f"`lecam_weight` must be >= 0. Received: {config.lecam_weight!r}")
     if config.r1_weight < 0:

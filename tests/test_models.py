@@ -280,6 +280,56 @@ def test_a_unet_head_paints_rgb_from_full_size_features(tmp_path, upsampling):
     np.testing.assert_allclose(loaded.predict(images, verbose=0), painted, atol=1e-6)
 
 
+@pytest.mark.backend
+def test_a_unet_full_skip_joins_a_full_size_level_of_the_photo_to_the_head(tmp_path):
+    """unet_full_skip: a reflection-padded 3x3 convolution of the photo (`filters` channels,
+    LeakyReLU 0.2) is concatenated after the head's ReLU, and the RGB convolution paints from both
+    (NumPy below); the model saves and loads."""
+    import keras
+
+    from painter.models import build_generator
+
+    config = TINY.replace(
+        generator="unet", unet_depth=2, upsampling="bilinear", unet_head=True, unet_full_skip=True
+    )
+    model = build_generator(config, "monet_generator")
+    images = _images(2, 16, 24, seed=4)
+
+    def conv3x3(x, layer):
+        kernel, bias = (keras.ops.convert_to_numpy(w) for w in model.get_layer(layer).weights)
+        padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+        return (
+            sum(
+                np.einsum("bhwc,cd->bhwd", padded[:, i : i + 16, j : j + 24], kernel[i, j])
+                for i in range(3)
+                for j in range(3)
+            )
+            + bias
+        )
+
+    full = conv3x3(images, "full_conv")
+    full = np.where(full > 0, full, 0.2 * full)
+    head = keras.Model(model.inputs, model.get_layer("head_relu").output)(images)
+    joined = np.concatenate([keras.ops.convert_to_numpy(head), full], axis=-1)
+    assert joined.shape == (2, 16, 24, 2 * config.generator_filters)
+    painted = model.predict(images, verbose=0)
+    np.testing.assert_allclose(painted, np.tanh(conv3x3(joined, "last_conv")), atol=1e-5)
+    model.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "g.keras")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), painted, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"generator": "unet", "unet_head": False}, {"generator": "resnet", "unet_head": False}],
+)
+def test_unet_full_skip_without_the_head_is_refused_by_name(changes):
+    from painter.errors import ConfigError
+
+    with pytest.raises(ConfigError, match='unet_full_skip.*set generator="unet" and unet_head'):
+        TINY.replace(unet_full_skip=True, **changes)
+
+
 def test_unet_head_on_a_resnet_is_refused_by_name():
     from painter.errors import ConfigError
 

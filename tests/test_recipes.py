@@ -30,10 +30,12 @@ RECIPES = dict(
     spectral_norm=True,
     ema_decay=0.9,
     ema_warmup=3.0,
-    # The U-Net with bilinear x2 and the full-size head (the smoke preset's own is the ResNet).
+    # The U-Net with bilinear x2, the full-size head and its full-size skip (the smoke preset's own
+    # is the ResNet).
     generator="unet",
     upsampling="bilinear",
     unet_head=True,
+    unet_full_skip=True,
 )
 
 

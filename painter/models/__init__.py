@@ -45,6 +45,7 @@ def build_generator(config: Config, name: str) -> keras.Model:
             depth=depth,
             upsampling=config.upsampling,
             head=config.unet_head,
+            full_skip=config.unet_full_skip,
             dtype=_policy(config),
             name=name,
         )

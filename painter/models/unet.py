@@ -18,6 +18,12 @@ makes `filters` channels (instance norm, ReLU) and a 3x3 convolution paints RGB 
 it the starter's U-Net paints RGB straight from one upsampling of the half-size features: every
 pixel of the output is one convolution of features a pixel pair shares, so the net can add fine
 texture only through how it upsamples (nearest x2's 2-px lattice; bilinear has none to give).
+
+`full_skip=True` (with the head) adds the full-size level the starter's U-Net lacks (Ronneberger et
+al. 2015's first level is at full size): a 3x3 convolution of the photo to `filters` channels and
+LeakyReLU, concatenated to the head's features before its RGB convolution. Every other level of the
+decoder sees half-size or smaller features, so without it no layer that paints a pixel sees that
+pixel of the photo: the head can add texture, but not the photo's own at its own place.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ def unet_generator(
     depth: int = MAX_DEPTH,
     upsampling: str = "transpose",
     head: bool = False,
+    full_skip: bool = False,
     dtype: str | None = None,
     name: str = "unet_generator",
 ) -> keras.Model:
@@ -66,6 +73,8 @@ def unet_generator(
         depth: stride-2 encoder layers (1..8); height and width must be multiples of 2**depth.
         upsampling: "transpose" (the starter's 4x4 transposed convolutions), "resize" (nearest
             x2 + 3x3 convolution: no checkerboards) or "bilinear" (bilinear x2 + 3x3 convolution).
+        head: end with a full-size block (`filters` channels) and a 3x3 convolution to RGB.
+        full_skip: join the head with a full-size 3x3 convolution of the photo (needs `head`).
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name.
     """
@@ -77,8 +86,10 @@ def unet_generator(
         raise ValueError(
             f"`upsampling` must be one of {list(UPSAMPLING)}. Received: {upsampling!r}"
         )
+    if full_skip and not head:
+        raise ValueError("`full_skip` joins the full-size head: pass head=True too.")
     with dtype_policy(dtype):
-        return _build(int(filters), int(depth), upsampling, bool(head), name)
+        return _build(int(filters), int(depth), upsampling, bool(head), bool(full_skip), name)
 
 
 def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False):
@@ -95,9 +106,17 @@ def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False)
     return resize_conv(x, width, name, upsampling, use_bias=use_bias)
 
 
-def _build(filters: int, depth: int, upsampling: str, head: bool, name: str) -> keras.Model:
+def _build(
+    filters: int, depth: int, upsampling: str, head: bool, full_skip: bool, name: str
+) -> keras.Model:
     inputs = keras.Input((None, None, 3), name="real_image")
     x = SizeCheck(2**depth, generator="U-Net", name="size_check")(inputs)
+    if full_skip:  # the full-size level: no norm, as the encoder's first (half-size) level
+        full = ReflectionPadding2D(1, name="full_pad")(x)
+        full = keras.layers.Conv2D(
+            filters, 3, padding="valid", kernel_initializer=conv_initializer(), name="full_conv"
+        )(full)
+        full = keras.layers.LeakyReLU(0.2, name="full_lrelu")(full)
     skips = []
     for index in range(depth):
         width = filters * _ENCODER_WIDTHS[index]
@@ -125,6 +144,8 @@ def _build(filters: int, depth: int, upsampling: str, head: bool, name: str) -> 
         x = _upsample(x, filters, "head_conv", upsampling)
         x = instance_norm("head_norm")(x)
         x = keras.layers.ReLU(name="head_relu")(x)
+        if full_skip:
+            x = keras.layers.Concatenate(name="head_skip")([x, full])
         x = ReflectionPadding2D(1, name="last_pad")(x)
         x = keras.layers.Conv2D(
             3, 3, padding="valid", kernel_initializer=conv_initializer(), name="last_conv"

@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             generator="unet",
             upsampling="bilinear",
             unet_head=True,
+            unet_full_skip=True,
         )
     import contextlib
 
