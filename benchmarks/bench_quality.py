@@ -376,6 +376,10 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_filters": 64},
         "decay": 15 / 29,
     },
+    "d2b-c2.5-glr4-r1s1000-d3": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_layers": 3},
+        "decay": 0.0,
+    },
     "hour-d2b-c2.5-glr4-r1s1000-d3": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_layers": 3},
         "decay": 15 / 29,
