@@ -83,6 +83,14 @@ _ADA = {
     "diffaugment_adjust_images": 2000,
 }
 _ADA60 = {**_ADA, "diffaugment_max_probability": 0.6}
+# The presets' recipe with the U-Net's full-size head and its full-size skip (800 steps and hour).
+_HEAD_SKIP = {
+    **_D2B_GLR4,
+    "r1_weight": 0.2,
+    "r1_start": 1000,
+    "unet_head": True,
+    "unet_full_skip": True,
+}
 RECIPES: dict[str, dict] = {
     # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
     "paper": {"overrides": {}, "decay": 0.5},
@@ -407,23 +415,11 @@ RECIPES: dict[str, dict] = {
     # Measured at 800 steps: 1.17 / 1.19 (seeds 0 / 1): the photo passed through, desaturated
     # (cycle loss 0.14 against 0.37), its 2-4 px detail still 0.33 (the photos' 1.10).
     "d2b-c2.5-glr4-r1s1000-head-skip": {
-        "overrides": {
-            **_D2B_GLR4,
-            "r1_weight": 0.2,
-            "r1_start": 1000,
-            "unet_head": True,
-            "unet_full_skip": True,
-        },
+        "overrides": _HEAD_SKIP,
         "decay": 0.0,
     },
     "hour-d2b-c2.5-glr4-r1s1000-head-skip": {
-        "overrides": {
-            **_D2B_GLR4,
-            "r1_weight": 0.2,
-            "r1_start": 1000,
-            "unet_head": True,
-            "unet_full_skip": True,
-        },
+        "overrides": _HEAD_SKIP,
         "decay": 15 / 29,
     },
     "d2b-c2.5-glr4-r1s1000-id0": {
