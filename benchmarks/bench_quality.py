@@ -430,6 +430,19 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.2},
         "decay": 0.0,
     },
+    # The adversarial loss itself: BCE asks D for an absolute verdict per patch, which a D that
+    # has seen 300 paintings can give by memorising them. Relativistic pairing (RpGAN; Jolicoeur-
+    # Martineau 2019; with R1 the base of Huang et al. 2024's R3GAN) asks only that each real
+    # image score above a generated one, and gives the generator a gradient that moves each
+    # painting past a real Monet's score rather than towards a fixed label.
+    "d2b-c2.5-glr4-r1s1000-rp": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "adversarial_loss": "rpgan"},
+        "decay": 0.0,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-rp": {
+        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "adversarial_loss": "rpgan"},
+        "decay": 15 / 29,
+    },
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
         "decay": 15 / 29,

@@ -68,7 +68,8 @@ class Config:
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
 
     # --- losses -----------------------------------------------------------------------------
-    adversarial_loss: str = "lsgan"  # least squares (paper); "bce" = the starter's
+    adversarial_loss: str = "lsgan"  # least squares (paper); "bce" = the starter's; "rpgan" =
+    # relativistic pairing (Huang 2024): G is pushed past each real image D sees, not to a label
     label_smoothing: float = 0.0  # for bce; an entrant went 51.5 -> 39.7 MiFID with 0.1
     cycle_weight: float = 10.0  # lambda in the paper
     identity_weight: float = (

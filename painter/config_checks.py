@@ -16,6 +16,8 @@ DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 # How a generator doubles its resolution: nearest or bilinear x2 + a 3x3 convolution, or the
 # paper's / starter's transposed convolution.
 UPSAMPLING = ("resize", "bilinear", "transpose")
+# The GAN objectives: the paper's least squares, the starter's BCE, relativistic pairing (RpGAN).
+ADVERSARIAL_LOSSES = ("lsgan", "bce", "rpgan")
 
 
 def check_config(config: Config) -> None:
@@ -24,7 +26,7 @@ def check_config(config: Config) -> None:
         "cache": ("auto", "memory", "disk", "none"),
         "generator": ("resnet", "unet"),
         "upsampling": UPSAMPLING,
-        "adversarial_loss": ("lsgan", "bce"),
+        "adversarial_loss": ADVERSARIAL_LOSSES,
         "backend": ("auto", "jax", "tensorflow"),
         "distribution": ("auto", "tpu", "mirrored", "data_parallel", "single"),
         "jit_compile": ("auto", "on", "off"),
@@ -154,6 +156,19 @@ def check_config(config: Config) -> None:
             f"`ema_warmup` must be > 0 (the EMA's ramp t / (ema_warmup + t); painter's default "
             f"10). Received: {config.ema_warmup!r}"
         )
+    if config.label_smoothing and config.adversarial_loss != "bce":
+        raise ConfigError(
+            f"`label_smoothing` ({config.label_smoothing}) smooths BCE's real label, and "
+            f"adversarial_loss={config.adversarial_loss!r} has none: set adversarial_loss='bce' "
+            "or label_smoothing=0."
+        )
+    if config.adversarial_loss == "rpgan" and (config.diffaugment_target or config.r1_target):
+        raise ConfigError(
+            "adversarial_loss='rpgan' sees only differences of D's outputs, so D's outputs on "
+            "real images have no side of a boundary for adaptive DiffAugment or adaptive R1 to "
+            f"count (diffaugment_target={config.diffaugment_target}, "
+            f"r1_target={config.r1_target}): set both to 0, or use 'bce'."
+        )
     for name in ("resize_prob", "flip_prob", "rotate90_prob", "label_smoothing"):
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(config, name)!r}")
@@ -171,4 +186,4 @@ def check_config(config: Config) -> None:
         )
 
 
-__all__ = ["DIFFAUGMENT_POLICIES", "check_config"]
+__all__ = ["ADVERSARIAL_LOSSES", "DIFFAUGMENT_POLICIES", "UPSAMPLING", "check_config"]

@@ -10,6 +10,11 @@ computation JAX does under DataParallel) are those of the mean over the whole ba
                                  discriminator 0.5 * (E[(D(y) - 1)^2] + E[D(G(x))^2])
     adversarial (BCE, starter):  generator  BCE(1, D(G(x)));  discriminator 0.5 * (BCE(1 - s, D(y))
                                  + BCE(0, D(G(x)))), s = label smoothing of the real label
+    adversarial (RpGAN, relativistic pairing; Jolicoeur-Martineau 2019, Huang et al. 2024):
+                                 generator  E[softplus(D(y) - D(G(x)))];  discriminator
+                                 0.5 * E[softplus(D(G(x)) - D(y))], each generated image paired
+                                 with one real image of the batch, patch by patch; D(y) is a
+                                 constant for the generator
     cycle (eq. 2):               E[|F(G(x)) - x|_1] + E[|G(F(y)) - y|_1]
     identity (section 5.2):      E[|G(y) - y|_1] + E[|F(x) - x|_1]
     generators (eq. 3):
@@ -28,9 +33,11 @@ from dataclasses import dataclass
 
 from keras import ops
 
-ADVERSARIAL_LOSSES = ("lsgan", "bce")
+from painter.config_checks import ADVERSARIAL_LOSSES
+
 # Where D's output turns from "generated" to "real": halfway between LSGAN's targets 0 and 1; a
-# BCE logit of 0. Adaptive DiffAugment counts the real patches D puts on the real side.
+# BCE logit of 0. Adaptive DiffAugment counts the real patches D puts on the real side. RpGAN has
+# none: its losses see only differences of D's outputs, so D(y) + c is the same discriminator.
 DECISION_BOUNDARY = {"lsgan": 0.5, "bce": 0.0}
 
 
@@ -51,6 +58,11 @@ class LossSettings:
             raise ValueError(
                 f"`adversarial_loss` must be one of {list(ADVERSARIAL_LOSSES)}. "
                 f"Received: {self.adversarial_loss!r}"
+            )
+        if self.label_smoothing and self.adversarial_loss != "bce":
+            raise ValueError(
+                f"`label_smoothing` smooths BCE's real label; {self.adversarial_loss!r} has none. "
+                f"Received: {self.label_smoothing}"
             )
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(
@@ -78,15 +90,32 @@ def _bce_with_logits(target: float, logits):
     return ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
-def generator_adversarial_loss(fake_logits, kind: str = "lsgan"):
-    """The generator wants the discriminator to call its images real (target 1)."""
+def _softplus(values):
+    # Numerically stable log(1 + exp(z)) = max(z, 0) + log(1 + exp(-|z|)).
+    return ops.relu(values) + ops.log1p(ops.exp(-ops.abs(values)))
+
+
+def generator_adversarial_loss(fake_logits, kind: str = "lsgan", real_logits=None):
+    """The generator wants the discriminator to call its images real (target 1); with RpGAN,
+    more real than the real image each is paired with (`real_logits`, same shape: D's outputs
+    on a real batch, held constant)."""
     if kind == "lsgan":
         return _per_example_mean(ops.square(ops.cast(fake_logits, "float32") - 1.0))
+    if kind == "rpgan":
+        if real_logits is None:
+            raise ValueError("RpGAN's generator loss compares with D(real): pass `real_logits`.")
+        real = ops.stop_gradient(ops.cast(real_logits, "float32"))
+        return _per_example_mean(_softplus(real - ops.cast(fake_logits, "float32")))
     return _per_example_mean(_bce_with_logits(1.0, fake_logits))
 
 
 def discriminator_loss(real_logits, fake_logits, kind: str = "lsgan", label_smoothing: float = 0.0):
-    """Real -> 1 (1 - label_smoothing for BCE), fake -> 0; halved (the paper slows D down so)."""
+    """Real -> 1 (1 - label_smoothing for BCE), fake -> 0; halved (the paper slows D down so).
+    RpGAN: each real image scored above the generated image it is paired with, halved as well,
+    so that at D's indifference (all outputs equal) its gradients equal BCE's."""
+    if kind == "rpgan":
+        difference = ops.cast(fake_logits, "float32") - ops.cast(real_logits, "float32")
+        return 0.5 * _per_example_mean(_softplus(difference))
     if kind == "lsgan":
         real = ops.square(ops.cast(real_logits, "float32") - 1.0)
         fake = ops.square(ops.cast(fake_logits, "float32"))
@@ -98,6 +127,11 @@ def discriminator_loss(real_logits, fake_logits, kind: str = "lsgan", label_smoo
 
 def decision_margin(logits, kind: str = "lsgan"):
     """D's outputs measured from its decision boundary: > 0 where D says "real"."""
+    if kind not in DECISION_BOUNDARY:
+        raise ValueError(
+            f"{kind!r} has no decision boundary (only differences of D's outputs count), so "
+            "adaptive DiffAugment and adaptive R1 cannot read D's outputs: use lsgan or bce."
+        )
     return ops.cast(logits, "float32") - DECISION_BOUNDARY[kind]
 
 
@@ -155,8 +189,12 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
     def mean(per_example):
         return global_mean(per_example, global_batch_size)
 
-    monet_gen_loss = mean(generator_adversarial_loss(outputs["disc_fake_monet"], kind))
-    photo_gen_loss = mean(generator_adversarial_loss(outputs["disc_fake_photo"], kind))
+    monet_gen_loss = mean(
+        generator_adversarial_loss(outputs["disc_fake_monet"], kind, outputs["disc_real_monet"])
+    )
+    photo_gen_loss = mean(
+        generator_adversarial_loss(outputs["disc_fake_photo"], kind, outputs["disc_real_photo"])
+    )
     cycle_loss = mean(
         l1_loss(outputs["real_photo"], outputs["cycled_photo"])
         + l1_loss(outputs["real_monet"], outputs["cycled_monet"])

@@ -173,7 +173,8 @@ class CycleGAN(keras.Model):
         Args:
             generator_optimizer / discriminator_optimizer: default Adam(2e-4, beta_1=0.5) each
                 (learning rates may differ); they must be two distinct objects.
-            adversarial_loss: "lsgan" (least squares, the paper) or "bce" (the starter's).
+            adversarial_loss: "lsgan" (least squares, the paper), "bce" (the starter's) or
+                "rpgan" (relativistic pairing: each generated image against a real one).
             label_smoothing: for "bce": the real label is 1 - label_smoothing.
             cycle_weight: lambda of the cycle-consistency loss (paper: 10).
             identity_weight: weight of the identity loss, times cycle_weight (paper: 0.5; 0 = off).
