@@ -62,7 +62,7 @@ def test_preset_accepts_a_config_file(tmp_path):
 
 def test_a_file_missing_fields_takes_the_defaults(tmp_path):
     path = tmp_path / "partial.yaml"
-    path.write_text("epochs: 3\ndecay_epochs: 1\nlabel_smoothing: 0.1\n")
+    path.write_text("epochs: 3\ndecay_epochs: 1\nadversarial_loss: bce\nlabel_smoothing: 0.1\n")
     config = Config.load(path)
     assert (config.epochs, config.decay_epochs, config.label_smoothing) == (3, 1, 0.1)
     assert config.image_size == Config().image_size

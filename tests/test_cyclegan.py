@@ -54,6 +54,12 @@ def _batch(seed=1):
     return real_photo, real_monet
 
 
+def _np(x):
+    import keras
+
+    return keras.ops.convert_to_numpy(x)
+
+
 def _log_sigmoid(z):
     return -np.logaddexp(0.0, -z)
 
@@ -83,15 +89,22 @@ def _paper_losses(params, real_photo, real_monet, kind="lsgan", smoothing=0.0, d
 
     if kind == "lsgan":
 
-        def gen(z):
-            return np.mean((z - 1) ** 2)
+        def gen(fake, real):
+            return np.mean((fake - 1) ** 2)
 
         def disc(real, fake):
             return 0.5 * (np.mean((real - 1) ** 2) + np.mean(fake**2))
+    elif kind == "rpgan":  # Jolicoeur-Martineau 2019's pairing: -log sigmoid(D(a) - D(b))
+
+        def gen(fake, real):  # each painting against the real image of its pair, patch by patch
+            return np.mean(-_log_sigmoid(fake - real))
+
+        def disc(real, fake):
+            return 0.5 * np.mean(-_log_sigmoid(real - fake))
     else:
 
-        def gen(z):  # -log D(G(x)), D = sigmoid(logit)
-            return np.mean(-_log_sigmoid(z))
+        def gen(fake, real):  # -log D(G(x)), D = sigmoid(logit)
+            return np.mean(-_log_sigmoid(fake))
 
         def disc(real, fake):
             target = 1.0 - smoothing
@@ -100,8 +113,8 @@ def _paper_losses(params, real_photo, real_monet, kind="lsgan", smoothing=0.0, d
 
     fake_monet, fake_photo = G(x), F(y)
     return {
-        "monet_gen_loss": gen(D_monet(fake_monet)),
-        "photo_gen_loss": gen(D_photo(fake_photo)),
+        "monet_gen_loss": gen(D_monet(fake_monet), D_monet(y)),
+        "photo_gen_loss": gen(D_photo(fake_photo), D_photo(x)),
         "monet_disc_loss": disc(D_monet(y), D_monet(fake_monet)),
         "photo_disc_loss": disc(D_photo(x), D_photo(fake_photo)),
         "cycle_loss": np.mean(np.abs(F(fake_monet) - x)) + np.mean(np.abs(G(fake_photo) - y)),
@@ -131,7 +144,7 @@ def _fit_one_step(model, real_photo, real_monet):
     return {k: v[-1] for k, v in model.fit(dataset, epochs=1, verbose=0).history.items()}
 
 
-@pytest.mark.parametrize("kind,smoothing", [("lsgan", 0.0), ("bce", 0.1)])
+@pytest.mark.parametrize("kind,smoothing", [("lsgan", 0.0), ("bce", 0.1), ("rpgan", 0.0)])
 def test_losses_match_the_papers_equations_computed_by_hand(kind, smoothing):
     from painter.cyclegan.model import CycleGAN
 
@@ -147,9 +160,11 @@ def test_losses_match_the_papers_equations_computed_by_hand(kind, smoothing):
         assert logs[name] == pytest.approx(value, rel=1e-5), name
 
 
-def test_first_update_is_minus_lr_times_the_papers_gradient():
+@pytest.mark.parametrize("kind", ["lsgan", "rpgan"])
+def test_first_update_is_minus_lr_times_the_papers_gradient(kind):
     """With SGD the update is -lr * gradient: generators follow d(eq. 3)/dG, discriminators
-    d(halved discriminator loss)/dD, checked against NumPy finite differences of the equations."""
+    d(halved discriminator loss)/dD, checked against NumPy finite differences of the equations.
+    With RpGAN D's outputs on the real images enter the generators' loss as constants."""
     import keras
 
     from painter.cyclegan.model import CycleGAN
@@ -159,12 +174,16 @@ def test_first_update_is_minus_lr_times_the_papers_gradient():
     model.build((None, SIZE, SIZE, 3))
     lr = 0.1
     model.compile(
-        keras.optimizers.SGD(lr), keras.optimizers.SGD(lr), cycle_weight=10.0, identity_weight=0.5
+        keras.optimizers.SGD(lr),
+        keras.optimizers.SGD(lr),
+        adversarial_loss=kind,
+        cycle_weight=10.0,
+        identity_weight=0.5,
     )
     real_photo, real_monet = _batch(seed=4)
 
     def objective(p, which):
-        losses = _paper_losses(p, real_photo, real_monet)
+        losses = _paper_losses(p, real_photo, real_monet, kind)
         if which == "generator":
             return (
                 losses["monet_gen_loss"]
@@ -273,6 +292,20 @@ def test_compile_rejects_bad_settings():
         model.compile(adversarial_loss="wgan")
     with pytest.raises(ValueError, match="label_smoothing"):
         model.compile(adversarial_loss="bce", label_smoothing=1.5)
+    with pytest.raises(ValueError, match="smooths BCE's real label"):
+        model.compile(adversarial_loss="rpgan", label_smoothing=0.1)
+
+
+def test_rpgan_has_no_decision_boundary_for_the_adaptive_rules():
+    """Adding a constant to D's outputs changes no RpGAN loss, so the sign of D(real), which
+    adaptive DiffAugment and R1 count, means nothing: refused, not read."""
+    from painter.cyclegan.losses import decision_margin, discriminator_loss
+
+    real, fake = np.array([[0.3, -1.0]], "float32"), np.array([[0.1, 0.4]], "float32")
+    shifted = discriminator_loss(real + 5.0, fake + 5.0, "rpgan")
+    np.testing.assert_allclose(_np(shifted), _np(discriminator_loss(real, fake, "rpgan")), 1e-6)
+    with pytest.raises(ValueError, match="no decision boundary"):
+        decision_margin(real, "rpgan")
 
 
 # -- the image pool ------------------------------------------------------------------------------

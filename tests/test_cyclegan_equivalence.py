@@ -41,6 +41,10 @@ RUNS = {
     # with bilinear upsampling and its full-size head, all on.
     "tensorflow-recipes": ("tensorflow", ["--distribution", "single", "--recipes"]),
     "jax-recipes": ("jax", ["--distribution", "single", "--recipes"]),
+    # The same with RpGAN, whose generator loss also reads D's outputs on the real images (fixed
+    # DiffAugment and R1: the adaptive rules have no boundary to count under RpGAN).
+    "tensorflow-rpgan": ("tensorflow", ["--distribution", "single", "--recipes", "--rpgan"]),
+    "jax-rpgan": ("jax", ["--distribution", "single", "--recipes", "--rpgan"]),
 }
 
 # Measured (TF 2.20 / JAX 0.10.2 on CPU): TF vs JAX losses within 4e-7 relative, weights within
@@ -157,6 +161,24 @@ def test_one_step_with_every_recipe_is_the_same_on_tensorflow_and_jax(runs):
         assert int(run["monet_lecam/count"]) == 1 and float(run["monet_lecam/real"]) != 0.0
         assert int(run["monet_generator_average/updates"]) == 1
     assert any("vector_u" in key for key in tf_run)
+
+
+def test_one_rpgan_step_with_the_recipes_is_the_same_on_tensorflow_and_jax(runs):
+    tf_run, jax_run = runs["tensorflow-rpgan"], runs["jax-rpgan"]
+    _assert_same_update(
+        tf_run,
+        jax_run,
+        "tensorflow vs jax, rpgan",
+        RECIPES_WEIGHT_ATOL,
+        outlier_fraction=RECIPES_OUTLIER_FRACTION,
+    )
+    # A different objective from the LSGAN run's (same weights, same batch): its losses differ.
+    for run in (tf_run, jax_run):
+        assert float(run["log/monet_gen_loss"]) != float(
+            runs["tensorflow-recipes"]["log/monet_gen_loss"]
+        )
+        # Fixed DiffAugment: its 7 numbers for every input, none for the adaptive coin flips.
+        assert int(run["diffaugment/draws"]) == 7 * (4 + 4 + 8 + 8)
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])

@@ -334,6 +334,19 @@ def test_an_adaptive_r1_without_r1_says_to_set_its_gamma():
         preset("smoke").replace(r1_weight=0.0, r1_target=0.6)
 
 
+@pytest.mark.parametrize("field", ["diffaugment_target", "r1_target"])
+def test_rpgan_with_an_adaptive_rule_is_refused_by_name(field):
+    with pytest.raises(ConfigError, match=f"rpgan.*{field}=0.6"):
+        preset("smoke").replace(
+            adversarial_loss="rpgan", diffaugment="color", r1_weight=1.0, **{field: 0.6}
+        )
+
+
+def test_label_smoothing_without_bce_is_refused():
+    with pytest.raises(ConfigError, match="label_smoothing.*set adversarial_loss='bce'"):
+        preset("smoke").replace(adversarial_loss="lsgan", label_smoothing=0.1)
+
+
 def test_a_delayed_r1_without_r1_says_to_set_its_gamma():
     with pytest.raises(ConfigError, match="r1_start.*set r1_weight"):
         preset("smoke").replace(r1_weight=0.0, r1_start=800)

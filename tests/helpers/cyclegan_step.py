@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adversarial-loss", default="lsgan")
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument(
+        "--rpgan",
+        action="store_true",
+        help="with --recipes: RpGAN, fixed (not adaptive) DiffAugment and R1",
+    )
+    parser.add_argument(
         "--recipes",
         action="store_true",
         help="DiffAugment, LeCam, R1 (adaptive), spectral norm and the EMA all on",
@@ -127,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             upsampling="bilinear",
             unet_head=True,
             unet_full_skip=True,
+        )
+    if args.recipes and args.rpgan:
+        config = config.replace(
+            adversarial_loss="rpgan", label_smoothing=0.0, diffaugment_target=0.0, r1_target=0.0
         )
     import contextlib
 
