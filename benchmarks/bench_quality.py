@@ -435,6 +435,9 @@ RECIPES: dict[str, dict] = {
     # Martineau 2019; with R1 the base of Huang et al. 2024's R3GAN) asks only that each real
     # image score above a generated one, and gives the generator a gradient that moves each
     # painting past a real Monet's score rather than towards a fixed label.
+    # Measured at 800 steps: 0.901 / 0.851 (seeds 0 / 1; live 0.968 / 0.931) against BCE's
+    # 0.808 / 0.641: its Monet D pulled ahead from epoch 3 (loss 0.26 against indifference's
+    # 0.35) and the paintings stayed soft and photo-like, with purple-green fringes at edges.
     "d2b-c2.5-glr4-r1s1000-rp": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "adversarial_loss": "rpgan"},
         "decay": 0.0,
