@@ -13,6 +13,12 @@ TINY = preset("smoke").replace(
 )
 
 
+def _np(x):
+    import keras
+
+    return keras.ops.convert_to_numpy(x)
+
+
 def _images(batch, height, width, seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, (batch, height, width, 3)).astype("float32")
 
@@ -353,3 +359,41 @@ def test_mixed_precision_computes_in_bfloat16_with_float32_variables_and_outputs
     fake = generator.predict(_images(1, 16, 16), verbose=0)
     assert fake.dtype == np.float32 and disc.predict(fake, verbose=0).dtype == np.float32
     assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone
+
+
+@pytest.mark.backend
+def test_a_bfloat16_bilinear_unet_differentiates_under_xla():
+    """The presets' generator in bfloat16, compiled by XLA as on a TPU: TensorFlow's bilinear
+    resize gradient came back float32 into bfloat16 ops and XLA refused the step ("mixed
+    precision is disallowed"); the resize now runs in float32 and the next conv casts back."""
+    import keras
+
+    from painter.models import build_generator
+
+    config = TINY.replace(generator="unet", unet_depth=3, upsampling="bilinear")
+    generator = build_generator(config.replace(mixed_precision=True), "g")
+    assert generator.get_layer("up1_conv").compute_dtype == "bfloat16"
+    images = _images(2, 16, 16)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def gradients(x):
+            with tf.GradientTape() as tape:
+                total = tf.reduce_sum(generator(x))
+            return tape.gradient(total, generator.trainable_variables)
+
+        grads = gradients(tf.constant(images))
+    else:
+        import jax
+
+        trainable = [v.value for v in generator.trainable_variables]
+        frozen = [v.value for v in generator.non_trainable_variables]
+
+        def total(weights, x):
+            return generator.stateless_call(weights, frozen, x)[0].sum()
+
+        grads = jax.jit(jax.grad(total))(trainable, images)
+    assert len(grads) == len(generator.trainable_variables)
+    assert all(np.isfinite(_np(g)).all() and _np(g).dtype == np.float32 for g in grads)
+    assert any(np.abs(_np(g)).max() > 0 for g in grads)

@@ -64,7 +64,13 @@ def resize_conv(
     the resize and padding layers `{prefix}_resize` / `{prefix}_pad` (prefix defaults to name)."""
     prefix = prefix or name
     interpolation = {"resize": "nearest", "bilinear": "bilinear"}[upsampling]
-    x = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{prefix}_resize")(x)
+    # Bilinear x2 in float32 under a bfloat16 policy: TensorFlow's kernel computes in float32
+    # anyway, and its gradient under XLA (TPUStrategy, jit_compile) came back float32 into
+    # bfloat16 ops, which XLA refuses ("mixed precision is disallowed"). The next conv casts back.
+    dtype = "float32" if interpolation == "bilinear" else None
+    x = keras.layers.UpSampling2D(
+        2, interpolation=interpolation, dtype=dtype, name=f"{prefix}_resize"
+    )(x)
     x = ReflectionPadding2D(1, name=f"{prefix}_pad")(x)
     return keras.layers.Conv2D(
         width,
