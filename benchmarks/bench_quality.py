@@ -91,6 +91,13 @@ _HEAD_SKIP = {
     "unet_head": True,
     "unet_full_skip": True,
 }
+# The fields of cpu-small that are its recipe, not its sizes: the presets' shared recipe, R1 and
+# the 2-layer PatchGAN (every recipe was measured on the dataclass's 3 layers until the `-d2`
+# recipes chose 2, so here the layers are a recipe field).
+CPU_SMALL_RECIPE_FIELDS = frozenset(
+    {*QUALITY_RECIPE, "r1_weight", "r1_start", "discriminator_layers"}
+)
+
 RECIPES: dict[str, dict] = {
     # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
     "paper": {"overrides": {}, "decay": 0.5},
@@ -479,13 +486,12 @@ def recipe_config(name: str, seed: int, steps: int, image_size: int):
         raise SystemExit(
             f"--steps must be below or a multiple of {STEPS_PER_EPOCH}. Received: {steps}"
         )
-    # Every recipe states its own (a preset's recipe field, e.g. cpu-small's r1_start, is not a
-    # size: without its r1_weight it would not even be a valid config).
-    recipe_fields = {*_PAINTER, *QUALITY_RECIPE}.union(*(r["overrides"] for r in RECIPES.values()))
-    sizes = {k: v for k, v in PRESETS["cpu-small"].items() if k not in recipe_fields}
-    # Every recipe was measured on the dataclass's 3-layer PatchGAN; cpu-small's 2 layers were
-    # chosen by this benchmark (the `-d2` recipes), so they are a recipe field here, not a size.
-    sizes.pop("discriminator_layers", None)
+    # cpu-small's sizes, not its recipe: every recipe states its own (a preset's recipe field,
+    # e.g. cpu-small's r1_start, is not a size: without its r1_weight it would not even be a
+    # valid config). A recipe may still override a size (the `-gf48`, `-b8`, `-df64` rows): its
+    # overrides come last. (Until stop 31 every field any recipe set was dropped from the sizes,
+    # so once `-df64` set discriminator_filters every recipe got the dataclass's 64 filters.)
+    sizes = {k: v for k, v in PRESETS["cpu-small"].items() if k not in CPU_SMALL_RECIPE_FIELDS}
     base = Config.from_dict({**sizes, "preset": "cpu-small"})
     jitter = round(image_size * base.resize_size / base.image_size)
     return base.replace(
