@@ -98,6 +98,9 @@ CPU_SMALL_RECIPE_FIELDS = frozenset(
     {*QUALITY_RECIPE, "r1_weight", "r1_start", "discriminator_layers"}
 )
 
+# The presets' recipe with both Ds twice as wide (64 filters, the dataclass's width).
+_DF64 = {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_filters": 64}
+
 RECIPES: dict[str, dict] = {
     # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
     "paper": {"overrides": {}, "decay": 0.5},
@@ -387,8 +390,9 @@ RECIPES: dict[str, dict] = {
     # FLOPs; R1 holds it as before), and its depth: 3 strided layers, a 70 px field that sees
     # the whole 64 px painting (its composition and colour balance), with R1 this time (without
     # it the 3-layer D lost to 2 at 800 steps, 1.47 / 1.43 vs 1.13 / 0.78).
-    # Measured: df64's hour 0.465 (live 0.476) against 0.473, the same curve; d3 at 800 steps
-    # 1.18 / 1.37 (seeds 0 / 1) against 0.81 / 0.64, its hour stopped at step 600.
+    # Measured: df64's hour 0.465 (live 0.476) against 0.473, the same curve. d3 at 800 steps
+    # ran with 64-filter Ds (the bug below: `-df64-d3`), 1.18 / 1.37 (seeds 0 / 1) against 0.907
+    # (seed 0) for the same Ds with 2 layers; its hour stopped at step 600.
     "hour-d2b-c2.5-glr4-r1s1000-df64": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_filters": 64},
         "decay": 15 / 29,
@@ -406,8 +410,9 @@ RECIPES: dict[str, dict] = {
     # blurred (1.87): the paintings lack Monet's pixel-scale texture. The bilinear U-Net paints
     # RGB from one x2 of half-size features, so it cannot paint it; `unet_head` (a full-size
     # block) can. Without R1 it held D and painted slowly (0.69 over the hour); now R1 holds D.
-    # Measured at 800 steps: 2.26 / 2.32 (seeds 0 / 1; detail 2-4 px 0.28 / 0.24) against the
-    # presets' 0.81 / 0.64: washed-out pastel blotches. (And at the end of df64's hour every such
+    # Measured at 800 steps with 64-filter Ds (the bug below: `-df64-head`): 2.26 / 2.32 (seeds
+    # 0 / 1; detail 2-4 px 0.28 / 0.24) against 0.907 (seed 0) without the head: washed-out
+    # pastel blotches. (And at the end of df64's hour every such
     # edit raised the FD, 0.46 -> 0.80 with the noise: the early lack of detail is gone by then.)
     "hour-d2b-c2.5-glr4-r1s1000-head": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "unet_head": True},
@@ -419,8 +424,9 @@ RECIPES: dict[str, dict] = {
     },
     # The head paints at full size but from half-size features only: no layer that paints a
     # pixel sees that pixel of the photo. `unet_full_skip` joins a full-size level of the photo.
-    # Measured at 800 steps: 1.17 / 1.19 (seeds 0 / 1): the photo passed through, desaturated
-    # (cycle loss 0.14 against 0.37), its 2-4 px detail still 0.33 (the photos' 1.10).
+    # Measured at 800 steps with 64-filter Ds (`-df64-head-skip`): 1.17 / 1.19 (seeds 0 / 1)
+    # against 0.907: the photo passed through, desaturated (cycle loss 0.14 against 0.37), its
+    # 2-4 px detail still 0.33 (the photos' 1.10).
     "d2b-c2.5-glr4-r1s1000-head-skip": {
         "overrides": _HEAD_SKIP,
         "decay": 0.0,
@@ -442,9 +448,10 @@ RECIPES: dict[str, dict] = {
     # Martineau 2019; with R1 the base of Huang et al. 2024's R3GAN) asks only that each real
     # image score above a generated one, and gives the generator a gradient that moves each
     # painting past a real Monet's score rather than towards a fixed label.
-    # Measured at 800 steps: 0.901 / 0.851 (seeds 0 / 1; live 0.968 / 0.931) against BCE's
-    # 0.808 / 0.641: its Monet D pulled ahead from epoch 3 (loss 0.26 against indifference's
-    # 0.35) and the paintings stayed soft and photo-like, with purple-green fringes at edges.
+    # First measured with 64-filter Ds (`-df64-rp`, the bug below): 0.901 / 0.851 (seeds 0 / 1;
+    # live 0.968 / 0.931) against BCE's 0.907 (seed 0) with the same Ds: its Monet D pulled ahead
+    # from epoch 3 (loss 0.26 against indifference's 0.35), the paintings soft and photo-like,
+    # with purple-green fringes at edges.
     "d2b-c2.5-glr4-r1s1000-rp": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "adversarial_loss": "rpgan"},
         "decay": 0.0,
@@ -466,6 +473,25 @@ RECIPES: dict[str, dict] = {
     "hour-d2b-c2.5-glr4-r1s1000-b8": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.1, "r1_start": 500, "global_batch_size": 8},
         "decay": 9 / 17,
+    },
+    # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
+    # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
+    # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps
+    # them under these names). Their like-for-like baseline is the presets' recipe with that D:
+    # 0.907 at step 800 of `hour-...-df64`'s curve (seed 0; the same constant lr to step 2,800).
+    "d2b-c2.5-glr4-r1s1000-df64": {"overrides": _DF64, "decay": 0.0},
+    "d2b-c2.5-glr4-r1s1000-df64-head": {"overrides": {**_DF64, "unet_head": True}, "decay": 0.0},
+    "d2b-c2.5-glr4-r1s1000-df64-head-skip": {
+        "overrides": {**_HEAD_SKIP, "discriminator_filters": 64},
+        "decay": 0.0,
+    },
+    "d2b-c2.5-glr4-r1s1000-df64-d3": {
+        "overrides": {**_DF64, "discriminator_layers": 3},
+        "decay": 0.0,
+    },
+    "d2b-c2.5-glr4-r1s1000-df64-rp": {
+        "overrides": {**_DF64, "adversarial_loss": "rpgan"},
+        "decay": 0.0,
     },
     "hour-painter-d2-ada60": {
         "overrides": {**_PAINTER, "discriminator_layers": 2, **_ADA60},
