@@ -65,8 +65,9 @@ def resize_conv(
     prefix = prefix or name
     interpolation = {"resize": "nearest", "bilinear": "bilinear"}[upsampling]
     # Bilinear x2 in float32 under a bfloat16 policy: TensorFlow's kernel computes in float32
-    # anyway, and its gradient under XLA (TPUStrategy, jit_compile) came back float32 into
-    # bfloat16 ops, which XLA refuses ("mixed precision is disallowed"). The next conv casts back.
+    # anyway, and under XLA (jit_compile on TF-CPU, seen; TPUStrategy compiles with XLA too) its
+    # gradient came back float32 into bfloat16 ops, which XLA refused ("mixed precision is
+    # disallowed"). The next conv casts back to bfloat16.
     dtype = "float32" if interpolation == "bilinear" else None
     x = keras.layers.UpSampling2D(
         2, interpolation=interpolation, dtype=dtype, name=f"{prefix}_resize"
