@@ -448,10 +448,10 @@ RECIPES: dict[str, dict] = {
     # Martineau 2019; with R1 the base of Huang et al. 2024's R3GAN) asks only that each real
     # image score above a generated one, and gives the generator a gradient that moves each
     # painting past a real Monet's score rather than towards a fixed label.
-    # First measured with 64-filter Ds (`-df64-rp`, the bug below): 0.901 / 0.851 (seeds 0 / 1;
-    # live 0.968 / 0.931) against BCE's 0.907 (seed 0) with the same Ds: its Monet D pulled ahead
-    # from epoch 3 (loss 0.26 against indifference's 0.35), the paintings soft and photo-like,
-    # with purple-green fringes at edges.
+    # Measured at 800 steps: 0.753 / 0.660 / 0.841 (seeds 0 / 1 / 2; live 0.827 / 0.831 /
+    # 0.796) against BCE's 0.808 / 0.641 / 0.819: a tie (means 0.751 / 0.756), the same
+    # multi-coloured stipple, no lattice; its Monet D's loss 0.26-0.30 against indifference's
+    # 0.35. With 64-filter Ds (`-df64-rp`, the bug below) 0.901 / 0.851 against BCE's 0.907.
     "d2b-c2.5-glr4-r1s1000-rp": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "adversarial_loss": "rpgan"},
         "decay": 0.0,
