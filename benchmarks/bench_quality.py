@@ -466,6 +466,10 @@ RECIPES: dict[str, dict] = {
     # measured at 518 and 468 ms against 277 ms, TF, this machine: 1.87x and 1.69x), so these
     # rows compare at equal time, not equal steps. Batch 8: R1's gamma by the rule (0.1) and its
     # start at the same image count (500 steps of 8).
+    # Measured (seed 0): b8 0.538 (live 0.546) against 0.473; ahead at equal time at step 1,200
+    # (0.585), then 0.55-0.56 from step 1,600 to the end as its Monet D gained (0.64 -> 0.55).
+    # gf48 matched the presets' curve step for step (2.04 / 0.78 / 0.67 at 400 / 800 / 1,200
+    # against 1.85 / 0.79 / 0.65), so ~0.1 behind at equal time; stopped at step 1,200.
     "hour-d2b-c2.5-glr4-r1s1000-gf48": {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "generator_filters": 48},
         "decay": 8 / 15,
