@@ -77,6 +77,8 @@ _PAINTER = {
 _D2B = {**_PAINTER, "discriminator_layers": 2, "upsampling": "bilinear"}
 # The best 800-step row: bilinear, cycle 2.5, G lr 4e-4 (its variants below add one change each).
 _D2B_GLR4 = {**_D2B, "cycle_weight": 2.5, "generator_lr": 4e-4}
+# The presets' recipe now (stop 28): that, with R1 (gamma 0.2) from step 1,000.
+_R1S1000 = {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000}
 _ADA = {
     "diffaugment": "color,translation,cutout",
     "diffaugment_target": 0.6,
@@ -99,7 +101,7 @@ CPU_SMALL_RECIPE_FIELDS = frozenset(
 )
 
 # The presets' recipe with both Ds twice as wide (64 filters, the dataclass's width).
-_DF64 = {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_filters": 64}
+_DF64 = {**_R1S1000, "discriminator_filters": 64}
 
 RECIPES: dict[str, dict] = {
     # Zhu et al. 2017: ResNet, LSGAN, a pool of 50, identity 0.5, lr decayed over the second half.
@@ -336,11 +338,11 @@ RECIPES: dict[str, dict] = {
     # the same grid as R1 from step 0. cpu-small takes it (the 800-step gain is above the seeds'
     # spread, the hour's loss within it).
     "d2b-c2.5-glr4-r1s1000": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000},
+        "overrides": _R1S1000,
         "decay": 0.0,
     },
     "hour-d2b-c2.5-glr4-r1s1000": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000},
+        "overrides": _R1S1000,
         "decay": 15 / 29,
     },
     # The identity loss (G(real_monet) = real_monet, x cycle_weight) keeps each photo's colours;
@@ -352,11 +354,11 @@ RECIPES: dict[str, dict] = {
     # At 800 steps 0.2 scored 0.699 (the hour's curve) / 0.656 / 0.806 against 0.808 / 0.641 /
     # 0.819: not enough to pay for the hour. The presets keep the paper's 0.5.
     "hour-d2b-c2.5-glr4-r1s1000-id0": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.0},
+        "overrides": {**_R1S1000, "identity_weight": 0.0},
         "decay": 15 / 29,
     },
     "hour-d2b-c2.5-glr4-r1s1000-id0.2": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.2},
+        "overrides": {**_R1S1000, "identity_weight": 0.2},
         "decay": 15 / 29,
     },
     # In those hours the live generator's style FD swung 0.82 -> 1.16 -> 0.91 from one evaluation
@@ -368,11 +370,11 @@ RECIPES: dict[str, dict] = {
     # generator is still improving fast and the longer average holds older weights. Stopped there
     # (seeds 1-2 and the hour) to give the cores to the constant-lr hour.
     "d2b-c2.5-glr4-r1s1000-ew3": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "ema_warmup": 3.0},
+        "overrides": {**_R1S1000, "ema_warmup": 3.0},
         "decay": 0.0,
     },
     "hour-d2b-c2.5-glr4-r1s1000-ew3": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "ema_warmup": 3.0},
+        "overrides": {**_R1S1000, "ema_warmup": 3.0},
         "decay": 15 / 29,
     },
     # In the identity hours the FD rose through the lr decay as the Monet D gained (identity 0:
@@ -382,7 +384,7 @@ RECIPES: dict[str, dict] = {
     # 2,800, 0.499 at 4,000-4,400, then 0.51-0.52, and its Monet D gained all the same (loss 0.65
     # at epoch 6, 0.59 at the end): the decay is not what lets D gain, and it pays. Kept.
     "hour-d2b-c2.5-glr4-r1s1000-const": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000},
+        "overrides": _R1S1000,
         "decay": 0.0,
     },
     # Every hour above plateaus at 0.50-0.55 by ~3,000 steps whatever the loss weights; the
@@ -394,15 +396,15 @@ RECIPES: dict[str, dict] = {
     # ran with 64-filter Ds (the bug below: `-df64-d3`), 1.18 / 1.37 (seeds 0 / 1) against 0.907
     # (seed 0) for the same Ds with 2 layers; its hour stopped at step 600.
     "hour-d2b-c2.5-glr4-r1s1000-df64": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_filters": 64},
+        "overrides": {**_R1S1000, "discriminator_filters": 64},
         "decay": 15 / 29,
     },
     "d2b-c2.5-glr4-r1s1000-d3": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_layers": 3},
+        "overrides": {**_R1S1000, "discriminator_layers": 3},
         "decay": 0.0,
     },
     "hour-d2b-c2.5-glr4-r1s1000-d3": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "discriminator_layers": 3},
+        "overrides": {**_R1S1000, "discriminator_layers": 3},
         "decay": 15 / 29,
     },
     # Painted then evaluated with simple edits, a 600-step generator's style FD fell from 1.26 to
@@ -415,11 +417,11 @@ RECIPES: dict[str, dict] = {
     # pastel blotches. (And at the end of df64's hour every such
     # edit raised the FD, 0.46 -> 0.80 with the noise: the early lack of detail is gone by then.)
     "hour-d2b-c2.5-glr4-r1s1000-head": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "unet_head": True},
+        "overrides": {**_R1S1000, "unet_head": True},
         "decay": 15 / 29,
     },
     "d2b-c2.5-glr4-r1s1000-head": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "unet_head": True},
+        "overrides": {**_R1S1000, "unet_head": True},
         "decay": 0.0,
     },
     # The head paints at full size but from half-size features only: no layer that paints a
@@ -436,11 +438,11 @@ RECIPES: dict[str, dict] = {
         "decay": 15 / 29,
     },
     "d2b-c2.5-glr4-r1s1000-id0": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.0},
+        "overrides": {**_R1S1000, "identity_weight": 0.0},
         "decay": 0.0,
     },
     "d2b-c2.5-glr4-r1s1000-id0.2": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "identity_weight": 0.2},
+        "overrides": {**_R1S1000, "identity_weight": 0.2},
         "decay": 0.0,
     },
     # The adversarial loss itself: BCE asks D for an absolute verdict per patch, which a D that
@@ -453,11 +455,11 @@ RECIPES: dict[str, dict] = {
     # multi-coloured stipple, no lattice; its Monet D's loss 0.26-0.30 against indifference's
     # 0.35. With 64-filter Ds (`-df64-rp`, the bug below) 0.901 / 0.851 against BCE's 0.907.
     "d2b-c2.5-glr4-r1s1000-rp": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "adversarial_loss": "rpgan"},
+        "overrides": {**_R1S1000, "adversarial_loss": "rpgan"},
         "decay": 0.0,
     },
     "hour-d2b-c2.5-glr4-r1s1000-rp": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "adversarial_loss": "rpgan"},
+        "overrides": {**_R1S1000, "adversarial_loss": "rpgan"},
         "decay": 15 / 29,
     },
     # Reach bought with time: the hour's plateau (0.46-0.48 from step 4,000) moved with no loss
@@ -471,7 +473,7 @@ RECIPES: dict[str, dict] = {
     # gf48 matched the presets' curve step for step (2.04 / 0.78 / 0.67 at 400 / 800 / 1,200
     # against 1.85 / 0.79 / 0.65), so ~0.1 behind at equal time; stopped at step 1,200.
     "hour-d2b-c2.5-glr4-r1s1000-gf48": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.2, "r1_start": 1000, "generator_filters": 48},
+        "overrides": {**_R1S1000, "generator_filters": 48},
         "decay": 8 / 15,
     },
     "hour-d2b-c2.5-glr4-r1s1000-b8": {
