@@ -480,6 +480,22 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_D2B_GLR4, "r1_weight": 0.1, "r1_start": 500, "global_batch_size": 8},
         "decay": 9 / 17,
     },
+    # The cycle term on block averages (`cycle_downsample`): CycleGAN passes each photo's finest
+    # detail through the painting as a low-amplitude high-frequency code so that F can rebuild
+    # it (Chu et al. 2017), which may be the multi-coloured stipple every recipe here paints.
+    # Compared in 2 x 2 (or 4 x 4) averages, the photo needs only its layout and colours back.
+    "d2b-c2.5-glr4-r1s1000-cd2": {
+        "overrides": {**_R1S1000, "cycle_downsample": 2},
+        "decay": 0.0,
+    },
+    "d2b-c2.5-glr4-r1s1000-cd4": {
+        "overrides": {**_R1S1000, "cycle_downsample": 4},
+        "decay": 0.0,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-cd2": {
+        "overrides": {**_R1S1000, "cycle_downsample": 2},
+        "decay": 15 / 29,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps

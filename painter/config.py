@@ -72,6 +72,8 @@ class Config:
     # relativistic pairing (Huang 2024): G is pushed past each real image D sees, not to a label
     label_smoothing: float = 0.0  # for bce; an entrant went 51.5 -> 39.7 MiFID with 0.1
     cycle_weight: float = 10.0  # lambda in the paper
+    cycle_downsample: int = 1  # the cycle term compares N x N averages, not pixels: the painting
+    # need not smuggle the photo's finest detail (Chu 2017: CycleGAN hides it as noise); 1 = paper
     identity_weight: float = (
         0.5  # times cycle_weight (paper: 0.5 lambda for painting<->photo); 0 = off
     )

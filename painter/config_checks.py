@@ -147,6 +147,17 @@ def check_config(config: Config) -> None:
             f"`r1_start` ({config.r1_start}) delays R1, which is off: set r1_weight (its gamma), "
             "e.g. r1_weight=0.2, or r1_start=0."
         )
+    downsample = config.cycle_downsample
+    if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample < 1:
+        raise ConfigError(
+            "`cycle_downsample` must be a whole number >= 1 (the cycle loss compares N x N "
+            f"averages; 1 = pixels, the paper). Received: {downsample!r}"
+        )
+    if config.image_size % downsample:
+        raise ConfigError(
+            f"`cycle_downsample` ({downsample}) must divide `image_size` ({config.image_size}): "
+            "the cycle loss compares whole N x N blocks; pick a divisor, e.g. 2 or 4."
+        )
     if not 0.0 <= config.ema_decay < 1.0:
         raise ConfigError(
             f"`ema_decay` must be in [0, 1) (0 = off). Received: {config.ema_decay!r}"

@@ -64,9 +64,24 @@ def _log_sigmoid(z):
     return -np.logaddexp(0.0, -z)
 
 
-def _paper_losses(params, real_photo, real_monet, kind="lsgan", smoothing=0.0, discriminators=None):
+def _block_means(images, factor):
+    """[B, H, W, C] -> the means of its factor x factor blocks, [B, H/factor, W/factor, C]."""
+    b, h, w, c = images.shape
+    return images.reshape(b, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+
+
+def _paper_losses(
+    params,
+    real_photo,
+    real_monet,
+    kind="lsgan",
+    smoothing=0.0,
+    discriminators=None,
+    cycle_downsample=1,
+):
     """Zhu et al. 2017 eq. 1-3 (+ identity, section 5.2) written out in NumPy, float64.
-    `discriminators(name)` gives D's function when it is not the linear x w + c."""
+    `discriminators(name)` gives D's function when it is not the linear x w + c; with
+    `cycle_downsample` N the cycle term compares the means of N x N blocks."""
     x, y = real_photo.astype("float64"), real_monet.astype("float64")
 
     def G(a):
@@ -111,13 +126,17 @@ def _paper_losses(params, real_photo, real_monet, kind="lsgan", smoothing=0.0, d
             real_term = -(target * _log_sigmoid(real) + (1 - target) * _log_sigmoid(-real))
             return 0.5 * (np.mean(real_term) + np.mean(-_log_sigmoid(-fake)))
 
+    def low(images):
+        return _block_means(images, cycle_downsample)
+
     fake_monet, fake_photo = G(x), F(y)
     return {
         "monet_gen_loss": gen(D_monet(fake_monet), D_monet(y)),
         "photo_gen_loss": gen(D_photo(fake_photo), D_photo(x)),
         "monet_disc_loss": disc(D_monet(y), D_monet(fake_monet)),
         "photo_disc_loss": disc(D_photo(x), D_photo(fake_photo)),
-        "cycle_loss": np.mean(np.abs(F(fake_monet) - x)) + np.mean(np.abs(G(fake_photo) - y)),
+        "cycle_loss": np.mean(np.abs(low(F(fake_monet)) - low(x)))
+        + np.mean(np.abs(low(G(fake_photo)) - low(y))),
         "identity_loss": np.mean(np.abs(G(y) - y)) + np.mean(np.abs(F(x) - x)),
     }
 
@@ -144,27 +163,33 @@ def _fit_one_step(model, real_photo, real_monet):
     return {k: v[-1] for k, v in model.fit(dataset, epochs=1, verbose=0).history.items()}
 
 
-@pytest.mark.parametrize("kind,smoothing", [("lsgan", 0.0), ("bce", 0.1), ("rpgan", 0.0)])
-def test_losses_match_the_papers_equations_computed_by_hand(kind, smoothing):
+@pytest.mark.parametrize(
+    "kind,smoothing,downsample",
+    [("lsgan", 0.0, 1), ("bce", 0.1, 1), ("rpgan", 0.0, 1), ("lsgan", 0.0, 2), ("lsgan", 0.0, 4)],
+)
+def test_losses_match_the_papers_equations_computed_by_hand(kind, smoothing, downsample):
     from painter.cyclegan.model import CycleGAN
 
     nets, params = _tiny_networks()
     model = CycleGAN(*nets, pool_size=0)
     model.build((None, SIZE, SIZE, 3))
-    model.compile(adversarial_loss=kind, label_smoothing=smoothing)
+    model.compile(adversarial_loss=kind, label_smoothing=smoothing, cycle_downsample=downsample)
     real_photo, real_monet = _batch()
     logs = _fit_one_step(model, real_photo, real_monet)
-    expected = _paper_losses(params, real_photo, real_monet, kind, smoothing)
+    expected = _paper_losses(
+        params, real_photo, real_monet, kind, smoothing, cycle_downsample=downsample
+    )
     assert set(logs) == set(expected)
     for name, value in expected.items():
         assert logs[name] == pytest.approx(value, rel=1e-5), name
 
 
-@pytest.mark.parametrize("kind", ["lsgan", "rpgan"])
-def test_first_update_is_minus_lr_times_the_papers_gradient(kind):
+@pytest.mark.parametrize("kind,downsample", [("lsgan", 1), ("rpgan", 1), ("lsgan", 2)])
+def test_first_update_is_minus_lr_times_the_papers_gradient(kind, downsample):
     """With SGD the update is -lr * gradient: generators follow d(eq. 3)/dG, discriminators
     d(halved discriminator loss)/dD, checked against NumPy finite differences of the equations.
-    With RpGAN D's outputs on the real images enter the generators' loss as constants."""
+    With RpGAN D's outputs on the real images enter the generators' loss as constants; with
+    cycle_downsample 2 the generators' gradient is that of the block-averaged cycle term."""
     import keras
 
     from painter.cyclegan.model import CycleGAN
@@ -179,11 +204,12 @@ def test_first_update_is_minus_lr_times_the_papers_gradient(kind):
         adversarial_loss=kind,
         cycle_weight=10.0,
         identity_weight=0.5,
+        cycle_downsample=downsample,
     )
     real_photo, real_monet = _batch(seed=4)
 
     def objective(p, which):
-        losses = _paper_losses(p, real_photo, real_monet, kind)
+        losses = _paper_losses(p, real_photo, real_monet, kind, cycle_downsample=downsample)
         if which == "generator":
             return (
                 losses["monet_gen_loss"]
@@ -294,6 +320,25 @@ def test_compile_rejects_bad_settings():
         model.compile(adversarial_loss="bce", label_smoothing=1.5)
     with pytest.raises(ValueError, match="smooths BCE's real label"):
         model.compile(adversarial_loss="rpgan", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="cycle_downsample"):
+        model.compile(cycle_downsample=0)
+
+
+def test_a_downsampled_cycle_ignores_detail_finer_than_its_blocks():
+    """A reconstruction off by a +-e checkerboard (the finest detail there is) costs e per pixel
+    compared pixel by pixel and nothing compared in 2 x 2 averages; an error that is constant
+    over each block (a colour shift) costs the same either way."""
+    from painter.cyclegan.losses import cycle_l1_loss
+
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-0.5, 0.5, (2, SIZE, SIZE, 3)).astype("float32")
+    checker = np.indices((SIZE, SIZE)).sum(axis=0) % 2 * 2.0 - 1.0  # +-1, alternating
+    detail = real + 0.1 * checker[None, :, :, None].astype("float32")
+    shifted = real + 0.1
+    np.testing.assert_allclose(_np(cycle_l1_loss(real, detail, 1)), [0.1, 0.1], rtol=1e-5)
+    np.testing.assert_allclose(_np(cycle_l1_loss(real, detail, 2)), [0.0, 0.0], atol=1e-6)
+    for factor in (1, 2, 4):
+        np.testing.assert_allclose(_np(cycle_l1_loss(real, shifted, factor)), [0.1, 0.1], rtol=1e-5)
 
 
 def test_rpgan_has_no_decision_boundary_for_the_adaptive_rules():

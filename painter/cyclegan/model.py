@@ -164,6 +164,7 @@ class CycleGAN(keras.Model):
         lecam_weight: float = 0.0,
         r1_weight: float = 0.0,
         r1_start: int = 0,
+        cycle_downsample: int = 1,
         steps_per_execution: int = 1,
         jit_compile: Any = "auto",
         run_eagerly: bool = False,
@@ -182,6 +183,8 @@ class CycleGAN(keras.Model):
             r1_weight: gamma of the R1 penalty of the discriminators (0 = off).
             r1_start: the first step with R1 on (the discriminator optimizer's iteration count,
                 which checkpoints carry, so a resumed run starts it at the same step).
+            cycle_downsample: the cycle loss compares N x N averages of the images (1 = the
+                pixels, the paper); the image size must be a multiple of it.
             steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
         """
         super().compile(
@@ -197,6 +200,7 @@ class CycleGAN(keras.Model):
             float(lecam_weight),
             float(r1_weight),
             int(r1_start),
+            int(cycle_downsample),
         )
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
@@ -352,6 +356,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         lecam_weight=config.lecam_weight,
         r1_weight=config.r1_weight,
         r1_start=config.r1_start,
+        cycle_downsample=config.cycle_downsample,
         steps_per_execution=config.steps_per_execution,
         jit_compile={"auto": "auto", "on": True, "off": False}[config.jit_compile],
     )

@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--recipes",
         action="store_true",
-        help="DiffAugment, LeCam, R1 (adaptive), spectral norm and the EMA all on",
+        help="DiffAugment, LeCam, R1 (adaptive), spectral norm, the EMA and the cycle loss on 2x2 "
+        "averages all on",
     )
     args = parser.parse_args(argv)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             r1_target=0.6,
             spectral_norm=True,
             ema_decay=0.9,
+            cycle_downsample=2,
             generator="unet",
             upsampling="bilinear",
             unet_head=True,
