@@ -597,3 +597,49 @@ def test_resuming_from_get_state_continues_exactly_like_an_unbroken_run(trained)
     expected, actual = model.get_state(), resumed.get_state()
     for key in expected:
         np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_painters_adam_makes_keras_adams_updates():
+    """`optimizer.Adam` (TensorFlow's fused ResourceApplyAdam on TF) updates the weights and its
+    moments as keras' Adam does, step after step with a learning-rate schedule; on TF the
+    compiled step holds the fused op (one per variable), and it saves and loads as itself."""
+    import keras
+
+    from painter.cyclegan.optimizer import Adam
+
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=shape).astype("float32") for shape in ((3, 4), (4,))]
+    gradients = [[rng.normal(size=w.shape).astype("float32") for w in start] for _ in range(4)]
+
+    def train(optimizer_class):
+        weights = [keras.Variable(w.copy()) for w in start]
+        schedule = keras.optimizers.schedules.ExponentialDecay(2e-2, 2, 0.5)
+        optimizer = optimizer_class(learning_rate=schedule, beta_1=0.5)
+        optimizer.build(weights)
+
+        def step(grads):
+            optimizer.apply(grads, weights)
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            step = tf.function(step)
+        for grads in gradients:
+            step([keras.ops.convert_to_tensor(g) for g in grads])
+        return optimizer, step, [_np(v) for v in [*weights, *optimizer.variables]]
+
+    painter_adam, step, painted = train(Adam)
+    _, _, expected = train(keras.optimizers.Adam)
+    assert len(painted) == len(expected) == 2 + 1 + 2 * 2  # weights, iterations, m and v
+    for ours, theirs in zip(painted, expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(painted[0], start[0])  # the weights did move
+    if keras.backend.backend() == "tensorflow":
+        graph = step.get_concrete_function(
+            [keras.ops.convert_to_tensor(g) for g in gradients[0]]
+        ).graph
+        ops = [op.type for op in graph.get_operations()]
+        assert ops.count("ResourceApplyAdam") == 2, sorted(set(ops))
+    restored = keras.optimizers.deserialize(keras.optimizers.serialize(painter_adam))
+    assert type(restored) is Adam
+    assert restored.get_config()["beta_1"] == 0.5

@@ -18,7 +18,7 @@ from painter.cyclegan.adaptive import AdaptiveStrength
 from painter.cyclegan.averages import EMA_WARMUP, LeCamAverages, WeightAverage
 from painter.cyclegan.diffaugment import DiffAugment
 from painter.cyclegan.losses import LOGGED_LOSSES, LossSettings
-from painter.cyclegan.optimizer import CycleGANOptimizers
+from painter.cyclegan.optimizer import Adam, CycleGANOptimizers
 from painter.cyclegan.pool import ImagePool
 from painter.cyclegan.schedule import LinearDecaySchedule
 from painter.cyclegan.step import AUGMENT_PROBABILITY, NETWORKS, R1_STRENGTH
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 
 def default_optimizer(learning_rate: Any = 2e-4, beta_1: float = 0.5, name: str = "adam"):
-    """The paper's Adam(2e-4, beta_1=0.5)."""
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, name=name)
+    """The paper's Adam(2e-4, beta_1=0.5) (`optimizer.Adam`: keras', fused on TensorFlow)."""
+    return Adam(learning_rate=learning_rate, beta_1=beta_1, name=name)
 
 
 @keras.saving.register_keras_serializable(package="painter")

@@ -1,9 +1,12 @@
-"""Two Adam optimizers (generators, discriminators) presented to Keras' trainers as one.
+"""Two Adam optimizers (generators, discriminators) presented to Keras' trainers as one, and the
+Adam they are.
 
 Keras' JAX trainer threads only `model.optimizer.variables` through the stateless train step, and
 TF's and JAX's trainers build/save through `model.optimizer`. `CycleGANOptimizers` is that single
 object: its `variables` are the generator optimizer's followed by the discriminator optimizer's,
 so the JAX train step slices them and calls each optimizer's `stateless_apply`.
+
+`Adam` is keras' Adam whose update, on TensorFlow, is TensorFlow's fused kernel.
 """
 
 from __future__ import annotations
@@ -11,6 +14,50 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class Adam(keras.optimizers.Adam):
+    """keras.optimizers.Adam; on the TensorFlow backend each variable's update is one
+    `ResourceApplyAdam` (TensorFlow's fused kernel) instead of keras' ~15 small ops.
+
+    The same update as keras' (Kingma & Ba's with epsilon added to sqrt(v), as keras has it):
+    m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2), var -= lr sqrt(1 - beta_2^t) /
+    (1 - beta_1^t) m / (sqrt(v) + epsilon), t the step from 1; the same variables (momentums,
+    velocities, iterations), so checkpoints are interchangeable. Why: a CycleGAN step updates
+    ~90 weight tensors, and on a CPU TensorFlow's executor spent ~15% of cpu-small's step
+    dispatching those small ops (profiled). JAX (compiled by XLA, which fuses them anyway) and
+    amsgrad take keras' own update."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if keras.backend.backend() != "tensorflow" or self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        import tensorflow as tf
+
+        dtype = variable.dtype
+        index = self._get_variable_index(variable)
+        step = tf.cast(self.iterations + 1, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable),
+            m=_handle(self._momentums[index]),
+            v=_handle(self._velocities[index]),
+            beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
+            beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
+            lr=tf.cast(learning_rate, dtype),
+            beta1=tf.cast(self.beta_1, dtype),
+            beta2=tf.cast(self.beta_2, dtype),
+            epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(gradient, dtype),
+            use_locking=False,
+        )
+
+
+def _handle(variable):
+    """The TF resource handle of a keras or TF variable (inside a tf.distribute `update`, the
+    handle of this replica's copy)."""
+    if isinstance(variable, keras.Variable):
+        variable = variable.value  # its tf.Variable
+    return variable.handle
 
 
 class CycleGANOptimizers:
