@@ -502,6 +502,10 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_R1S1000, "cycle_downsample": 2},
         "decay": 15 / 29,
     },
+    "hour-d2b-c2.5-glr4-r1s1000-cd4": {
+        "overrides": {**_R1S1000, "cycle_downsample": 4},
+        "decay": 15 / 29,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps
