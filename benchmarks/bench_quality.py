@@ -485,11 +485,12 @@ RECIPES: dict[str, dict] = {
     # it (Chu et al. 2017), which may be the multi-coloured stipple every recipe here paints.
     # Compared in 2 x 2 (or 4 x 4) averages, the photo needs only its layout and colours back.
     # Measured (800 steps): cd2 0.733 / 0.643 / 0.847 (seeds 0 / 1 / 2; seed 0 is step 800 of
-    # its hour's curve, constant lr until then) and cd4 0.732 / 0.669 against the presets' 0.808
-    # / 0.641 / 0.819: a tie (means 0.741 and 0.700 against 0.756 and, seeds 0-1, 0.725). The
-    # hour (cd2, seed 0): 0.530 (live 0.534) against 0.473, the presets' curve to step 3,200
-    # (0.53), then 0.51-0.53 to the end; the cycled photos blur as allowed, the fake Monets keep
-    # the multi-coloured stipple (so it is not, or not only, a hidden code). Not kept.
+    # its hour's curve, constant lr until then) and cd4 0.732 / 0.669 / 0.726 against the presets'
+    # 0.808 / 0.641 / 0.819: cd2 a tie (mean 0.741 against 0.756), cd4 ahead on two seeds of
+    # three (mean 0.709, spread 0.67-0.73 against 0.64-0.82), short of 0.7. The
+    # hour (seed 0): cd2 0.530 (live 0.534), cd4 0.544 (live 0.547) against 0.473: the presets'
+    # curve to step ~3,200, then 0.51-0.54 to the end; the cycled photos blur as allowed, the fake
+    # Monets keep the multi-coloured stipple (so it is not, or not only, a hidden code). Not kept.
     "d2b-c2.5-glr4-r1s1000-cd2": {
         "overrides": {**_R1S1000, "cycle_downsample": 2},
         "decay": 0.0,
