@@ -151,12 +151,13 @@ def l1_loss(real, reconstructed):
 
 
 def downsample(images, factor: int):
-    """N x N average pooling (stride N) of [B, H, W, C] images in float32; the images themselves
+    """N x N average pooling (stride N) of [B, H, W, C] images, in float32; the images themselves
     when `factor` is 1. H and W must be multiples of N (the config checks the image size)."""
-    images = ops.cast(images, "float32")
     if factor == 1:
-        return images
-    return ops.average_pool(images, pool_size=factor, strides=factor, padding="valid")
+        return images  # l1_loss casts
+    return ops.average_pool(
+        ops.cast(images, "float32"), pool_size=factor, strides=factor, padding="valid"
+    )
 
 
 def cycle_l1_loss(real, cycled, factor: int = 1):

@@ -25,9 +25,9 @@ class Adam(keras.optimizers.Adam):
     m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2), var -= lr sqrt(1 - beta_2^t) /
     (1 - beta_1^t) m / (sqrt(v) + epsilon), t the step from 1; the same variables (momentums,
     velocities, iterations), so checkpoints are interchangeable. Why: a CycleGAN step updates
-    ~90 weight tensors, and on a CPU TensorFlow's executor spent ~15% of cpu-small's step
-    dispatching those small ops (profiled). JAX (compiled by XLA, which fuses them anyway) and
-    amsgrad take keras' own update."""
+    ~90 weight tensors, and on a CPU TensorFlow's executor runs each small op on its own (the
+    starter's U-Net step at batch 4: 1.12x faster fused; cpu-small's 1.01x). JAX (compiled by
+    XLA, which fuses them anyway) and amsgrad take keras' own update."""
 
     def update_step(self, gradient, variable, learning_rate):
         if keras.backend.backend() != "tensorflow" or self.amsgrad:
