@@ -753,7 +753,9 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
     floor = style_fd.floors(refs["monet"], refs["photo"])
     painted = paint_at_model_size(generator, config.image_size, data)
     paintings = style_fd.to_full_size(painted)
-    scores = style_fd.style_scores(style_fd.StyleEmbedder()(paintings), refs["monet"])
+    features = style_fd.StyleEmbedder()(paintings)
+    scores = style_fd.style_scores(features, refs["monet"])
+    terms = style_fd.fd_terms(features, refs["monet"])
     photos = fixed_photos_at(config.image_size, data)
     photo_ridges = style_fd.lattice_ridges(photos)
     monets = monets_at(config.image_size, data)
@@ -763,6 +765,7 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
         f"{workdir}: {epochs} epochs at {config.image_size} px: style FD "
         f"{scores['style_fd']:.3f}, memorization {scores['memorization']:.4f}; floors: photos "
         f"{floor['photos']:.3f}, Monet half vs half {floor['monet_halves']:.3f}\n"
+        f"    style FD = {style_fd.fd_terms_text(terms)}\n"
         f"    lattice (spectrum at each grid period over its neighbours; ~1 = none, above = grid "
         f"lines, below = blocks): "
         f"{lattice_text(style_fd.lattice_ridges(painted))}; "

@@ -1,6 +1,7 @@
 """The quality benchmark's recipes (`benchmarks/bench_quality.py`): each one is a valid painter
 Config of cpu-small's sizes carrying exactly its own recipe fields, whatever the presets' recipe;
-and its detail measure (`benchmarks/style_fd.py`), which needs none of the benchmark's packages."""
+and its detail measure and the split of the style FD into its two terms (`benchmarks/style_fd.py`),
+which need none of the benchmark's packages."""
 
 from __future__ import annotations
 
@@ -64,3 +65,28 @@ def test_detail_ratios_compare_each_octave_of_periods_with_the_monets():
 def test_detail_ratios_refuse_images_of_another_size():
     with pytest.raises(ValueError, match="share a size"):
         style_fd.detail_ratios(waves({6: 1.0}, 32), waves({6: 1.0}, 64))
+
+
+def test_fd_terms_split_the_style_fd_into_where_styles_sit_and_how_they_vary():
+    from painter.evaluate.mifid import fid_from_features
+
+    rng = np.random.default_rng(0)
+    monets = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
+    paintings = rng.normal(size=(400, 6)) * 0.7 + 0.3
+    terms = style_fd.fd_terms(paintings, monets)
+    assert terms["means"] + terms["spread"] == pytest.approx(
+        fid_from_features(paintings, monets), rel=1e-9
+    )
+    # The same styles moved as a whole: all of it in `means`, none in `spread`.
+    shift = np.array([0.5, -1.0, 0.0, 2.0, 0.0, 0.25])
+    moved = style_fd.fd_terms(monets + shift, monets)
+    assert moved["means"] == pytest.approx(np.sum(shift**2), rel=1e-9)
+    assert moved["spread"] == pytest.approx(0.0, abs=1e-6)
+    assert moved["variance_ratio"] == pytest.approx(1.0, rel=1e-9)
+    # Shrunk around their own mean: none in `means`, the sameness in `spread`.
+    centre = monets.mean(axis=0)
+    shrunk = style_fd.fd_terms(centre + 0.5 * (monets - centre), monets)
+    assert shrunk["means"] == pytest.approx(0.0, abs=1e-12)
+    assert shrunk["variance_ratio"] == pytest.approx(0.25, rel=1e-9)
+    # Tr(C + C/4 - 2 sqrt(C^2/4)) = Tr(C) / 4 for covariances that are multiples of each other.
+    assert shrunk["spread"] == pytest.approx(np.trace(np.cov(monets, rowvar=False)) / 4, rel=1e-6)
