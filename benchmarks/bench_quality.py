@@ -507,6 +507,17 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_R1S1000, "cycle_downsample": 4},
         "decay": 15 / 29,
     },
+    # A second PatchGAN judging the image average-pooled 2x (pix2pixHD's multi-scale D): the
+    # hour's grids leave some photos close to themselves (a meadow under a white sky), whose
+    # 34 px patches pass as paint; the half-size judge sees 68 px, most of the image.
+    "d2b-c2.5-glr4-r1s1000-ms2": {
+        "overrides": {**_R1S1000, "discriminator_scales": 2},
+        "decay": 0.0,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-ms2": {
+        "overrides": {**_R1S1000, "discriminator_scales": 2},
+        "decay": 15 / 29,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps

@@ -66,6 +66,9 @@ class Config:
     unet_full_skip: bool = False
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
+    # > 1: the PatchGAN also judges the image average-pooled 2x, 4x ... (pix2pixHD's multi-scale
+    # D): at 64 px a 34 px patch of a painting that is still the photo can pass; 1 = the paper
+    discriminator_scales: int = 1
 
     # --- losses -----------------------------------------------------------------------------
     adversarial_loss: str = "lsgan"  # least squares (paper); "bce" = the starter's; "rpgan" =
@@ -142,6 +145,7 @@ class Config:
         "unet_full_skip",
         "discriminator_filters",
         "discriminator_layers",
+        "discriminator_scales",
         "pool_size",  # the image pools are part of the saved state; their shape follows it
         "spectral_norm",  # adds the power-iteration vectors and drops the norms' weights
     )

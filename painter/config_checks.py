@@ -40,6 +40,7 @@ def check_config(config: Config) -> None:
         "generator_filters",
         "discriminator_filters",
         "discriminator_layers",
+        "discriminator_scales",
         "global_batch_size",
         "steps_per_execution",
         "submission_batch_size",

@@ -97,6 +97,48 @@ def test_config_errors_name_the_field():
         build_discriminator(TINY.replace(discriminator_layers=3), "d")  # 16 px < 24 px minimum
 
 
+@pytest.mark.backend
+def test_a_multiscale_discriminator_is_one_patchgan_per_scale_each_weighed_alike():
+    """Scale s is its own PatchGAN judging the image average-pooled 2^s times; the logits of
+    every scale come out flattened, finest first, each coarser map tiled round(P_0 / P_s) times."""
+    from painter.models import build_discriminator
+
+    config = TINY.replace(
+        discriminator_layers=1, discriminator_scales=3, image_size=32, resize_size=32
+    )
+    model = build_discriminator(config, "monet_discriminator")
+    images = _images(2, 32, 32, seed=3)
+    expected, pooled = [], images
+    for scale in range(3):
+        if scale:  # 2x2 means, as AveragePooling2D(2)
+            pooled = pooled.reshape(2, pooled.shape[1] // 2, 2, -1, 2, 3).mean(axis=(2, 4))
+        judge = model.get_layer(f"monet_discriminator_scale{scale}")
+        expected.append(_np(judge(pooled)).reshape(2, -1, 1, 1))
+    # 32 px, one strided layer: 14x14, 6x6 and 2x2 logits (196, 36 and 4 patches per image).
+    assert [e.shape[1] for e in expected] == [196, 36, 4]
+    expected = [
+        expected[0],
+        np.tile(expected[1], (1, 5, 1, 1)),
+        np.tile(expected[2], (1, 49, 1, 1)),
+    ]
+    logits = _np(model(images))
+    assert logits.shape == (2, 196 + 180 + 196, 1, 1) and logits.dtype == np.float32
+    np.testing.assert_allclose(logits, np.concatenate(expected, axis=1), atol=1e-5)
+    # Each scale has its own weights, under its own name.
+    paths = [v.path for v in model.weights]
+    assert len(set(paths)) == len(paths) and all("_scale" in p for p in paths)
+    first = [model.get_layer(f"monet_discriminator_scale{s}").get_layer("c1_conv") for s in (0, 1)]
+    assert not np.allclose(_np(first[0].kernel), _np(first[1].kernel))
+
+
+def test_a_multiscale_discriminator_refuses_images_too_small_for_its_coarsest_scale():
+    from painter.models import build_discriminator
+
+    # 2 strided layers need 12 px; at 2 scales the half-size copy of 16 px is 8 px.
+    with pytest.raises(ValueError, match="discriminator_scales.*needs >= 24"):
+        build_discriminator(TINY.replace(discriminator_scales=2), "d")
+
+
 def test_weights_are_drawn_from_normal_0_002():
     from painter.models import resnet_generator
 
@@ -106,7 +148,8 @@ def test_weights_are_drawn_from_normal_0_002():
 
 
 @pytest.mark.parametrize(
-    "which", [pytest.param("resnet", marks=pytest.mark.backend), "unet", "patchgan"]
+    "which",
+    [pytest.param("resnet", marks=pytest.mark.backend), "unet", "patchgan", "two-scale patchgan"],
 )
 def test_keras_file_round_trip(which, tmp_path):
     import keras
@@ -115,6 +158,9 @@ def test_keras_file_round_trip(which, tmp_path):
 
     if which == "patchgan":
         model = build_discriminator(TINY, "monet_discriminator")
+    elif which == "two-scale patchgan":
+        two_scale = TINY.replace(discriminator_layers=1, discriminator_scales=2)
+        model = build_discriminator(two_scale, "monet_discriminator")
     else:
         model = build_generator(TINY.replace(generator=which, unet_depth=2), "monet_generator")
     images = _images(2, 16, 16)

@@ -1,6 +1,7 @@
 """The recipes beyond the paper, each a config field: DiffAugment, LeCam, R1, spectral norm, the EMA
-(and the U-Net's bilinear x2 and full-size head, and the cycle loss on 2x2 averages, whose golden
-tests are in test_cyclegan.py, on in the resume test).
+(and the U-Net's bilinear x2 and full-size head, the cycle loss on 2x2 averages and the two-scale
+discriminators, whose golden tests are in test_cyclegan.py and test_models.py, on in the resume
+test).
 
 Golden tests of each one's math on tiny tensors (NumPy written from the papers' formulas), their
 state, and a resume-equals-unbroken run with all of them on. The TF-vs-JAX same-update test with
@@ -32,6 +33,9 @@ RECIPES = dict(
     ema_decay=0.9,
     ema_warmup=3.0,
     cycle_downsample=2,
+    # Two-scale discriminators (2 strided layers: the half-size copy of 32 px still has 16).
+    discriminator_scales=2,
+    discriminator_layers=2,
     # The U-Net with bilinear x2, the full-size head and its full-size skip (the smoke preset's own
     # is the ResNet).
     generator="unet",
@@ -321,6 +325,7 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
         ("ema_warmup", 0.0, "ema_warmup"),
         ("cycle_downsample", 0, "cycle_downsample"),
         ("cycle_downsample", 3, "cycle_downsample.*must divide `image_size`"),
+        ("discriminator_scales", 0, "discriminator_scales"),
     ],
 )
 def test_bad_recipe_values_are_refused_by_name(field, value, message):

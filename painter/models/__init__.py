@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 import keras
 
 from painter.models.layers import ReflectionPadding2D, SelectLeakyReLU, SizeCheck
-from painter.models.patchgan import patchgan_discriminator, patchgan_min_size
+from painter.models.patchgan import (
+    ScaleLogits,
+    multiscale_discriminator,
+    patchgan_discriminator,
+    patchgan_min_size,
+)
 from painter.models.resnet import RESNET_MULTIPLE, default_resnet_blocks, resnet_generator
 from painter.models.unet import default_unet_depth, unet_generator
 
@@ -62,21 +67,29 @@ def build_generator(config: Config, name: str) -> keras.Model:
 
 def build_discriminator(config: Config, name: str) -> keras.Model:
     """The PatchGAN discriminator sized by `discriminator_filters` / `discriminator_layers`,
-    spectrally normalised when `config.spectral_norm`."""
-    smallest = patchgan_min_size(config.discriminator_layers)
+    spectrally normalised when `config.spectral_norm`; with `discriminator_scales` > 1 one such
+    PatchGAN per scale (`multiscale_discriminator`)."""
+    scales = config.discriminator_scales
+    smallest = patchgan_min_size(config.discriminator_layers) * 2 ** (scales - 1)
     if config.image_size < smallest:
+        scaled = f" and discriminator_scales={scales}" if scales > 1 else ""
         raise ValueError(
             f"`image_size` {config.image_size} is too small for a PatchGAN with "
-            f"discriminator_layers={config.discriminator_layers} (needs >= {smallest}); "
-            "lower discriminator_layers or raise image_size."
+            f"discriminator_layers={config.discriminator_layers}{scaled} (needs >= {smallest}); "
+            "lower discriminator_layers"
+            + (" or discriminator_scales" if scales > 1 else "")
+            + " or raise image_size."
         )
-    return patchgan_discriminator(
+    settings = dict(
         filters=config.discriminator_filters,
         layers=config.discriminator_layers,
         dtype=_policy(config),
         spectral_norm=config.spectral_norm,
         name=name,
     )
+    if scales > 1:
+        return multiscale_discriminator(scales=scales, **settings)
+    return patchgan_discriminator(**settings)
 
 
 def required_multiple(generator: keras.Model) -> int:
@@ -90,12 +103,14 @@ def required_multiple(generator: keras.Model) -> int:
 __all__ = [
     "RESNET_MULTIPLE",
     "ReflectionPadding2D",
+    "ScaleLogits",
     "SelectLeakyReLU",
     "SizeCheck",
     "build_discriminator",
     "build_generator",
     "default_resnet_blocks",
     "default_unet_depth",
+    "multiscale_discriminator",
     "patchgan_discriminator",
     "patchgan_min_size",
     "required_multiple",

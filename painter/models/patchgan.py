@@ -5,6 +5,12 @@ instance norm except on C64, LeakyReLU 0.2; a final 4x4 convolution to one logit
 Padding is 1 pixel of zeros before each convolution, exactly as the reference code, so a 256x256
 image gives 30x30 logits each seeing 70x70 pixels. Logits are float32 under mixed precision.
 
+`multiscale_discriminator` (pix2pixHD, Wang et al. 2018): the same PatchGAN at several scales,
+the image and its 2x, 4x ... average-pooled copies, each with its own weights; one logit per
+patch of every scale, each coarser scale's repeated so that every scale weighs about as much in
+any mean over the patches (`ScaleLogits`). At 64 px a 2-layer PatchGAN sees 34 px patches, which
+a painting that is still the photo can pass; the half-size one sees 68 px of the image.
+
 `spectral_norm=True` (Miyato et al. 2018) makes every convolution a `SpectralConv2D` (one power
 iteration per training call) and drops the instance norms: a norm after a spectrally normalised
 convolution would undo its scale, and
@@ -56,6 +62,76 @@ def patchgan_discriminator(
         raise ValueError(f"`filters` and `layers` must be >= 1. Received: {filters}, {layers}")
     with dtype_policy(dtype):
         return _build(int(filters), int(layers), bool(spectral_norm), name)
+
+
+def multiscale_discriminator(
+    *,
+    scales: int = 2,
+    filters: int = 64,
+    layers: int = 3,
+    dtype: str | None = None,
+    spectral_norm: bool = False,
+    name: str = "multiscale_discriminator",
+) -> keras.Model:
+    """`scales` PatchGANs (see `patchgan_discriminator`), scale s judging the image average-pooled
+    2^s times; their logits as one (None, patches, 1, 1) tensor (`ScaleLogits`).
+
+    The scales' weights live under `{name}_scale{s}/` (each scale is its own nested model); the
+    smallest input is `patchgan_min_size(layers) * 2 ** (scales - 1)`."""
+    if scales < 1:
+        raise ValueError(f"`scales` must be >= 1. Received: {scales}")
+    image = keras.Input((None, None, 3), name="image")
+    x, logits = image, []
+    for scale in range(int(scales)):
+        if scale:
+            x = keras.layers.AveragePooling2D(2, name=f"scale{scale}_pool")(x)
+        scale_name = f"{name}_scale{scale}"
+        with keras.name_scope(scale_name):  # unique weight paths: the scales share layer names
+            judge = patchgan_discriminator(
+                filters=filters,
+                layers=layers,
+                dtype=dtype,
+                spectral_norm=spectral_norm,
+                name=scale_name,
+            )
+        logits.append(judge(x))
+    # float32, as each scale's logits are (under a bfloat16 policy too)
+    return keras.Model(image, ScaleLogits(dtype="float32", name="scale_logits")(logits), name=name)
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class ScaleLogits(keras.layers.Layer):
+    """Logit maps of several scales, finest first, -> one (batch, patches, 1, 1) tensor: each map
+    flattened, every coarser one tiled round(P_0 / P_s) times (P_s: its patches per image), so
+    each scale weighs about as much as the finest in a mean over the patches (the losses', R1's
+    and the adaptive rules' means). Needs the maps' static sizes, as a training step has."""
+
+    def call(self, maps):
+        import keras.ops as ops
+
+        sizes = []
+        for logit_map in maps:
+            height, width = logit_map.shape[1], logit_map.shape[2]
+            if height is None or width is None:
+                raise ValueError(
+                    "ScaleLogits needs each scale's logit map size; got a dynamic shape "
+                    f"{tuple(logit_map.shape)}. Call the discriminator on images of a known size."
+                )
+            sizes.append(int(height) * int(width))
+        batch = ops.shape(maps[0])[0]
+        flat = []
+        for logit_map, patches in zip(maps, sizes, strict=True):
+            column = ops.reshape(logit_map, (batch, patches, 1, 1))
+            repeats = max(1, round(sizes[0] / patches))
+            flat.append(ops.tile(column, (1, repeats, 1, 1)) if repeats > 1 else column)
+        return ops.concatenate(flat, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        sizes = [None if s[1] is None or s[2] is None else s[1] * s[2] for s in input_shape]
+        if None in sizes:
+            return (input_shape[0][0], None, 1, 1)
+        total = sum(p * max(1, round(sizes[0] / p)) for p in sizes)
+        return (input_shape[0][0], total, 1, 1)
 
 
 def _conv(x, width, strides, name, use_bias=False, spectral_norm=False):
