@@ -80,16 +80,14 @@ def build_discriminator(config: Config, name: str) -> keras.Model:
             + (" or discriminator_scales" if scales > 1 else "")
             + " or raise image_size."
         )
-    settings = dict(
+    return multiscale_discriminator(
+        scales=scales,
         filters=config.discriminator_filters,
         layers=config.discriminator_layers,
         dtype=_policy(config),
         spectral_norm=config.spectral_norm,
         name=name,
     )
-    if scales > 1:
-        return multiscale_discriminator(scales=scales, **settings)
-    return patchgan_discriminator(**settings)
 
 
 def required_multiple(generator: keras.Model) -> int:

@@ -77,9 +77,14 @@ def multiscale_discriminator(
     2^s times; their logits as one (None, patches, 1, 1) tensor (`ScaleLogits`).
 
     The scales' weights live under `{name}_scale{s}/` (each scale is its own nested model); the
-    smallest input is `patchgan_min_size(layers) * 2 ** (scales - 1)`."""
+    smallest input is `patchgan_min_size(layers) * 2 ** (scales - 1)`. One scale is the plain
+    `patchgan_discriminator` (the same weights and names as ever)."""
     if scales < 1:
         raise ValueError(f"`scales` must be >= 1. Received: {scales}")
+    if scales == 1:
+        return patchgan_discriminator(
+            filters=filters, layers=layers, dtype=dtype, spectral_norm=spectral_norm, name=name
+        )
     image = keras.Input((None, None, 3), name="image")
     x, logits = image, []
     for scale in range(int(scales)):
