@@ -51,6 +51,10 @@ import style_fd  # noqa: E402
 from painter.config import PRESETS, QUALITY_RECIPE, Config  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
+# The competition's data: $PAINTER_DATA_DIR, else the shared copy beside the repository.
+DEFAULT_DATA = Path(
+    os.environ.get("PAINTER_DATA_DIR", ROOT.parent / "shared" / "data" / "gan-getting-started")
+)
 SAMPLE_PHOTOS = 6  # photos shown side by side in the PNG (the first of the fixed set, spread)
 STEPS_PER_EPOCH = 200  # cpu-small's epoch: 800 photos at batch 4
 CURVE_FILE = "curve.json"  # a run's style FD every --curve-every epochs
@@ -755,15 +759,20 @@ def lattice_text(ridges: dict[str, float]) -> str:
     return ", ".join(f"{period} px {value:.2f}" for period, value in ridges.items())
 
 
-def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
-    """Style FD of a training workdir's `monet_generator.keras` at its config's image size."""
+def load_workdir_generator(workdir: Path):
+    """(config, generator): a training workdir's config and its `monet_generator.keras` (the
+    painting generator: the EMA's weights when it has one)."""
     import keras
 
     import painter.models  # noqa: F401  (registers painter's layers for load_model)
-    from painter.config import Config
 
     config = Config.load(workdir / "config.json")
-    generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
+    return config, keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
+
+
+def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
+    """Style FD of a training workdir's `monet_generator.keras` at its config's image size."""
+    config, generator = load_workdir_generator(workdir)
     refs = reference_features(config.image_size, data, out)
     floor = style_fd.floors(refs["monet"], refs["photo"])
     painted = paint_at_model_size(generator, config.image_size, data)
@@ -892,15 +901,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(
-            os.environ.get(
-                "PAINTER_DATA_DIR", ROOT.parent / "shared" / "data" / "gan-getting-started"
-            )
-        ),
-    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "quality")
     parser.add_argument(
         "--results",

@@ -58,21 +58,27 @@ def require_benchmark_packages() -> None:
         )
 
 
+def onnx_session(model: tuple[str, str], threads: int | None = None):
+    """An onnxruntime CPU session of `model` (package, path inside it), on `threads` threads
+    (default: every core); says how to install the packages when they are missing."""
+    require_benchmark_packages()
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    path = importlib.resources.files(model[0]).joinpath(model[1])
+    with importlib.resources.as_file(path) as model_path:
+        return onnxruntime.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+
+
 class StyleEmbedder:
     """uint8 [N, 256, 256, 3] images -> [N, 100] style embeddings (one image per ONNX call: the
     exported graph has a fixed batch of 1)."""
 
     def __init__(self, threads: int | None = None) -> None:
-        require_benchmark_packages()
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        path = importlib.resources.files(STYLE_MODEL[0]).joinpath(STYLE_MODEL[1])
-        with importlib.resources.as_file(path) as model_path:
-            self.session = onnxruntime.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"]
-            )
+        self.session = onnx_session(STYLE_MODEL, threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, images: np.ndarray) -> np.ndarray:

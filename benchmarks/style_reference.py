@@ -28,7 +28,6 @@ Results are added to `benchmarks/results/quality.json` under `references` (`--re
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import os
 import sys
 import time
@@ -54,16 +53,7 @@ class Stylizer:
     with an antialiased bilinear resize)."""
 
     def __init__(self, threads: int | None = None) -> None:
-        style_fd.require_benchmark_packages()
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        path = importlib.resources.files(TRANSFER_MODEL[0]).joinpath(TRANSFER_MODEL[1])
-        with importlib.resources.as_file(path) as model_path:
-            self.session = onnxruntime.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"]
-            )
+        self.session = style_fd.onnx_session(TRANSFER_MODEL, threads)
         self.content_name, self.style_name = (i.name for i in self.session.get_inputs())
 
     def __call__(self, photo: np.ndarray, style: np.ndarray) -> np.ndarray:
@@ -89,27 +79,13 @@ def random_monet_styles(monet_styles: np.ndarray, count: int, seed: int) -> np.n
 def generator_paintings(workdir: Path, data: Path) -> tuple[int, np.ndarray]:
     """(training size, the fixed photos painted by the workdir's monet_generator.keras and
     brought back to 256 px, as `bench_quality.py --evaluate` paints them)."""
-    import keras
-
-    import painter.models  # noqa: F401  (registers painter's layers for load_model)
-    from painter.config import Config
-
-    config = Config.load(workdir / "config.json")
-    generator = keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
+    config, generator = bench_quality.load_workdir_generator(workdir)
     return config.image_size, bench_quality.paint_fixed_photos(generator, config.image_size, data)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(
-            os.environ.get(
-                "PAINTER_DATA_DIR", ROOT.parent / "shared" / "data" / "gan-getting-started"
-            )
-        ),
-    )
+    parser.add_argument("--data", type=Path, default=bench_quality.DEFAULT_DATA)
     parser.add_argument("--sizes", default="64,256", help="training sizes S to score at")
     parser.add_argument("--seeds", default="0,1", help="seeds of the random Monet per photo")
     parser.add_argument(
