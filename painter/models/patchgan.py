@@ -111,9 +111,13 @@ class ScaleLogits(keras.layers.Layer):
     each scale weighs about as much as the finest in a mean over the patches (the losses', R1's
     and the adaptive rules' means). Needs the maps' static sizes, as a training step has."""
 
-    def call(self, maps):
-        import keras.ops as ops
+    @staticmethod
+    def repeats(finest: int, patches: int) -> int:
+        """How often a map of `patches` logits is tiled beside the finest map's `finest`."""
+        return max(1, round(finest / patches))
 
+    def call(self, maps):
+        ops = keras.ops
         sizes = []
         for logit_map in maps:
             height, width = logit_map.shape[1], logit_map.shape[2]
@@ -127,7 +131,7 @@ class ScaleLogits(keras.layers.Layer):
         flat = []
         for logit_map, patches in zip(maps, sizes, strict=True):
             column = ops.reshape(logit_map, (batch, patches, 1, 1))
-            repeats = max(1, round(sizes[0] / patches))
+            repeats = self.repeats(sizes[0], patches)
             flat.append(ops.tile(column, (1, repeats, 1, 1)) if repeats > 1 else column)
         return ops.concatenate(flat, axis=1)
 
@@ -135,7 +139,7 @@ class ScaleLogits(keras.layers.Layer):
         sizes = [None if s[1] is None or s[2] is None else s[1] * s[2] for s in input_shape]
         if None in sizes:
             return (input_shape[0][0], None, 1, 1)
-        total = sum(p * max(1, round(sizes[0] / p)) for p in sizes)
+        total = sum(p * self.repeats(sizes[0], p) for p in sizes)
         return (input_shape[0][0], total, 1, 1)
 
 
