@@ -71,6 +71,14 @@ class Config:
     discriminator_scales: int = 1
 
     # --- losses -----------------------------------------------------------------------------
+    # "cut": Park et al. 2020's CUT: one generator and one D, the photo kept by PatchNCE (each
+    # patch of the painting must pick out its own photo patch on G's encoder) instead of a cycle;
+    # a step costs ~0.4x CycleGAN's (cycle_weight, identity_weight unused); "cyclegan" = the paper
+    objective: str = "cyclegan"
+    nce_weight: float = 1.0  # CUT's lambda_NCE: the PatchNCE term's weight beside the GAN loss
+    nce_identity: bool = True  # CUT's identity PatchNCE on the Monets (FastCUT: off, lambda 10)
+    nce_patches: int = 256  # patches sampled per encoder layer and image (CUT's 256)
+    nce_temperature: float = 0.07  # CUT's tau: how sharply a patch must pick its own match
     adversarial_loss: str = "lsgan"  # least squares (paper); "bce" = the starter's; "rpgan" =
     # relativistic pairing (Huang 2024): G is pushed past each real image D sees, not to a label
     label_smoothing: float = 0.0  # for bce; an entrant went 51.5 -> 39.7 MiFID with 0.1
@@ -148,6 +156,7 @@ class Config:
         "discriminator_scales",
         "pool_size",  # the image pools are part of the saved state; their shape follows it
         "spectral_norm",  # adds the power-iteration vectors and drops the norms' weights
+        "objective",  # CUT has no photo generator or photo D, and has PatchNCE's heads
     )
 
     def __post_init__(self) -> None:

@@ -18,6 +18,9 @@ DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 UPSAMPLING = ("resize", "bilinear", "transpose")
 # The GAN objectives: the paper's least squares, the starter's BCE, relativistic pairing (RpGAN).
 ADVERSARIAL_LOSSES = ("lsgan", "bce", "rpgan")
+# What keeps the photo in the painting: the paper's cycle (two generators, two Ds) or CUT's
+# PatchNCE (Park et al. 2020: one generator, one D).
+OBJECTIVES = ("cyclegan", "cut")
 
 
 def check_config(config: Config) -> None:
@@ -30,6 +33,7 @@ def check_config(config: Config) -> None:
         "backend": ("auto", "jax", "tensorflow"),
         "distribution": ("auto", "tpu", "mirrored", "data_parallel", "single"),
         "jit_compile": ("auto", "on", "off"),
+        "objective": OBJECTIVES,
     }
     for name, allowed in choices.items():
         value = getattr(config, name)
@@ -48,6 +52,9 @@ def check_config(config: Config) -> None:
         "generator_lr",
         "discriminator_lr",
         "session_limit_minutes",
+        "nce_weight",
+        "nce_patches",
+        "nce_temperature",
     )
     for name in positive:
         if not getattr(config, name) > 0:  # `not > 0`, not `<= 0`: a NaN float is refused too

@@ -172,18 +172,17 @@ def plot_loss_curves(
 def save_sample_grid(
     real_photo: np.ndarray,
     fake_monet: np.ndarray,
-    cycled_photo: np.ndarray,
+    cycled_photo: np.ndarray | None,
     path: str | os.PathLike,
     *,
     title: str | None = None,
 ) -> Path:
     """One row per example: real photo | fake Monet | cycled photo ([N, H, W, 3], [-1, 1] or
-    uint8)."""
-    return save_image_grid(
-        {"real photo": real_photo, "fake Monet": fake_monet, "cycled photo": cycled_photo},
-        path,
-        title=title,
-    )
+    uint8); without `cycled_photo` (CUT has no photo generator) the first two."""
+    columns = {"real photo": real_photo, "fake Monet": fake_monet}
+    if cycled_photo is not None:
+        columns["cycled photo"] = cycled_photo
+    return save_image_grid(columns, path, title=title)
 
 
 def plot_rgb_histograms(

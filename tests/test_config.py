@@ -115,6 +115,9 @@ def test_set_overrides_parse_to_the_field_types():
         ("pool_size=-1", "`pool_size` must be >= 0"),
         ("beta_1=1", "`beta_1` must be in"),
         ("safety_margin_minutes=20", "no time would be left"),
+        ("objective=cycle", r"`objective` must be one of \['cyclegan', 'cut'\]"),
+        ("nce_patches=0", "`nce_patches` must be positive"),
+        ("nce_temperature=0", "`nce_temperature` must be positive"),
     ],
 )
 def test_bad_overrides_fail_naming_the_field(assignment, message):

@@ -45,6 +45,13 @@ RUNS = {
     # DiffAugment and R1: the adaptive rules have no boundary to count under RpGAN).
     "tensorflow-rpgan": ("tensorflow", ["--distribution", "single", "--recipes", "--rpgan"]),
     "jax-rpgan": ("jax", ["--distribution", "single", "--recipes", "--rpgan"]),
+    # CUT's objective with the same recipes (the U-Net's features): one generator, one D,
+    # PatchNCE's heads. And plain CUT (the ResNet's features) on one device and on two TF replicas
+    # (each draws the same patch positions for its own images; JAX shards one program).
+    "tensorflow-cut": ("tensorflow", ["--distribution", "single", "--recipes", "--cut"]),
+    "jax-cut": ("jax", ["--distribution", "single", "--recipes", "--cut"]),
+    "tensorflow-cut-single": ("tensorflow", ["--distribution", "single", "--cut"]),
+    "tensorflow-cut-replicas": ("tensorflow", ["--distribution", "replicas", "--cut"]),
 }
 
 # Measured (TF 2.20 / JAX 0.10.2 on CPU): TF vs JAX losses within 4e-7 relative, weights within
@@ -100,7 +107,8 @@ def _assert_same_update(
     assert set(a) == set(b), label
     logs = [k for k in a if k.startswith("log/")]
     state_scalars = {"log/augment_probability", "log/r1_strength"} & set(a)
-    assert len(logs) == 6 + len(state_scalars), logs
+    losses = 3 if "log/nce_loss" in a else 6  # CUT: monet_gen, monet_disc, nce
+    assert len(logs) == losses + len(state_scalars), logs
     for key in logs:
         assert float(a[key]) == pytest.approx(float(b[key]), rel=LOSS_RTOL), f"{label}: {key}"
     checked = 0
@@ -189,3 +197,32 @@ def test_two_replicas_give_the_update_of_one_device(runs, backend):
     replicas, single = runs[f"{backend}-replicas"], runs[f"{backend}-single"]
     assert int(replicas["meta/replicas"]) == 2 and int(single["meta/replicas"]) == 1
     _assert_same_update(single, replicas, f"{backend}: 2 replicas vs 1 device")
+
+
+def test_one_cut_step_with_the_recipes_is_the_same_on_tensorflow_and_jax(runs):
+    tf_run, jax_run = runs["tensorflow-cut"], runs["jax-cut"]
+    _assert_same_update(
+        tf_run,
+        jax_run,
+        "tensorflow vs jax, CUT",
+        RECIPES_WEIGHT_ATOL,
+        outlier_fraction=RECIPES_OUTLIER_FRACTION,
+    )
+    for run in (tf_run, jax_run):
+        # One generator and one D: no photo networks; PatchNCE's heads were trained by the
+        # generator optimizer (their first moments moved).
+        assert not any(key.startswith(("photo_generator/", "photo_discriminator/")) for key in run)
+        heads = [k for k in run if k.startswith("generator_optimizer/") and "_projection_" in k]
+        assert heads and all(np.abs(run[k]).max() > 0 for k in heads if "momentum" in k)
+        # PatchNCE of an untrained encoder: near log(patches) at the layers with >= 32 positions.
+        assert 0.5 < float(run["log/nce_loss"]) < np.log(32) + 1
+        # Adaptive DiffAugment drew for the Monet D's inputs only (4 generated, 4 + 4 judged).
+        assert int(run["diffaugment/draws"]) == 10 * (4 + 8)
+        assert int(run["monet_generator_average/updates"]) == 1
+
+
+def test_two_replicas_give_cuts_update_of_one_device(runs):
+    replicas, single = runs["tensorflow-cut-replicas"], runs["tensorflow-cut-single"]
+    assert int(replicas["meta/replicas"]) == 2 and int(single["meta/replicas"]) == 1
+    _assert_same_update(single, replicas, "tensorflow: CUT, 2 replicas vs 1 device")
+    assert any(key.startswith("patch_heads/") for key in single)

@@ -564,7 +564,8 @@ def tiny_data(tmp_path_factory):
     )
 
 
-def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
+@pytest.mark.parametrize("objective", ["cyclegan", "cut"])
+def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data, objective):
     import shutil
 
     import keras
@@ -573,7 +574,7 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
     from painter.training.train import train
 
     runtime = select_runtime(keras.backend.backend(), "single")
-    config = preset("smoke").replace(**RECIPES)
+    config = preset("smoke").replace(**RECIPES, objective=objective)
     unbroken = train(config, tmp_path / "unbroken", data=tiny_data, runtime=runtime, verbose=0)
     # A run stopped after its first epoch: the unbroken run's workdir without its last checkpoint
     # (keep_checkpoints=2 kept the first). How a stop itself is survived is test_training's part.
@@ -599,6 +600,10 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data):
         if reference[k].size
     )
     assert worst <= 1e-5, f"resumed state differs from the unbroken run's by {worst}"
+    if objective == "cut":  # PatchNCE's heads trained and resumed with the rest
+        heads = [k for k in reference if k.startswith("patch_heads/")]
+        assert heads and "nce_loss" in resumed.history
+        assert not any(k.startswith("photo_generator/") for k in reference)
     # The EMA is what paints, and it is not the live generator.
     painting = resumed.model.painting_generator()
     averages = resumed.model.monet_generator_average.averages

@@ -55,6 +55,12 @@ class LossSettings:
     r1_weight: float = 0.0  # gamma of the R1 penalty on the discriminators; 0 disables it
     r1_start: int = 0  # the first training step (optimizer iteration, from 0) with R1 on
     cycle_downsample: int = 1  # the cycle term compares N x N averages; 1 = pixels (paper)
+    # CUT (a model with PatchNCE heads): the PatchNCE term's weight, whether the Monets' identity
+    # PatchNCE is added, the patches drawn per layer and image, and the InfoNCE temperature.
+    nce_weight: float = 1.0
+    nce_identity: bool = True
+    nce_patches: int = 256
+    nce_temperature: float = 0.07
 
     def __post_init__(self):
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
@@ -83,6 +89,11 @@ class LossSettings:
             raise ValueError(
                 "`cycle_weight`, `identity_weight`, `lecam_weight` and `r1_weight` must be >= 0. "
                 f"Received: {weights}"
+            )
+        if not (self.nce_weight > 0 and self.nce_patches > 0 and self.nce_temperature > 0):
+            raise ValueError(
+                "`nce_weight`, `nce_patches` and `nce_temperature` must be positive. Received: "
+                f"{self.nce_weight}, {self.nce_patches}, {self.nce_temperature}"
             )
 
 
@@ -271,6 +282,46 @@ def cyclegan_losses(outputs: dict, settings: LossSettings, global_batch_size) ->
     }
 
 
+def cut_losses(outputs: dict, settings: LossSettings, global_batch_size) -> dict:
+    """CUT's loss terms from one forward pass, each a scalar averaged over the global batch.
+
+    `outputs` holds disc_fake_monet, disc_real_monet, disc_pooled_monet (as `cyclegan_losses`),
+    nce_photo (per-example PatchNCE between each photo and its painting) and, with
+    `nce_identity`, nce_monet (between each Monet and the generator's repainting of it); with
+    LeCam / R1 also lecam_monet / r1_monet. Returns the logged terms (`CUT_LOGGED_LOSSES`:
+    nce_loss is the mean of the photo's and the identity's PatchNCE, as CUT's) plus
+    `generator_total` and `discriminator_total`."""
+    kind = settings.adversarial_loss
+
+    def mean(per_example):
+        return global_mean(per_example, global_batch_size)
+
+    monet_gen_loss = mean(
+        generator_adversarial_loss(outputs["disc_fake_monet"], kind, outputs["disc_real_monet"])
+    )
+    nce = outputs["nce_photo"]
+    if settings.nce_identity:
+        nce = 0.5 * (nce + outputs["nce_monet"])
+    nce_loss = mean(nce)
+    monet_disc_loss = mean(
+        discriminator_loss(
+            outputs["disc_real_monet"], outputs["disc_pooled_monet"], kind, settings.label_smoothing
+        )
+    )
+    discriminator_total = monet_disc_loss
+    if settings.lecam_weight > 0:
+        discriminator_total += settings.lecam_weight * mean(outputs["lecam_monet"])
+    if settings.r1_weight > 0:
+        discriminator_total += 0.5 * settings.r1_weight * mean(outputs["r1_monet"])
+    return {
+        "monet_gen_loss": monet_gen_loss,
+        "monet_disc_loss": monet_disc_loss,
+        "nce_loss": nce_loss,
+        "generator_total": monet_gen_loss + settings.nce_weight * nce_loss,
+        "discriminator_total": discriminator_total,
+    }
+
+
 LOGGED_LOSSES = (
     "monet_gen_loss",
     "photo_gen_loss",
@@ -279,3 +330,5 @@ LOGGED_LOSSES = (
     "cycle_loss",
     "identity_loss",
 )
+# CUT logs its one generator's and one discriminator's losses and the PatchNCE term.
+CUT_LOGGED_LOSSES = ("monet_gen_loss", "monet_disc_loss", "nce_loss")

@@ -17,11 +17,17 @@ from painter.cyclegan import state as model_state
 from painter.cyclegan.adaptive import AdaptiveStrength
 from painter.cyclegan.averages import EMA_WARMUP, LeCamAverages, WeightAverage
 from painter.cyclegan.diffaugment import DiffAugment
-from painter.cyclegan.losses import LOGGED_LOSSES, LossSettings
+from painter.cyclegan.losses import LossSettings
 from painter.cyclegan.optimizer import Adam, CycleGANOptimizers
+from painter.cyclegan.patchnce import PatchHeads, feature_model
 from painter.cyclegan.pool import ImagePool
 from painter.cyclegan.schedule import LinearDecaySchedule
-from painter.cyclegan.step import AUGMENT_PROBABILITY, NETWORKS, R1_STRENGTH
+from painter.cyclegan.step import (
+    AUGMENT_PROBABILITY,
+    NETWORKS,
+    R1_STRENGTH,
+    logged_losses,
+)
 from painter.cyclegan.step_jax import train_step_jax
 from painter.cyclegan.step_tensorflow import train_step_tensorflow
 
@@ -36,12 +42,17 @@ def default_optimizer(learning_rate: Any = 2e-4, beta_1: float = 0.5, name: str 
 
 @keras.saving.register_keras_serializable(package="painter")
 class CycleGAN(keras.Model):
-    """Two generators and two PatchGAN discriminators trained with the CycleGAN objective.
+    """Two generators and two PatchGAN discriminators trained with the CycleGAN objective, or,
+    with `patch_heads`, one generator and one discriminator trained with CUT's (Park et al. 2020:
+    the GAN loss and PatchNCE between each photo and its painting, `painter.cyclegan.patchnce`).
 
     Args:
         monet_generator: photo -> Monet (G). `model(real_photo)` returns its output.
-        photo_generator: Monet -> photo (F).
-        monet_discriminator / photo_discriminator: judge Monets / photos (logits).
+        photo_generator: Monet -> photo (F); None for CUT.
+        monet_discriminator / photo_discriminator: judge Monets / photos (logits); the photo
+            one None for CUT.
+        patch_heads: PatchNCE's heads (`patchnce.PatchHeads`, one per `feature_layers` of G):
+            given, the model trains with CUT's objective (`objective` == "cut").
         pool_size: generated images remembered per domain for the discriminators (0 = off).
         seed: seed of the pools' and DiffAugment's random choices.
         diffaugment: DiffAugment policies applied to every discriminator input (empty = off).
@@ -89,14 +100,41 @@ class CycleGAN(keras.Model):
         ema_warmup: float = EMA_WARMUP,
         r1_target: float = 0.0,
         r1_speed: float = 0.0,
+        patch_heads: PatchHeads | None = None,
         **kwargs,
     ):
         kwargs.setdefault("name", "cyclegan")
         super().__init__(**kwargs)
+        self.objective = "cyclegan" if patch_heads is None else "cut"
+        missing = [
+            name
+            for name, network in (
+                ("monet_generator", monet_generator),
+                ("monet_discriminator", monet_discriminator),
+                ("photo_generator", photo_generator),
+                ("photo_discriminator", photo_discriminator),
+            )
+            if network is None and (self.objective == "cyclegan" or name.startswith("monet"))
+        ]
+        if missing:
+            raise ValueError(f"{self.objective} needs {missing}; got None.")
+        if self.objective == "cut" and (photo_generator or photo_discriminator) is not None:
+            raise ValueError(
+                "CUT (patch_heads given) has no photo generator or photo D: pass None."
+            )
+        # Assigned in network_names' order: Keras lists the weights in this order.
         self.monet_generator = monet_generator
         self.photo_generator = photo_generator
         self.monet_discriminator = monet_discriminator
         self.photo_discriminator = photo_discriminator
+        self.patch_heads = patch_heads
+        if patch_heads is not None:
+            views = {
+                "monet_generator_features": feature_model(monet_generator, with_output=True),
+                "monet_generator_encoder": feature_model(monet_generator, with_output=False),
+            }
+            # Views on G's own layers: not tracked (their weights are G's).
+            object.__setattr__(self, "generator_views", views)
         self.pool_size = int(pool_size)
         self.seed = int(seed)
         self.monet_pool = ImagePool(pool_size, seed=seed, name="monet_pool")
@@ -129,7 +167,7 @@ class CycleGAN(keras.Model):
         self._painting_copy: keras.Model | None = None
         # Made here and listed in `metrics` so fit() resets them every epoch.
         logged = (
-            *LOGGED_LOSSES,
+            *logged_losses(self),
             *((AUGMENT_PROBABILITY,) if self.diffaugment.adaptive else ()),
             *((R1_STRENGTH,) if self.r1_strength.adaptive else ()),
         )
@@ -141,7 +179,8 @@ class CycleGAN(keras.Model):
         """Build the image pools for images of `input_shape` = (batch, H, W, 3)."""
         image_shape = tuple(input_shape)
         self.monet_pool.build(image_shape)
-        self.photo_pool.build(image_shape)
+        if self.objective == "cyclegan":  # CUT judges no photos: its photo pool stays empty
+            self.photo_pool.build(image_shape)
         self.built = True
 
     def call(self, real_photo, training=False):
@@ -165,6 +204,10 @@ class CycleGAN(keras.Model):
         r1_weight: float = 0.0,
         r1_start: int = 0,
         cycle_downsample: int = 1,
+        nce_weight: float = 1.0,
+        nce_identity: bool = True,
+        nce_patches: int = 256,
+        nce_temperature: float = 0.07,
         steps_per_execution: int = 1,
         jit_compile: Any = "auto",
         run_eagerly: bool = False,
@@ -185,6 +228,9 @@ class CycleGAN(keras.Model):
                 which checkpoints carry, so a resumed run starts it at the same step).
             cycle_downsample: the cycle loss compares N x N averages of the images (1 = the
                 pixels, the paper); the image size must be a multiple of it.
+            nce_weight, nce_identity, nce_patches, nce_temperature: CUT's PatchNCE (its
+                lambda, the Monets' identity term, patches per layer, temperature); unused by
+                the CycleGAN objective, as cycle_weight and identity_weight are by CUT's.
             steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
         """
         super().compile(
@@ -201,6 +247,10 @@ class CycleGAN(keras.Model):
             float(r1_weight),
             int(r1_start),
             int(cycle_downsample),
+            float(nce_weight),
+            bool(nce_identity),
+            int(nce_patches),
+            float(nce_temperature),
         )
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
@@ -223,9 +273,13 @@ class CycleGAN(keras.Model):
         return self.optimizer.discriminator
 
     def generator_variables(self) -> list:
-        return self.monet_generator.trainable_variables + self.photo_generator.trainable_variables
+        """What the generator optimizer trains: G and F, or G and CUT's PatchNCE heads."""
+        second: Any = self.photo_generator if self.objective == "cyclegan" else self.patch_heads
+        return self.monet_generator.trainable_variables + second.trainable_variables
 
     def discriminator_variables(self) -> list:
+        if self.objective == "cut":
+            return list(self.monet_discriminator.trainable_variables)
         return (
             self.monet_discriminator.trainable_variables
             + self.photo_discriminator.trainable_variables
@@ -284,7 +338,7 @@ class CycleGAN(keras.Model):
     # -- serialization --------------------------------------------------------------------------
     def get_config(self):
         config = super().get_config()
-        for name in NETWORKS:
+        for name in (*NETWORKS, "patch_heads"):
             config[name] = keras.saving.serialize_keras_object(getattr(self, name))
         config.update(
             pool_size=self.pool_size,
@@ -303,10 +357,11 @@ class CycleGAN(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        for name in NETWORKS:
-            config[name] = keras.saving.deserialize_keras_object(
-                config[name], custom_objects=custom_objects
-            )
+        for name in (*NETWORKS, "patch_heads"):
+            if config.get(name) is not None:
+                config[name] = keras.saving.deserialize_keras_object(
+                    config[name], custom_objects=custom_objects
+                )
         return cls(**config)
 
 
@@ -322,11 +377,23 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
     if steps_per_epoch <= 0:
         raise ValueError(f"`steps_per_epoch` must be > 0. Received: {steps_per_epoch}")
     keras.utils.set_random_seed(config.seed)
+    cut = config.objective == "cut"
+    monet_generator = build_generator(config, "monet_generator")
+    photo_generator = None if cut else build_generator(config, "photo_generator")
+    monet_discriminator = build_discriminator(config, "monet_discriminator")
+    photo_discriminator = None if cut else build_discriminator(config, "photo_discriminator")
+    patch_heads = None
+    if cut:
+        channels = [
+            int(f.shape[-1]) for f in feature_model(monet_generator, with_output=False).outputs
+        ]
+        patch_heads = PatchHeads(channels, name="patch_heads")
     model = CycleGAN(
-        build_generator(config, "monet_generator"),
-        build_generator(config, "photo_generator"),
-        build_discriminator(config, "monet_discriminator"),
-        build_discriminator(config, "photo_discriminator"),
+        monet_generator,
+        photo_generator,
+        monet_discriminator,
+        photo_discriminator,
+        patch_heads=patch_heads,
         pool_size=config.pool_size,
         seed=config.seed,
         diffaugment=config.diffaugment_policy(),
@@ -357,6 +424,10 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         r1_weight=config.r1_weight,
         r1_start=config.r1_start,
         cycle_downsample=config.cycle_downsample,
+        nce_weight=config.nce_weight,
+        nce_identity=config.nce_identity,
+        nce_patches=config.nce_patches,
+        nce_temperature=config.nce_temperature,
         steps_per_execution=config.steps_per_execution,
         jit_compile={"auto": "auto", "on": True, "off": False}[config.jit_compile],
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from painter.cyclegan.optimizer import CycleGANOptimizers
-from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS
+from painter.cyclegan.step import POOLS, STATE_LAYERS, network_names
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
@@ -22,7 +22,8 @@ ADDED_LATER = frozenset({"diffaugment/probability", "r1_strength/strength"})
 def state_variables(model: CycleGAN) -> dict[str, Any]:
     """Stable name -> variable for everything a resumed run needs."""
     named = {}
-    for name in NETWORKS:
+    networks = network_names(model)
+    for name in networks:
         for variable in getattr(model, name).weights:
             named[f"{name}/{variable.path}"] = variable
     for label, optimizer in (
@@ -40,7 +41,7 @@ def state_variables(model: CycleGAN) -> dict[str, Any]:
         for variable in getattr(model, name).weights:
             named[f"{name}/{variable.name}"] = variable
     if len(named) != (
-        sum(len(getattr(model, n).weights) for n in (*NETWORKS, *state_layers))
+        sum(len(getattr(model, n).weights) for n in (*networks, *state_layers))
         + len(model.optimizer.variables)
     ):
         raise RuntimeError("CycleGAN state names collide; give every layer a unique name.")

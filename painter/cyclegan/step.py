@@ -19,6 +19,11 @@ One training step, on either backend:
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
      both from the same forward pass; each set applied by its own Adam.
   5. With an EMA, the Monet generator's weight average folds in the new weights.
+With CUT's objective (a model with PatchNCE heads: one generator G, one D) step 1 is G on
+[real_photo; real_monet] (fake_monet, same_monet) returning its encoder's features of both (the
+keys), and G's encoder on those paintings (the queries); PatchNCE compares them
+(`patchnce.patch_nce`, per example) in place of the cycle and identity terms; step 2 judges the
+Monets only; step 4 trains G and the heads with the generator optimizer, D with the other.
 Steps 1-2 are `forward()` here; steps 3-5 are the backend's: `step_tensorflow` (a GradientTape)
 and `step_jax` (stateless, state in and state out, so Keras can jit it and shard it with
 keras.distribution). `CycleGAN.train_step` calls the one of the running backend.
@@ -31,12 +36,27 @@ from typing import TYPE_CHECKING, Any
 
 from keras import ops
 
-from painter.cyclegan.losses import LossSettings, cyclegan_losses, decision_margin, r1_penalty
+from painter.cyclegan.losses import (
+    CUT_LOGGED_LOSSES,
+    LOGGED_LOSSES,
+    LossSettings,
+    cut_losses,
+    cyclegan_losses,
+    decision_margin,
+    r1_penalty,
+)
+from painter.cyclegan.patchnce import patch_nce
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
 
 NETWORKS = ("monet_generator", "photo_generator", "monet_discriminator", "photo_discriminator")
+# CUT's networks, in the order the model holds them: one generator, one D, PatchNCE's heads.
+CUT_NETWORKS = ("monet_generator", "monet_discriminator", "patch_heads")
+# The derived views of the Monet generator CUT's step calls (its own layers and weights).
+CUT_VIEWS = ("monet_generator_features", "monet_generator_encoder")
+# Seed offsets of the model's random draws: the pools take seed and seed + 1, DiffAugment + 2.
+PATCH_SEED_OFFSET = 3
 POOLS = ("monet_pool", "photo_pool")
 # Layers whose non-trainable variables the step updates besides the pools (always built, so a
 # checkpoint's keys do not depend on whether DiffAugment or LeCam is switched on).
@@ -66,7 +86,10 @@ def forward(
         return images[:batch], images[batch:]
 
     outputs = {"real_photo": real_photo, "real_monet": real_monet}
-    if model.loss_settings.identity_weight > 0:
+    cut = model.objective == "cut"
+    if cut:
+        fake_monet = _cut_translate(model, real_photo, real_monet, nets, step, outputs)
+    elif model.loss_settings.identity_weight > 0:
         fake_monet, outputs["same_monet"] = halves(
             nets["monet_generator"](ops.concatenate([real_photo, real_monet], axis=0))
         )
@@ -76,15 +99,17 @@ def forward(
     else:
         fake_monet = nets["monet_generator"](real_photo)
         fake_photo = nets["photo_generator"](real_monet)
-    outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
-    outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
+    if not cut:
+        outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
+        outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
     augment = nets["diffaugment"]
     outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](
         augment(fake_monet, domain=MONET)
     )
-    outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](
-        augment(fake_photo, domain=PHOTO)
-    )
+    if not cut:
+        outputs["disc_fake_photo"] = nets["photo_discriminator_for_generator"](
+            augment(fake_photo, domain=PHOTO)
+        )
 
     def judge(name, real, fake, domain, penalty_key):
         """D on the augmented [real; pooled fake]: its logits; with R1 also each real image's
@@ -112,32 +137,79 @@ def forward(
     judged_monet = judge(
         "monet_discriminator", real_monet, nets["monet_pool"](fake_monet), MONET, "r1_monet"
     )
-    judged_photo = judge(
-        "photo_discriminator", real_photo, nets["photo_pool"](fake_photo), PHOTO, "r1_photo"
-    )
     outputs["disc_real_monet"], outputs["disc_pooled_monet"] = halves(judged_monet)
-    outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)
+    if not cut:
+        judged_photo = judge(
+            "photo_discriminator", real_photo, nets["photo_pool"](fake_photo), PHOTO, "r1_photo"
+        )
+        outputs["disc_real_photo"], outputs["disc_pooled_photo"] = halves(judged_photo)
     if model.diffaugment.adaptive:
         kind = model.loss_settings.adversarial_loss
         outputs[AUGMENT_PROBABILITY] = augment(
             decision_margin(outputs["disc_real_monet"], kind), domain=MONET, adapt=True
         )
-        augment(decision_margin(outputs["disc_real_photo"], kind), domain=PHOTO, adapt=True)
+        if not cut:
+            augment(decision_margin(outputs["disc_real_photo"], kind), domain=PHOTO, adapt=True)
     if model.loss_settings.lecam_weight > 0:
         outputs["lecam_monet"] = nets["monet_lecam"](
             outputs["disc_real_monet"], outputs["disc_pooled_monet"]
         )
-        outputs["lecam_photo"] = nets["photo_lecam"](
-            outputs["disc_real_photo"], outputs["disc_pooled_photo"]
-        )
+        if not cut:
+            outputs["lecam_photo"] = nets["photo_lecam"](
+                outputs["disc_real_photo"], outputs["disc_pooled_photo"]
+            )
     return outputs
+
+
+def _cut_translate(model: CycleGAN, real_photo, real_monet, nets, step, outputs: dict):
+    """CUT's step 1: fake_monet = G(real_photo) (and same_monet = G(real_monet) with the
+    identity PatchNCE, as one call of twice the batch), the encoder's features of those inputs
+    (the keys) from the same call, the encoder's features of the paintings (the queries), and
+    the per-example PatchNCE of each pair in outputs["nce_photo"] / ["nce_monet"]. Returns
+    fake_monet."""
+    settings = model.loss_settings
+    batch = ops.shape(real_photo)[0]
+    inputs = real_photo
+    if settings.nce_identity:
+        inputs = ops.concatenate([real_photo, real_monet], axis=0)
+    painting, *keys = nets["monet_generator_features"](inputs)
+    queries = nets["monet_generator_encoder"](painting)
+    if not isinstance(queries, (list, tuple)):
+        queries = [queries]
+    nce = patch_nce(
+        nets["patch_heads"],
+        queries,
+        keys,
+        seed=model.seed + PATCH_SEED_OFFSET,
+        step=0 if step is None else step,
+        temperature=settings.nce_temperature,
+        count=settings.nce_patches,
+    )
+    outputs["nce_photo"] = nce[:batch]
+    if settings.nce_identity:
+        outputs["same_monet"] = painting[batch:]
+        outputs["nce_monet"] = nce[batch:]
+    return painting[:batch]
+
+
+def logged_losses(model: CycleGAN) -> tuple[str, ...]:
+    """The loss terms `fit()` logs for `model`'s objective."""
+    return CUT_LOGGED_LOSSES if model.objective == "cut" else LOGGED_LOSSES
+
+
+def network_names(model: CycleGAN) -> tuple[str, ...]:
+    """The networks `model` holds, in its order: NETWORKS, or CUT_NETWORKS for CUT."""
+    return CUT_NETWORKS if model.objective == "cut" else NETWORKS
 
 
 def step_losses(outputs: dict, settings: LossSettings, global_batch) -> dict:
     """Step 3's losses (`cyclegan_losses`), plus, with adaptive DiffAugment or R1, the Monet
     discriminator's augmentation probability or R1 strength after this step (logged beside the
     losses)."""
-    losses = cyclegan_losses(outputs, settings, global_batch)
+    if "nce_photo" in outputs:
+        losses = cut_losses(outputs, settings, global_batch)
+    else:
+        losses = cyclegan_losses(outputs, settings, global_batch)
     for name in STATE_SCALARS:
         if name in outputs:
             losses[name] = outputs[name]

@@ -15,7 +15,14 @@ import keras
 from keras import ops
 
 from painter.cyclegan.losses import r1_score
-from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward, step_losses
+from painter.cyclegan.step import (
+    CUT_VIEWS,
+    POOLS,
+    STATE_LAYERS,
+    forward,
+    network_names,
+    step_losses,
+)
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
@@ -29,7 +36,7 @@ def layout(model: CycleGAN) -> dict[str, dict[str, slice]]:
     cached: dict[str, dict[str, slice]] | None = getattr(model, "_layout_cache", None)
     if cached is not None:
         return cached
-    names = [*NETWORKS, *POOLS, *STATE_LAYERS]
+    names = [*network_names(model), *POOLS, *STATE_LAYERS]
     if model.monet_generator_average is not None:
         names.append("monet_generator_average")
     slices_by_kind = {}
@@ -69,8 +76,12 @@ def train_step_jax(model: CycleGAN, state, data):
     def flat(values_by_layer, kind):
         return [value for name in where[kind] for value in values_by_layer[name]]
 
-    generators = ("monet_generator", "photo_generator")
-    discriminators = ("monet_discriminator", "photo_discriminator")
+    cut = model.objective == "cut"
+    # In each optimizer's order (`generator_variables`, `discriminator_variables`).
+    generators = ("monet_generator", "patch_heads" if cut else "photo_generator")
+    discriminators = (
+        ("monet_discriminator",) if cut else ("monet_discriminator", "photo_discriminator")
+    )
     weights = by_layer(trainable_values, "trainable")
     split = model.optimizer.generator_variable_count
     # This step's number, as the TF step reads it: the discriminator optimizer's iterations.
@@ -104,11 +115,14 @@ def train_step_jax(model: CycleGAN, state, data):
 
             return run
 
-        nets = {name: stateless(name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+        nets = {name: stateless(name) for name in (*network_names(model), *POOLS, *STATE_LAYERS)}
         for name in discriminators:
             nets[f"{name}_for_generator"] = stateless(
                 name, {**layer_weights, **discriminator_weights_for_generator}
             )
+        if cut:
+            for view in CUT_VIEWS:
+                nets[view] = _view_call(model, view, layer_weights["monet_generator"])
 
         def value_and_input_gradient(name, images, count):
             """D's logits and d r1_score / d images by jax.grad, nested in the step's own
@@ -185,3 +199,21 @@ def train_step_jax(model: CycleGAN, state, data):
         metrics_values,
     )
     return logs, new_state
+
+
+def _view_call(model: CycleGAN, view: str, generator_weights: list):
+    """Run one of CUT's views of the Monet generator (`model.generator_views[view]`: a model on
+    G's own layers) statelessly with G's weight values, reordered to the view's own list."""
+    generator = model.monet_generator
+    layer = model.generator_views[view]
+    if layer.non_trainable_variables:
+        raise RuntimeError(f"{view} has non-trainable state; CUT's JAX step cannot carry it.")
+    index = {id(v): i for i, v in enumerate(generator.trainable_variables)}
+    order = [index[id(v)] for v in layer.trainable_variables]
+
+    def run(images):
+        values = [generator_weights[i] for i in order]
+        outputs, _ = layer.stateless_call(values, [], images, training=True)
+        return outputs
+
+    return run

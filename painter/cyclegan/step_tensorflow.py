@@ -11,9 +11,18 @@ from keras import ops
 from painter.cyclegan.adaptive import AdaptiveStrength
 from painter.cyclegan.averages import LeCamAverages
 from painter.cyclegan.diffaugment import DiffAugment
-from painter.cyclegan.losses import LOGGED_LOSSES, r1_score
+from painter.cyclegan.losses import r1_score
+from painter.cyclegan.patchnce import PatchHeads
 from painter.cyclegan.pool import ImagePool
-from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, STATE_SCALARS, forward, step_losses
+from painter.cyclegan.step import (
+    POOLS,
+    STATE_LAYERS,
+    STATE_SCALARS,
+    forward,
+    logged_losses,
+    network_names,
+    step_losses,
+)
 
 if TYPE_CHECKING:
     from painter.cyclegan.model import CycleGAN
@@ -28,9 +37,12 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     # examples divided by the GLOBAL batch, so the sum is the gradient of the global mean.
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     global_batch = tf.shape(real_photo)[0] * replicas
-    nets = {name: getattr(model, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+    nets = {name: getattr(model, name) for name in (*network_names(model), *POOLS, *STATE_LAYERS)}
     nets["monet_discriminator_for_generator"] = model.monet_discriminator
-    nets["photo_discriminator_for_generator"] = model.photo_discriminator
+    if model.objective == "cut":
+        nets.update(model.generator_views)  # G's features: views on G's own layers
+    else:
+        nets["photo_discriminator_for_generator"] = model.photo_discriminator
     called = {k: _training_call(v) for k, v in nets.items()}
     called["value_and_input_gradient"] = lambda name, images, count: value_and_input_gradient(
         called[name], images, count
@@ -56,7 +68,7 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
             [ops.convert_to_tensor(w) for w in model.monet_generator.trainable_variables]
         )
     context = tf.distribute.get_replica_context()
-    logged = {name: losses[name] for name in LOGGED_LOSSES}
+    logged = {name: losses[name] for name in logged_losses(model)}
     if replicas > 1 and context is not None:
         # Each replica holds its share of the global mean; the sum is the global mean.
         logged = context.all_reduce(tf.distribute.ReduceOp.SUM, logged)
@@ -83,6 +95,6 @@ def value_and_input_gradient(discriminator, images, count):
 
 def _training_call(layer) -> Callable[..., Any]:
     """How the step calls a layer: state layers as they are, networks with training=True."""
-    if isinstance(layer, (ImagePool, DiffAugment, LeCamAverages, AdaptiveStrength)):
+    if isinstance(layer, (ImagePool, DiffAugment, LeCamAverages, AdaptiveStrength, PatchHeads)):
         return layer
     return lambda x: layer(x, training=True)

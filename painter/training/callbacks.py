@@ -183,7 +183,8 @@ def optimizer_steps(model) -> int:
 
 
 class SampleGridCallback(keras.callbacks.Callback):
-    """`samples/epoch-NNNN.png`: real photo | fake Monet | cycled photo for fixed photos."""
+    """`samples/epoch-NNNN.png`: real photo | fake Monet | cycled photo (CycleGAN) for fixed
+    photos."""
 
     def __init__(self, run: RunState, real_photo: np.ndarray):
         super().__init__()
@@ -202,9 +203,12 @@ class SampleGridCallback(keras.callbacks.Callback):
 
 
 def save_samples(model, real_photo: np.ndarray, path: Path, *, title: str | None = None) -> Path:
-    """Run the generators on `real_photo` ([-1, 1] float) and save the three-column grid."""
+    """Run the generators on `real_photo` ([-1, 1] float) and save the grid: photo, painting and
+    (CycleGAN) the photo generator's cycle back."""
     fake_monet = keras.ops.convert_to_numpy(model.painting_generator()(real_photo, training=False))
-    cycled_photo = keras.ops.convert_to_numpy(model.photo_generator(fake_monet, training=False))
+    cycled_photo = None
+    if model.photo_generator is not None:
+        cycled_photo = keras.ops.convert_to_numpy(model.photo_generator(fake_monet, training=False))
     from painter import plots
 
     return plots.save_sample_grid(real_photo, fake_monet, cycled_photo, path)

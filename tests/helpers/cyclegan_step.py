@@ -78,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         help="DiffAugment, LeCam, R1 (adaptive), spectral norm, the EMA and the cycle loss on 2x2 "
         "averages all on",
     )
+    parser.add_argument(
+        "--cut",
+        action="store_true",
+        help="CUT's objective (one generator, one D, PatchNCE on 32 patches per layer)",
+    )
     args = parser.parse_args(argv)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
 
@@ -137,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             unet_head=True,
             unet_full_skip=True,
         )
+    if args.cut:
+        config = config.replace(objective="cut", nce_patches=32, nce_weight=2.0)
     if args.recipes and args.rpgan:
         config = config.replace(
             adversarial_loss="rpgan", label_smoothing=0.0, diffaugment_target=0.0, r1_target=0.0

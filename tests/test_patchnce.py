@@ -1,0 +1,170 @@
+"""PatchNCE (CUT, Park et al. 2020): its loss against a NumPy reference, the patch draws, the heads
+and the generator features it compares (`painter.cyclegan.patchnce`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from painter.config import preset
+
+
+def _np(x):
+    import keras
+
+    return keras.ops.convert_to_numpy(x)
+
+
+def _unit(rng, shape):
+    values = rng.normal(size=shape)
+    return (values / np.linalg.norm(values, axis=-1, keepdims=True)).astype("float32")
+
+
+@pytest.mark.backend
+def test_patch_nce_loss_is_each_patchs_cross_entropy_against_its_own_images_patches():
+    from painter.cyclegan.patchnce import patch_nce_loss
+
+    rng = np.random.default_rng(0)
+    queries, keys = _unit(rng, (2, 5, 8)), _unit(rng, (2, 5, 8))
+    temperature = 0.07
+    loss = _np(patch_nce_loss(queries, keys, temperature))
+    # NumPy: for image b and patch i, -log softmax over j of q_bi . k_bj / t at j = i; mean over i.
+    expected = []
+    for b in range(2):
+        logits = queries[b] @ keys[b].T / temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        expected.append(-np.mean(np.diag(log_softmax)))
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    assert loss.shape == (2,)
+    # A painting whose patches are the photo's own (q = k) beats one whose patches are shuffled.
+    matched = _np(patch_nce_loss(keys, keys, temperature))
+    shuffled = _np(patch_nce_loss(keys[:, ::-1], keys, temperature))
+    assert np.all(matched < shuffled)
+
+
+@pytest.mark.backend
+def test_patch_nce_loss_takes_the_photos_side_as_a_constant():
+    import keras
+
+    from painter.cyclegan.patchnce import patch_nce_loss
+
+    rng = np.random.default_rng(1)
+    queries, keys = _unit(rng, (1, 4, 6)), _unit(rng, (1, 4, 6))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        grad_q, grad_k = jax.grad(lambda q, k: patch_nce_loss(q, k, 0.1).sum(), (0, 1))(
+            queries, keys
+        )
+    else:
+        import tensorflow as tf
+
+        q, k = tf.constant(queries), tf.constant(keys)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([q, k])
+            loss = tf.reduce_sum(patch_nce_loss(q, k, 0.1))
+        grad_q, grad_k = tape.gradient(loss, q), tape.gradient(loss, k)
+        grad_k = np.zeros_like(keys) if grad_k is None else grad_k
+    assert np.abs(_np(grad_q)).max() > 0
+    assert np.abs(_np(grad_k)).max() == 0
+
+
+@pytest.mark.backend
+def test_patch_positions_are_distinct_seeded_and_differ_by_step_and_layer():
+    from painter.cyclegan.patchnce import patch_positions
+
+    def draw(step, layer, positions=64, count=16, seed=3):
+        return _np(patch_positions(seed, step, layer, positions, count))
+
+    chosen = draw(0, 0)
+    assert chosen.shape == (16,) and len(set(chosen.tolist())) == 16
+    assert chosen.min() >= 0 and chosen.max() < 64
+    np.testing.assert_array_equal(chosen, draw(0, 0))  # the same (seed, step, layer): the same
+    assert set(draw(1, 0).tolist()) != set(chosen.tolist())
+    assert set(draw(0, 1).tolist()) != set(chosen.tolist())
+    assert set(draw(0, 0, seed=4).tolist()) != set(chosen.tolist())
+    # Fewer positions than patches: every position once.
+    assert sorted(draw(0, 0, positions=9).tolist()) == list(range(9))
+    # Over many steps every position is drawn about equally often (16 of 64 each time).
+    counts = np.bincount(np.concatenate([draw(s, 2) for s in range(400)]), minlength=64)
+    assert counts.min() > 60 and counts.max() < 140, counts  # expected 100 each
+
+
+@pytest.mark.backend
+def test_patch_heads_embed_each_layer_as_unit_vectors_and_round_trip():
+    import keras
+
+    from painter.cyclegan.patchnce import PatchHeads
+
+    heads = PatchHeads([3, 8], units=16, name="patch_heads")
+    rng = np.random.default_rng(2)
+    features = [rng.normal(size=(2, 5, 3)).astype("float32"), rng.normal(size=(2, 5, 8))]
+    embedded = [_np(e) for e in heads(features)]
+    assert [e.shape for e in embedded] == [(2, 5, 16), (2, 5, 16)]
+    for e in embedded:
+        np.testing.assert_allclose(np.linalg.norm(e, axis=-1), 1.0, rtol=1e-5)
+        assert e.dtype == np.float32
+    # Dense(relu) -> Dense, then x / (|x| + 1e-7), computed by hand for the first head.
+    w1, b1 = _np(heads.hidden[0].kernel), _np(heads.hidden[0].bias)
+    w2, b2 = _np(heads.projections[0].kernel), _np(heads.projections[0].bias)
+    hidden = np.maximum(features[0] @ w1 + b1, 0)
+    projected = hidden @ w2 + b2
+    expected = projected / (np.linalg.norm(projected, axis=-1, keepdims=True) + 1e-7)
+    np.testing.assert_allclose(embedded[0], expected, rtol=1e-5, atol=1e-6)
+    copy = PatchHeads.from_config(heads.get_config())
+    assert copy.channels == [3, 8] and copy.units == 16
+    assert len(copy.weights) == len(heads.weights) == 8
+    with pytest.raises(ValueError, match="2 heads"):
+        heads([features[0]])
+    with pytest.raises(ValueError, match="channels"):
+        PatchHeads([])
+    del keras
+
+
+@pytest.mark.parametrize(
+    ("generator", "expected"),
+    [
+        ("unet", ("size_check", "down1_lrelu", "down2_lrelu", "down3_lrelu", "down4_lrelu")),
+        ("resnet", ("size_check", "d128_conv", "d256_conv", "r1_add", "r2_add")),
+    ],
+)
+def test_the_features_are_the_generators_own_layers(generator, expected):
+    from painter.cyclegan.patchnce import feature_layers, feature_model
+    from painter.models import build_generator
+
+    config = preset("smoke").replace(generator=generator, image_size=32, resnet_blocks=2)
+    model = build_generator(config, "monet_generator")
+    assert feature_layers(model) == expected
+    view = feature_model(model, with_output=True)
+    # No weights of its own: the generator's, the same variables.
+    assert {id(v) for v in view.trainable_variables} <= {id(v) for v in model.trainable_variables}
+    images = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
+    painting, *features = view(images)
+    np.testing.assert_allclose(_np(painting), _np(model(images)), atol=1e-6)
+    np.testing.assert_array_equal(_np(features[0]), images)  # the input itself comes first
+    assert len(features) == len(expected)
+
+
+def test_a_cut_config_builds_one_generator_one_discriminator_and_the_heads():
+    from painter.cyclegan.model import build_cyclegan
+
+    config = preset("smoke").replace(objective="cut", pool_size=2)
+    model = build_cyclegan(config, steps_per_epoch=2)
+    assert model.objective == "cut"
+    assert model.photo_generator is None and model.photo_discriminator is None
+    # The smoke ResNet (8 filters): the photo, its 16- and 32-channel downsamplings, 2 blocks.
+    assert model.patch_heads.channels == [3, 16, 32, 32, 32]
+    assert [t.name for t in model.loss_trackers] == [
+        "monet_gen_loss",
+        "monet_disc_loss",
+        "nce_loss",
+    ]
+    state = model.get_state()
+    assert not any(key.startswith(("photo_generator/", "photo_discriminator/")) for key in state)
+    assert any(key.startswith("monet_pool/") for key in state)
+    assert not any(key.startswith("photo_pool/") for key in state)  # no photos to pool
+    assert any(key.startswith("patch_heads/") for key in state)
+    heads = model.patch_heads.trainable_variables
+    optimized = model.generator_variables()
+    assert all(any(v is w for w in optimized) for v in heads)
