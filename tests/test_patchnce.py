@@ -168,3 +168,30 @@ def test_a_cut_config_builds_one_generator_one_discriminator_and_the_heads():
     heads = model.patch_heads.trainable_variables
     optimized = model.generator_variables()
     assert all(any(v is w for w in optimized) for v in heads)
+
+
+@pytest.mark.backend
+def test_patch_nce_averages_the_layers_that_have_patches_to_contrast():
+    from painter.cyclegan.patchnce import (
+        PatchHeads,
+        gather_patches,
+        patch_nce,
+        patch_nce_loss,
+        patch_positions,
+    )
+
+    rng = np.random.default_rng(3)
+    heads = PatchHeads([3, 5], units=8)
+    queries = [rng.normal(size=(2, 4, 4, 3)), rng.normal(size=(2, 1, 1, 5))]
+    keys = [rng.normal(size=(2, 4, 4, 3)), rng.normal(size=(2, 1, 1, 5))]
+    queries, keys = ([x.astype("float32") for x in xs] for xs in (queries, keys))
+    loss = _np(patch_nce(heads, queries, keys, seed=0, step=5, temperature=0.1, count=8))
+    # Layer 0 at its 8 drawn positions (of 16); the 1 x 1 layer has no other patch: left out.
+    chosen = patch_positions(0, 5, 0, 16, 8)
+    one = np.zeros((1,), "int32")
+    embedded_q = heads([gather_patches(queries[0], chosen), gather_patches(queries[1], one)])
+    embedded_k = heads([gather_patches(keys[0], chosen), gather_patches(keys[1], one)])
+    expected = _np(patch_nce_loss(embedded_q[0], embedded_k[0], 0.1))
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="at least 2 positions"):
+        patch_nce(heads, [queries[1]] * 2, [keys[1]] * 2, seed=0, step=0, temperature=0.1, count=8)

@@ -145,17 +145,25 @@ def patch_nce(
     heads: PatchHeads, query_features, key_features, *, seed: int, step, temperature, count
 ):
     """PatchNCE between two lists of [B, H, W, C] feature maps (the painting's, the photo's), the
-    mean over layers of `patch_nce_loss` at positions drawn per layer. Shape [B]."""
-    queries, keys = [], []
+    mean over layers of `patch_nce_loss` at positions drawn per layer. A layer of one position
+    (a U-Net's 1 x 1 level of a small image) has no other patch to tell its own from: it is left
+    out of the mean. Shape [B]."""
+    queries, keys, used = [], [], []
     for layer, (query, key) in enumerate(zip(query_features, key_features, strict=True)):
         positions = int(query.shape[1]) * int(query.shape[2])
+        used.append(positions > 1)
         chosen = patch_positions(seed, step, layer, positions, count)
         queries.append(gather_patches(query, chosen))
         keys.append(gather_patches(key, chosen))
+    if not any(used):
+        raise ValueError(
+            "PatchNCE needs a feature layer of at least 2 positions; the image is 1 x 1."
+        )
     embedded_queries, embedded_keys = heads(queries), heads(keys)
     losses = [
         patch_nce_loss(q, k, temperature)
-        for q, k in zip(embedded_queries, embedded_keys, strict=True)
+        for q, k, use in zip(embedded_queries, embedded_keys, used, strict=True)
+        if use
     ]
     return ops.sum(ops.stack(losses, axis=0), axis=0) / len(losses)
 
