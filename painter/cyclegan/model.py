@@ -118,7 +118,9 @@ class CycleGAN(keras.Model):
         ]
         if missing:
             raise ValueError(f"{self.objective} needs {missing}; got None.")
-        if self.objective == "cut" and (photo_generator or photo_discriminator) is not None:
+        if self.objective == "cut" and not (
+            photo_generator is None and photo_discriminator is None
+        ):
             raise ValueError(
                 "CUT (patch_heads given) has no photo generator or photo D: pass None."
             )

@@ -22,8 +22,10 @@ from keras import ops
 from painter.cyclegan.pool import hash_uniform
 
 HEAD_UNITS = 256  # CUT's netF: two 256-unit dense layers per feature layer
-# The positions drawn at one layer and step: hash seeds step * LAYER_STRIDE + layer.
+# The positions drawn at one layer and step: hash seed step * LAYER_STRIDE + layer + the model's
+# seed * SEED_STRIDE (a prime: two seeds share a draw only at steps ~500 apart, by chance).
 LAYER_STRIDE = 16
+SEED_STRIDE = 7919
 # The ResNet's features: CUT's own layers 0, 4, 8, 12, 16 of its ResNet (the input, the two
 # downsampling convolutions, residual blocks 1 and 5).
 RESNET_FEATURES = ("size_check", "d128_conv", "d256_conv", "r1_add", "r5_add")
@@ -118,7 +120,9 @@ class PatchHeads(keras.layers.Layer):
 def patch_positions(seed: int, step, layer: int, positions: int, count: int):
     """`min(count, positions)` distinct positions out of `positions` (int32), drawn by the hash
     of (seed, step, layer): the largest of one uniform per position."""
-    draw_seed = ops.add(ops.multiply(ops.cast(step, "int32"), LAYER_STRIDE), layer + seed * 7919)
+    draw_seed = ops.add(
+        ops.multiply(ops.cast(step, "int32"), LAYER_STRIDE), layer + seed * SEED_STRIDE
+    )
     uniforms = hash_uniform(draw_seed, ops.arange(positions, dtype="int32"))
     _, chosen = ops.top_k(uniforms, min(int(count), int(positions)), sorted=True)
     return chosen
