@@ -72,6 +72,7 @@ def save_image_grid(
 _PANELS = (
     ("generator losses", lambda name: "gen_loss" in name),
     ("discriminator losses", lambda name: "disc_loss" in name),
+    ("PatchNCE loss", lambda name: name.startswith("nce")),  # CUT's content term
     ("cycle and identity losses", lambda name: name.endswith("loss")),
 )
 

@@ -202,3 +202,17 @@ def test_rgb_histograms_put_each_channel_where_its_pixels_are(tmp_path, drawn):
     assert axis.get_title() == "orange"
     peaks = {line.get_color(): int(np.argmax(line.get_ydata())) for line in axis.get_lines()}
     assert peaks == {"red": 3, "green": 2, "blue": 0}
+
+
+def test_cuts_patchnce_loss_gets_its_own_panel(tmp_path, drawn):
+    history = {
+        "epoch": [1, 2],
+        "monet_gen_loss": [0.7, 0.8],
+        "monet_disc_loss": [0.6, 0.5],
+        "nce_loss": [5.1, 3.2],
+    }
+    plots.plot_loss_curves(history, tmp_path / "cut.png")
+    titles = texts(drawn[0])["titles"]
+    assert titles == ["generator losses", "discriminator losses", "PatchNCE loss"]
+    nce = next(axis for axis in drawn[0].axes if axis.get_title() == "PatchNCE loss")
+    assert list(nce.get_lines()[0].get_data()[1]) == history["nce_loss"]
