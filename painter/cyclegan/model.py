@@ -75,6 +75,9 @@ class CycleGAN(keras.Model):
         identity_loss: L1(same_monet, real_monet) + L1(same_photo, real_photo) (before weights);
         augment_probability (adaptive DiffAugment only): the Monet D's augmentation probability;
         r1_strength (adaptive R1 only): the Monet D's share of the R1 gamma.
+        With CUT: monet_gen_loss, monet_disc_loss and nce_loss (PatchNCE: the mean of the photo's
+        and, with nce_identity, the Monets' identity term; G minimises monet_gen + nce_weight x
+        nce_loss).
     The generators minimise monet_gen + photo_gen + lambda * cycle + identity_weight * lambda *
     identity; the discriminators minimise monet_disc + photo_disc.
 
