@@ -97,11 +97,11 @@ _HEAD_SKIP = {
     "unet_head": True,
     "unet_full_skip": True,
 }
-# The fields of cpu-small that are its recipe, not its sizes: the presets' shared recipe, R1 and
-# the 2-layer PatchGAN (every recipe was measured on the dataclass's 3 layers until the `-d2`
-# recipes chose 2, so here the layers are a recipe field).
+# The fields of cpu-small that are its recipe, not its sizes: the presets' shared recipe, R1, the
+# 2-layer PatchGAN (every recipe was measured on the dataclass's 3 layers until the `-d2` recipes
+# chose 2, so here the layers are a recipe field) and its objective (CUT since stop 34).
 CPU_SMALL_RECIPE_FIELDS = frozenset(
-    {*QUALITY_RECIPE, "r1_weight", "r1_start", "discriminator_layers"}
+    {*QUALITY_RECIPE, "r1_weight", "r1_start", "discriminator_layers", "objective"}
 )
 
 # The presets' recipe with both Ds twice as wide (64 filters, the dataclass's width).
@@ -528,8 +528,10 @@ RECIPES: dict[str, dict] = {
     },
     # CUT (Park et al. 2020, `objective="cut"`): the presets' recipe with PatchNCE in place of
     # the cycle (one generator and one D; cycle_weight and identity_weight unused). Its step costs
-    # ~0.4x the presets' on these cores (0.19 against ~0.49 s), so its hour holds ~14,000 steps
-    # (`--steps 14000`: the presets' 5,800 took 47 training minutes on seed 0).
+    # 0.58x the cycle's on these cores; its hour plan is 14,000 steps (`--steps 14000
+    # --curve-every 10`; the cycle's 5,800 took 47 training minutes on seed 0). Measured: the
+    # hour 0.412 on seed 2 in 41 minutes (a prototype on seed 0: 0.408) against the cycle's
+    # 0.491 / 0.473: cpu-small's objective since stop 34. At 800 steps it is behind.
     "d2b-c2.5-glr4-r1s1000-cut": {
         "overrides": {**_R1S1000, "objective": "cut"},
         "decay": 0.0,

@@ -15,7 +15,8 @@ Also measured in the same run, interleaved with the steps (`--repeats`, medians)
   float32 matmul; the ceiling is the faster of the two. Each step's GFLOP/s is also given as a
   percentage of it (what this CPU does reach, not its datasheet).
 - painter's step at the cpu-small preset's architecture with the paper's ResNet generator
-  (`preset("cpu-small")` with generator="resnet" and R1 off: 64 px, 32 filters, batch 4):
+  (`preset("cpu-small")` with generator="resnet", R1 off and the CycleGAN objective, as this
+  row was first measured: 64 px, 32 filters, batch 4):
   ms/step, GFLOP per step and the percentage of the ceiling.
 - painter's step on JAX (a subprocess: one process has one Keras backend), same U-Net config,
   batch 4, `model.fit` as on TensorFlow (Keras' JAX trainer jit-compiles the step): ms/step and
@@ -460,7 +461,9 @@ def main() -> int:
     variants = list(dict.fromkeys(args.jit_compile))
     # R1 off: its second backward pass through D is not in step_flops' forward x 3, so with it on
     # the % of the ceiling would count work done as idle time (the preset's own row keeps it).
-    resnet_config = preset("cpu-small").replace(generator="resnet", r1_weight=0.0, r1_start=0)
+    resnet_config = preset("cpu-small").replace(
+        generator="resnet", r1_weight=0.0, r1_start=0, objective="cyclegan"
+    )
     # The TF side of JAX/TF: painter (auto) at the JAX batch, measured in the batch loop.
     painter_batches = sorted({*args.batches, *([args.jax_batch] if args.jax_batch else [])})
     peak = nominal_peak_flops()

@@ -73,7 +73,7 @@ class Config:
     # --- losses -----------------------------------------------------------------------------
     # "cut": Park et al. 2020's CUT: one generator and one D, the photo kept by PatchNCE (each
     # patch of the painting must pick out its own photo patch on G's encoder) instead of a cycle;
-    # a step costs ~0.4x CycleGAN's (cycle_weight, identity_weight unused); "cyclegan" = the paper
+    # a step costs ~0.6x CycleGAN's (cycle_weight, identity_weight unused); "cyclegan" = the paper
     objective: str = "cyclegan"
     nce_weight: float = 1.0  # CUT's lambda_NCE: the PatchNCE term's weight beside the GAN loss
     nce_identity: bool = True  # CUT's identity PatchNCE on the Monets (FastCUT: off, lambda 10)
