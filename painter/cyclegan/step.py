@@ -173,9 +173,7 @@ def _cut_translate(model: CycleGAN, real_photo, real_monet, nets, step, outputs:
     if settings.nce_identity:
         inputs = ops.concatenate([real_photo, real_monet], axis=0)
     painting, *keys = nets["monet_generator_features"](inputs)
-    queries = nets["monet_generator_encoder"](painting)
-    if not isinstance(queries, (list, tuple)):
-        queries = [queries]
+    queries = nets["monet_generator_encoder"](painting)  # a list: every view has >= 2 layers
     nce = patch_nce(
         nets["patch_heads"],
         queries,
