@@ -545,6 +545,11 @@ RECIPES: dict[str, dict] = {
     # CUT with both learning rates doubled (G 8e-4, D 4e-4: the same ratio): at 800 steps CUT
     # paints closer to the photos than the cycle (its "means" term 0.96 against the style
     # spread's 0.48); a scratch prototype of the same step scored 1.20 against 1.44 (seed 0).
+    # Measured: the hour (seed 2, `--curve-every 4`) 1.215 / 1.221 / 1.076 / 0.894 / 0.744 at
+    # steps 800 / 1,600 / 2,400 / 3,200 / 4,000 against 4e-4's own 800 steps on seed 2, 1.180,
+    # and its hour's 0.566 at 2,000 and 0.459 at 4,000: its Monet D sat at indifference (loss
+    # 0.67-0.68) and the paintings stayed near the photos, desaturated, with coloured fringes;
+    # stopped at 4,000 steps. Not kept.
     "d2b-c2.5-glr8-r1s1000-cut": {
         "overrides": {**_R1S1000, "objective": "cut", **_LR8},
         "decay": 0.0,
