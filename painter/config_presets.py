@@ -63,8 +63,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "objective": "cut",
         # A ~5,000-step weight average from step 10,000 (about the last t / 2 steps before): the
         # presets' 0.999 / 10 follows the live weights through the decay and ended this preset's
-        # hour at 0.383 against 0.358 (seed 42, the same training); at 800 steps it costs (1.55
-        # against 1.19, three seeds): its early window still holds the first, photo-like weights
+        # hour at 0.383 against 0.358 (seed 42, training equal to epoch 53); it costs at 800
+        # steps (1.55 against 1.19, three seeds): its early window holds the first weights
         "ema_decay": 0.9998,
         "ema_warmup": 2.0,
         # 16x fewer pixels than 256: learns colour and texture in an hour on 2 cores
