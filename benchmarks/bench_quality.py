@@ -582,6 +582,17 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT, **_EMA2, "mixed_precision": True},
         "decay": 0.0,
     },
+    # Lazy R1 (`r1_interval`: every 16th step, x 16, StyleGAN2's) against R1 on every step, both
+    # from step 0 so the 800 steps hold the difference (cpu-small's r1_start=1000 would leave
+    # none): cpu-small's recipe otherwise. At equal steps the lazy run is the faster one.
+    "d2b-c2.5-glr4-r1s0-cut-ema2": {
+        "overrides": {**_CUT, **_EMA2, "r1_start": 0},
+        "decay": 0.0,
+    },
+    "d2b-c2.5-glr4-r1s0-cut-ema2-lazy16": {
+        "overrides": {**_CUT, **_EMA2, "r1_start": 0, "r1_interval": 16},
+        "decay": 0.0,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps

@@ -105,6 +105,8 @@ class Config:
     # is above it (ADA's statistic), so the steps before D memorises go unpenalised; 0 = fixed
     r1_start: int = 0  # R1 from this training step on (0 = from the first): D has nothing to
     # memorise early on, when R1 only slows the painting (800 steps: 0.98 / 0.75 vs 0.75 / 0.65)
+    r1_interval: int = 1  # R1 on every N-th step only, weighted x N (StyleGAN2's lazy R1: 16):
+    # the other steps skip its second backward pass through D; 1 = every step
     spectral_norm: bool = False  # SN on D's convolutions (Miyato 2018), instance norms dropped
     ema_decay: float = 0.0  # EMA of the Monet generator's weights for painting; 0 = off
     ema_warmup: float = 10.0  # the EMA's decay ramps as t / (ema_warmup + t) up to ema_decay: at

@@ -155,6 +155,17 @@ def check_config(config: Config) -> None:
             f"`r1_start` ({config.r1_start}) delays R1, which is off: set r1_weight (its gamma), "
             "e.g. r1_weight=0.2, or r1_start=0."
         )
+    interval = config.r1_interval
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ConfigError(
+            "`r1_interval` must be a whole number of steps >= 1 (1 = R1 on every step; "
+            f"StyleGAN2's lazy R1 uses 16). Received: {interval!r}"
+        )
+    if interval > 1 and config.r1_weight <= 0:
+        raise ConfigError(
+            f"`r1_interval` ({interval}) spaces out R1, which is off: set r1_weight (its gamma), "
+            "e.g. r1_weight=0.2, or r1_interval=1."
+        )
     downsample = config.cycle_downsample
     if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample < 1:
         raise ConfigError(

@@ -38,12 +38,14 @@ RUNS = {
     "jax-single": ("jax", ["--distribution", "single"]),
     "tensorflow-replicas": ("tensorflow", ["--distribution", "replicas"]),
     "jax-replicas": ("jax", ["--distribution", "replicas"]),
-    # Adaptive DiffAugment (p at 0.5), LeCam, spectral norm, the generator EMA, and the U-Net
-    # with bilinear upsampling and its full-size head, all on.
+    # Adaptive DiffAugment (p at 0.5), LeCam, adaptive lazy R1 (computed at this step, x 2),
+    # spectral norm, the generator EMA, and the U-Net with bilinear upsampling and its full-size
+    # head, all on.
     "tensorflow-recipes": ("tensorflow", ["--distribution", "single", "--recipes"]),
     "jax-recipes": ("jax", ["--distribution", "single", "--recipes"]),
     # The same with RpGAN, whose generator loss also reads D's outputs on the real images (fixed
-    # DiffAugment and R1: the adaptive rules have no boundary to count under RpGAN).
+    # DiffAugment and R1: the adaptive rules have no boundary to count under RpGAN), and R1 from
+    # step 1: this step runs D without R1's gradient (the backends' other branch).
     "tensorflow-rpgan": ("tensorflow", ["--distribution", "single", "--recipes", "--rpgan"]),
     "jax-rpgan": ("jax", ["--distribution", "single", "--recipes", "--rpgan"]),
     # CUT's objective with the same recipes (the U-Net's features): one generator, one D,

@@ -29,6 +29,7 @@ RECIPES = dict(
     r1_weight=2.0,
     r1_target=0.01,  # adaptive R1, moving as fast as DiffAugment's p
     r1_start=6,  # from the second epoch's third step: after the resume test's restart (step 4)
+    r1_interval=2,  # lazy R1: step 6 computes it (x 2), step 7 runs D without its gradient
     spectral_norm=True,
     ema_decay=0.9,
     ema_warmup=3.0,
@@ -321,6 +322,8 @@ def test_a_spectral_norm_discriminator_has_no_norms_and_survives_a_keras_file(tm
         ("r1_target", 1.0, "r1_target"),
         ("r1_start", -1, "r1_start"),
         ("r1_start", 2.5, "r1_start"),
+        ("r1_interval", 0, "r1_interval"),
+        ("r1_interval", 1.5, "r1_interval"),
         ("ema_decay", 1.0, "ema_decay"),
         ("ema_warmup", 0.0, "ema_warmup"),
         ("cycle_downsample", 0, "cycle_downsample"),
@@ -359,6 +362,11 @@ def test_label_smoothing_without_bce_is_refused():
 def test_a_delayed_r1_without_r1_says_to_set_its_gamma():
     with pytest.raises(ConfigError, match="r1_start.*set r1_weight"):
         preset("smoke").replace(r1_weight=0.0, r1_start=800)
+
+
+def test_a_lazy_r1_without_r1_says_to_set_its_gamma():
+    with pytest.raises(ConfigError, match="r1_interval.*set r1_weight"):
+        preset("smoke").replace(r1_weight=0.0, r1_interval=16)
 
 
 def test_adaptive_r1_scales_each_penalty_by_its_discriminators_strength():
@@ -467,6 +475,61 @@ def test_r1_counts_from_r1_start_on(tmp_path):
     keras.backend.clear_session()
 
 
+def test_lazy_r1_is_every_nth_step_from_r1_start_with_n_times_the_penalty(tmp_path):
+    """Golden: with r1_interval=3 and r1_start=5, D's loss is the R1-free one at steps 4, 6 and
+    7, and at steps 5 and 8 the R1-free one plus exactly 3x the every-step run's R1 term."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+
+    config, real_photo, real_monet = _r1_setup(identity_weight=0.0)
+
+    def discriminator_total(step: int, **fields) -> float:
+        model = build_cyclegan(config.replace(**fields), steps_per_epoch=1)
+        return _discriminator_total(model, real_photo, real_monet, step=np.int64(step))
+
+    without = discriminator_total(0, r1_weight=0.0)
+    term = discriminator_total(0) - without  # R1 on every step, gamma 2
+    assert term > 1e-4
+    lazy = {"r1_interval": 3, "r1_start": 5}
+    for step in (4, 6, 7):
+        assert discriminator_total(step, **lazy) == pytest.approx(without, abs=1e-7), step
+    for step in (5, 8):
+        assert discriminator_total(step, **lazy) == pytest.approx(without + 3 * term, rel=1e-5)
+    keras.backend.clear_session()
+
+
+def test_the_training_step_runs_lazy_r1_on_its_steps_only():
+    """Through model.fit on each backend (tf.cond / lax.cond in the compiled step): with
+    r1_start=1 and r1_interval=2, step 0 is the R1-free run's update and step 1 the update of R1
+    on every step from step 1 with twice the gamma; step 2, which skips R1, is not."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+
+    config, real_photo, real_monet = _r1_setup(epochs=5, decay_epochs=0)  # lr > 0 at step 2
+
+    def updates(**fields) -> list[np.ndarray]:
+        """Monet D's weights after each of three steps (one fit per step, the same batch)."""
+        model = build_cyclegan(config.replace(**fields), steps_per_epoch=1)
+        weights = []
+        for _ in range(3):
+            model.fit(real_photo, real_monet, batch_size=2, epochs=1, verbose=0)
+            weights.append(
+                np.concatenate([_np(w).ravel() for w in model.monet_discriminator.weights])
+            )
+        keras.backend.clear_session()
+        return weights
+
+    without = updates(r1_weight=0.0)
+    lazy = updates(r1_start=1, r1_interval=2)
+    doubled = updates(r1_start=1, r1_weight=4.0)
+    np.testing.assert_allclose(lazy[0], without[0], rtol=0, atol=1e-6)  # step 0: before r1_start
+    np.testing.assert_allclose(lazy[1], doubled[1], rtol=0, atol=1e-6)  # step 1: R1 x 2
+    assert np.abs(lazy[1] - without[1]).max() > 1e-5  # R1 moved it
+    assert np.abs(lazy[2] - doubled[2]).max() > 1e-5  # step 2: lazy skips R1, doubled does not
+
+
 def test_the_training_step_starts_r1_at_its_step():
     """Through model.fit on each backend (each reads the step its own way): with r1_start=1 the
     first update is the R1-free run's and the second is not; R1 does move a first update."""
@@ -527,7 +590,9 @@ def _value_and_input_gradient(nets):
 
     from painter.cyclegan.losses import r1_score
 
-    def run(name, images, count):
+    def run(name, images, count, active=None):
+        if active is not None and not bool(_np(active)):  # eager: the branch the step takes
+            return nets[name](images), keras.ops.zeros_like(images)
         if keras.backend.backend() == "jax":
             import jax
 

@@ -61,6 +61,8 @@ class LossSettings:
     nce_identity: bool = True
     nce_patches: int = 256
     nce_temperature: float = 0.07
+    # R1 on every N-th step from r1_start on, its penalty x N (lazy R1); 1 = every step.
+    r1_interval: int = 1
 
     def __post_init__(self):
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
@@ -80,6 +82,8 @@ class LossSettings:
         weights = (self.cycle_weight, self.identity_weight, self.lecam_weight, self.r1_weight)
         if self.r1_start < 0:
             raise ValueError(f"`r1_start` must be >= 0. Received: {self.r1_start}")
+        if self.r1_interval < 1:
+            raise ValueError(f"`r1_interval` must be >= 1. Received: {self.r1_interval}")
         if self.cycle_downsample < 1:
             raise ValueError(
                 f"`cycle_downsample` must be >= 1 (1 = compare pixels). "

@@ -208,6 +208,7 @@ class CycleGAN(keras.Model):
         lecam_weight: float = 0.0,
         r1_weight: float = 0.0,
         r1_start: int = 0,
+        r1_interval: int = 1,
         cycle_downsample: int = 1,
         nce_weight: float = 1.0,
         nce_identity: bool = True,
@@ -231,6 +232,8 @@ class CycleGAN(keras.Model):
             r1_weight: gamma of the R1 penalty of the discriminators (0 = off).
             r1_start: the first step with R1 on (the discriminator optimizer's iteration count,
                 which checkpoints carry, so a resumed run starts it at the same step).
+            r1_interval: R1 on every N-th step from r1_start on only, its penalty x N (lazy R1,
+                StyleGAN2: 16); the other steps skip its second backward pass (1 = every step).
             cycle_downsample: the cycle loss compares N x N averages of the images (1 = the
                 pixels, the paper); the image size must be a multiple of it.
             nce_weight, nce_identity, nce_patches, nce_temperature: CUT's PatchNCE (its
@@ -256,6 +259,7 @@ class CycleGAN(keras.Model):
             bool(nce_identity),
             int(nce_patches),
             float(nce_temperature),
+            r1_interval=int(r1_interval),
         )
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
@@ -428,6 +432,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         lecam_weight=config.lecam_weight,
         r1_weight=config.r1_weight,
         r1_start=config.r1_start,
+        r1_interval=config.r1_interval,
         cycle_downsample=config.cycle_downsample,
         nce_weight=config.nce_weight,
         nce_identity=config.nce_identity,

@@ -15,7 +15,8 @@ One training step, on either backend:
      squared gradient of each D's score on the real images it judged, taken with respect to
      those images by the backend (`nets["value_and_input_gradient"]`) and differentiated again;
      adaptive R1 scales it by each D's strength, moved by D's outputs on those real images; with
-     `r1_start` it counts from that step on (the discriminator optimizer's iteration count).
+     `r1_start` it counts from that step on (the discriminator optimizer's iteration count), and
+     with `r1_interval` N only every N-th step computes it, x N (lazy R1; `r1_active`).
   4. Gradients: generators from the generator total, discriminators from the discriminator total,
      both from the same forward pass; each set applied by its own Adam.
   5. With an EMA, the Monet generator's weight average folds in the new weights.
@@ -75,9 +76,11 @@ def forward(
     `*_for_generator` discriminators are the same network, separated so JAX can differentiate
     them apart. With R1 on, `nets["value_and_input_gradient"](name, images, count)` runs the
     discriminator `name` and returns its logits and the gradient of `losses.r1_score` (its
-    first `count` images) with respect to `images`, in a form the backend can differentiate.
+    first `count` images) with respect to `images`, in a form the backend can differentiate;
+    its fourth argument, `r1_active(step, ...)`, is None (always) or a boolean scalar: when
+    false, the backend runs D alone and returns zeros for the gradient.
     `step`: this step's number (the discriminator optimizer's iterations, from 0); needed with
-    `r1_start` > 0, before which the R1 penalty is 0."""
+    `r1_start` > 0 or `r1_interval` > 1."""
     real_photo = ops.cast(real_photo, "float32")
     real_monet = ops.cast(real_monet, "float32")
     batch = ops.shape(real_photo)[0]
@@ -116,21 +119,21 @@ def forward(
         penalty in outputs[penalty_key] (the gradient of the real half's score: instance norm is
         per image, so the fakes in the same call do not touch it)."""
         images = augment(ops.concatenate([real, fake], axis=0), domain=domain)
-        if model.loss_settings.r1_weight <= 0:
+        settings = model.loss_settings
+        if settings.r1_weight <= 0:
             return nets[name](images)
-        logits, gradient = nets["value_and_input_gradient"](name, images, batch)
+        active = r1_active(step, settings)
+        logits, gradient = nets["value_and_input_gradient"](name, images, batch, active)
+        # On a step without R1 the gradient is zeros, so the penalty is exactly 0.
         penalty = r1_penalty(gradient[:batch])
+        if settings.r1_interval > 1:  # lazy R1: every N-th step carries N steps' penalty
+            penalty = penalty * float(settings.r1_interval)
         if model.r1_strength.adaptive:  # gamma x s, s moved by this step's real logits
             kind = model.loss_settings.adversarial_loss
             strength = nets["r1_strength"](decision_margin(logits[:batch], kind), domain=domain)
             penalty = penalty * strength
             if domain == MONET:
                 outputs[R1_STRENGTH] = strength
-        if model.loss_settings.r1_start > 0:
-            # Computed, then zeroed: one compiled program for every step, and exact (0 x a
-            # finite penalty); what a delayed start costs is the early steps' R1 pass.
-            started = ops.greater_equal(step, model.loss_settings.r1_start)
-            penalty = penalty * ops.cast(started, penalty.dtype)
         outputs[penalty_key] = penalty
         return logits
 
@@ -159,6 +162,20 @@ def forward(
                 outputs["disc_real_photo"], outputs["disc_pooled_photo"]
             )
     return outputs
+
+
+def r1_active(step, settings: LossSettings):
+    """Whether this step computes R1: None when every step does (r1_start 0, r1_interval 1),
+    else a boolean scalar: from `r1_start` on, every `r1_interval`-th step. The backends branch
+    on it (`tf.cond`, `jax.lax.cond`: one compiled program for every step, and the steps
+    without R1 skip its second backward pass through D instead of zeroing its result)."""
+    if settings.r1_start == 0 and settings.r1_interval == 1:
+        return None
+    since = step - settings.r1_start
+    active = ops.greater_equal(since, 0)
+    if settings.r1_interval > 1:
+        active = ops.logical_and(active, ops.equal(since % settings.r1_interval, 0))
+    return active
 
 
 def _cut_translate(model: CycleGAN, real_photo, real_monet, nets, step, outputs: dict):

@@ -124,17 +124,35 @@ def train_step_jax(model: CycleGAN, state, data):
             for view in CUT_VIEWS:
                 nets[view] = _view_call(model, view, layer_weights["monet_generator"])
 
-        def value_and_input_gradient(name, images, count):
+        def value_and_input_gradient(name, images, count, active=None):
             """D's logits and d r1_score / d images by jax.grad, nested in the step's own
             value_and_grad (which so differentiates the penalty for D's weights). D's state
-            (spectral norm's vectors) leaves the inner trace as an auxiliary output."""
-            run = nets[name]
+            (spectral norm's vectors) leaves the inner trace as an output. `active` (a boolean
+            scalar; None = always): where false, `lax.cond` runs D alone, gradient zeros."""
+            layer = getattr(model, name)
 
-            def score(images):
-                logits = run(images)
-                return r1_score(logits, count), (logits, state[name])
+            def with_gradient(images, layer_state):
+                def score(images):
+                    logits, new_state = layer.stateless_call(
+                        layer_weights[name], layer_state, images, training=True
+                    )
+                    return r1_score(logits, count), (logits, new_state)
 
-            gradient, (logits, state[name]) = jax.grad(score, has_aux=True)(images)
+                gradient, (logits, new_state) = jax.grad(score, has_aux=True)(images)
+                return logits, gradient, new_state
+
+            def without_gradient(images, layer_state):
+                logits, new_state = layer.stateless_call(
+                    layer_weights[name], layer_state, images, training=True
+                )
+                return logits, ops.zeros_like(images), new_state
+
+            if active is None:
+                logits, gradient, state[name] = with_gradient(images, state[name])
+            else:
+                logits, gradient, state[name] = jax.lax.cond(
+                    active, with_gradient, without_gradient, images, state[name]
+                )
             return logits, gradient
 
         nets["value_and_input_gradient"] = value_and_input_gradient

@@ -44,8 +44,8 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     else:
         nets["photo_discriminator_for_generator"] = model.photo_discriminator
     called = {k: _training_call(v) for k, v in nets.items()}
-    called["value_and_input_gradient"] = lambda name, images, count: value_and_input_gradient(
-        called[name], images, count
+    called["value_and_input_gradient"] = lambda name, images, count, active=None: (
+        value_and_input_gradient(called[name], images, count, active)
     )
     with tf.GradientTape(persistent=True) as tape:
         # Read before this step's update: the first step is step 0 (as on JAX).
@@ -80,17 +80,23 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     return {tracker.name: tracker.result() for tracker in model.loss_trackers}
 
 
-def value_and_input_gradient(discriminator, images, count):
+def value_and_input_gradient(discriminator, images, count, active=None):
     """D's logits on `images` and d r1_score / d images (its first `count` images). Under the
     step's own tape, which records the gradient's computation too, R1's penalty so has gradients
-    for D's weights; alone (benchmarks/d_slope.py) it measures D's slope."""
+    for D's weights; alone (benchmarks/d_slope.py) it measures D's slope. `active` (a boolean
+    scalar; None = always): where false, `tf.cond` runs D alone and the gradient is zeros."""
     import tensorflow as tf
 
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        logits = discriminator(images)
-        score = r1_score(logits, count)
-    return logits, tape.gradient(score, images)
+    def with_gradient():
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            logits = discriminator(images)
+            score = r1_score(logits, count)
+        return logits, tape.gradient(score, images)
+
+    if active is None:
+        return with_gradient()
+    return tf.cond(active, with_gradient, lambda: (discriminator(images), tf.zeros_like(images)))
 
 
 def _training_call(layer) -> Callable[..., Any]:

@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             lecam_weight=0.5,
             r1_weight=2.0,
             r1_target=0.6,
+            r1_interval=2,  # lazy R1: step 0 computes it (x 2), through tf.cond / lax.cond
             spectral_norm=True,
             ema_decay=0.9,
             cycle_downsample=2,
@@ -145,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cut:
         config = config.replace(objective="cut", nce_patches=32, nce_weight=2.0)
     if args.recipes and args.rpgan:
+        # R1 from step 1: step 0 takes the backends' branch that runs D without its gradient.
         config = config.replace(
-            adversarial_loss="rpgan", label_smoothing=0.0, diffaugment_target=0.0, r1_target=0.0
+            adversarial_loss="rpgan",
+            label_smoothing=0.0,
+            diffaugment_target=0.0,
+            r1_target=0.0,
+            r1_start=1,
         )
     import contextlib
 
