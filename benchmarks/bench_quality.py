@@ -593,6 +593,16 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT, **_EMA2, "r1_start": 0, "r1_interval": 16},
         "decay": 0.0,
     },
+    # The same pair over the hour recipes' 5,800 steps with cpu-small's own R1 (from step 1,000):
+    # whether painting per step holds up over a longer run once R1 is only every 16th step.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2": {
+        "overrides": {**_CUT, **_EMA2},
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16": {
+        "overrides": {**_CUT, **_EMA2, "r1_interval": 16},
+        "decay": 15 / 29,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps
