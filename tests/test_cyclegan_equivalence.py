@@ -49,12 +49,16 @@ RUNS = {
     "tensorflow-rpgan": ("tensorflow", ["--distribution", "single", "--recipes", "--rpgan"]),
     "jax-rpgan": ("jax", ["--distribution", "single", "--recipes", "--rpgan"]),
     # CUT's objective with the same recipes (the U-Net's features): one generator, one D,
-    # PatchNCE's heads. And plain CUT (the ResNet's features) on one device and on two TF replicas
-    # (each draws the same patch positions for its own images; JAX shards one program).
+    # PatchNCE's heads. And CUT with the ResNet's features and lazy R1 (computed at this step,
+    # inside tf.cond in each replica) on one device and on two TF replicas (each draws the same
+    # patch positions for its own images; JAX shards one program).
     "tensorflow-cut": ("tensorflow", ["--distribution", "single", "--recipes", "--cut"]),
     "jax-cut": ("jax", ["--distribution", "single", "--recipes", "--cut"]),
-    "tensorflow-cut-single": ("tensorflow", ["--distribution", "single", "--cut"]),
-    "tensorflow-cut-replicas": ("tensorflow", ["--distribution", "replicas", "--cut"]),
+    "tensorflow-cut-single": ("tensorflow", ["--distribution", "single", "--cut", "--lazy-r1"]),
+    "tensorflow-cut-replicas": (
+        "tensorflow",
+        ["--distribution", "replicas", "--cut", "--lazy-r1"],
+    ),
 }
 
 # Measured (TF 2.20 / JAX 0.10.2 on CPU): TF vs JAX losses within 4e-7 relative, weights within

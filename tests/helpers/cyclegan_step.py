@@ -83,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="CUT's objective (one generator, one D, PatchNCE on 32 patches per layer)",
     )
+    parser.add_argument(
+        "--lazy-r1",
+        action="store_true",
+        help="R1 (gamma 2) every 2nd step, this one included: tf.cond's computing branch",
+    )
     args = parser.parse_args(argv)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
 
@@ -145,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.cut:
         config = config.replace(objective="cut", nce_patches=32, nce_weight=2.0)
+    if args.lazy_r1:
+        config = config.replace(r1_weight=2.0, r1_interval=2)
     if args.recipes and args.rpgan:
         # R1 from step 1: step 0 takes the backends' branch that runs D without its gradient.
         config = config.replace(
