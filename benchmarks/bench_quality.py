@@ -107,7 +107,7 @@ _HEAD_SKIP = {
 # 2-layer PatchGAN (every recipe was measured on the dataclass's 3 layers until the `-d2` recipes
 # chose 2, so here the layers are a recipe field) and its objective (CUT since stop 34).
 CPU_SMALL_RECIPE_FIELDS = frozenset(
-    {*QUALITY_RECIPE, "r1_weight", "r1_start", "discriminator_layers", "objective"}
+    {*QUALITY_RECIPE, "r1_weight", "r1_start", "r1_interval", "discriminator_layers", "objective"}
 )
 
 # The presets' recipe with both Ds twice as wide (64 filters, the dataclass's width).

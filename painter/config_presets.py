@@ -58,8 +58,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         **QUALITY_RECIPE,
         # CUT's PatchNCE for the cycle (one generator, one D): a step 0.58x CycleGAN's; its hour,
         # 14,000 steps, scored 0.408 / 0.412 (seeds 0 / 2) against the cycle's 0.473 / 0.491 in
-        # 5,800 and 0.457 in 8,400 (bench_quality.py); this preset as shipped trained 22,200
-        # steps in 55 minutes and scored 0.358 (seed 42; seed 0: 0.401). Cycle / identity unused
+        # 5,800 and 0.457 in 8,400 (bench_quality.py); this preset before r1_interval trained
+        # 22,200 steps in 55 minutes and scored 0.358 (seed 42; seed 0: 0.401). Cycle / identity
+        # unused
         "objective": "cut",
         # A ~5,000-step weight average from step 10,000 (about the last t / 2 steps before): the
         # presets' 0.999 / 10 follows the live weights through the decay and ended this preset's
@@ -80,6 +81,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # R1 only from step 1,000 (D memorises from ~2,200): 800 steps 0.81 / 0.64 / 0.82 against
         # 0.98 / 0.75 with R1 from step 0; the hour 0.473 against 0.448 (seed 0; seeds differ 0.03)
         "r1_start": 1000,
+        # Lazy R1 (StyleGAN2's every 16th step, x 16): the step 166 against 185 ms (R1's whole
+        # cost), equal painting at equal steps: 800 steps 1.551 against 1.547 (3 seeds), 5,800
+        # steps 0.497 against 0.494 (seed 0; bench_quality.py -lazy16 recipes)
+        "r1_interval": 16,
         "epochs": 0,  # as many as the hour fits: a fixed 4 trained 14 of its 55 training minutes
         "decay_epochs": 2,
         # An epoch of 800 photos: ~31 s of CUT here, so the budget's plan (and a checkpoint)

@@ -37,7 +37,8 @@ def test_every_recipe_is_a_valid_config_with_its_own_fields(steps):
             assert getattr(config, field) == value, (name, field)
         # A field the recipe does not set is the paper's, not the preset's recipe (e.g. R1's
         # start without its gamma, which would not even be a valid config).
-        for field in ("r1_weight", "r1_start", "cycle_weight", "upsampling", "objective"):
+        fields = ("r1_weight", "r1_start", "r1_interval", "cycle_weight", "upsampling", "objective")
+        for field in fields:
             if field not in recipe["overrides"]:
                 assert getattr(config, field) == getattr(paper, field), (name, field)
 
