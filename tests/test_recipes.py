@@ -499,27 +499,31 @@ def test_lazy_r1_is_every_nth_step_from_r1_start_with_n_times_the_penalty(tmp_pa
     keras.backend.clear_session()
 
 
-def test_the_training_step_runs_lazy_r1_on_its_steps_only():
-    """Through model.fit on each backend (tf.cond / lax.cond in the compiled step): with
-    r1_start=1 and r1_interval=2, step 0 is the R1-free run's update and step 1 the update of R1
-    on every step from step 1 with twice the gamma; step 2, which skips R1, is not."""
+def _monet_discriminator_after_each_step(steps: int, **fields) -> list[np.ndarray]:
+    """Monet D's weights after each of `steps` steps of `_r1_setup`'s model with `fields`
+    through model.fit (one fit per step, the same batch), on the running backend."""
     import keras
 
     from painter.cyclegan.model import build_cyclegan
 
-    config, real_photo, real_monet = _r1_setup(epochs=5, decay_epochs=0)  # lr > 0 at step 2
+    config, real_photo, real_monet = _r1_setup()
+    model = build_cyclegan(config.replace(**fields), steps_per_epoch=1)
+    weights = []
+    for _ in range(steps):
+        model.fit(real_photo, real_monet, batch_size=2, epochs=1, verbose=0)
+        weights.append(np.concatenate([_np(w).ravel() for w in model.monet_discriminator.weights]))
+    keras.backend.clear_session()
+    return weights
+
+
+def test_the_training_step_runs_lazy_r1_on_its_steps_only():
+    """Through model.fit on each backend (tf.cond / lax.cond in the compiled step): with
+    r1_start=1 and r1_interval=2, step 0 is the R1-free run's update and step 1 the update of R1
+    on every step from step 1 with twice the gamma; step 2, which skips R1, is not."""
 
     def updates(**fields) -> list[np.ndarray]:
-        """Monet D's weights after each of three steps (one fit per step, the same batch)."""
-        model = build_cyclegan(config.replace(**fields), steps_per_epoch=1)
-        weights = []
-        for _ in range(3):
-            model.fit(real_photo, real_monet, batch_size=2, epochs=1, verbose=0)
-            weights.append(
-                np.concatenate([_np(w).ravel() for w in model.monet_discriminator.weights])
-            )
-        keras.backend.clear_session()
-        return weights
+        # A constant lr over 5 epochs of 1 step: the smoke preset's would be 0 at step 2.
+        return _monet_discriminator_after_each_step(3, epochs=5, decay_epochs=0, **fields)
 
     without = updates(r1_weight=0.0)
     lazy = updates(r1_start=1, r1_interval=2)
@@ -533,27 +537,9 @@ def test_the_training_step_runs_lazy_r1_on_its_steps_only():
 def test_the_training_step_starts_r1_at_its_step():
     """Through model.fit on each backend (each reads the step its own way): with r1_start=1 the
     first update is the R1-free run's and the second is not; R1 does move a first update."""
-    import keras
-
-    from painter.cyclegan.model import build_cyclegan
-
-    config, real_photo, real_monet = _r1_setup()
-
-    def updates(**fields) -> list[np.ndarray]:
-        """Monet D's weights after each of two steps (one fit per step, the same batch)."""
-        model = build_cyclegan(config.replace(**fields), steps_per_epoch=1)
-        weights = []
-        for _ in range(2):
-            model.fit(real_photo, real_monet, batch_size=2, epochs=1, verbose=0)
-            weights.append(
-                np.concatenate([_np(w).ravel() for w in model.monet_discriminator.weights])
-            )
-        keras.backend.clear_session()
-        return weights
-
-    without = updates(r1_weight=0.0)
-    delayed = updates(r1_start=1)
-    from_the_start = updates(r1_start=0)
+    without = _monet_discriminator_after_each_step(2, r1_weight=0.0)
+    delayed = _monet_discriminator_after_each_step(2, r1_start=1)
+    from_the_start = _monet_discriminator_after_each_step(2, r1_start=0)
     assert np.abs(from_the_start[0] - without[0]).max() > 1e-5  # R1 moves a first update
     np.testing.assert_allclose(delayed[0], without[0], rtol=0, atol=1e-6)  # step 0: off
     assert np.abs(delayed[1] - without[1]).max() > 1e-5  # step 1: on
