@@ -48,7 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import style_fd  # noqa: E402
 
-from painter.config import PRESETS, QUALITY_RECIPE, Config  # noqa: E402
+from painter.config import PRESETS, Config  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 # The competition's data: $PAINTER_DATA_DIR, else the shared copy beside the repository.
@@ -103,11 +103,16 @@ _HEAD_SKIP = {
     "unet_head": True,
     "unet_full_skip": True,
 }
-# The fields of cpu-small that are its recipe, not its sizes: the presets' shared recipe, R1, the
-# 2-layer PatchGAN (every recipe was measured on the dataclass's 3 layers until the `-d2` recipes
-# chose 2, so here the layers are a recipe field) and its objective (CUT since stop 34).
-CPU_SMALL_RECIPE_FIELDS = frozenset(
-    {*QUALITY_RECIPE, "r1_weight", "r1_start", "r1_interval", "discriminator_layers", "objective"}
+# The fields of cpu-small that are its sizes, not its recipe: every recipe runs at these and states
+# its own recipe over the paper's. Named, not derived (every preset field but the recipe's): so a
+# recipe field newly added to the preset cannot leak into every recipe unnoticed (cpu-small's
+# `ema_warmup` once would have: no row was trained so). The run's length is recipe_config's own.
+CPU_SMALL_SIZE_FIELDS = (
+    "image_size",
+    "resize_size",
+    "generator_filters",
+    "discriminator_filters",
+    "global_batch_size",
 )
 
 # The presets' recipe with both Ds twice as wide (64 filters, the dataclass's width).
@@ -665,7 +670,7 @@ def recipe_config(name: str, seed: int, steps: int, image_size: int):
     # valid config). A recipe may still override a size (the `-gf48`, `-b8`, `-df64` rows): its
     # overrides come last. (Until stop 31 every field any recipe set was dropped from the sizes,
     # so once `-df64` set discriminator_filters every recipe got the dataclass's 64 filters.)
-    sizes = {k: v for k, v in PRESETS["cpu-small"].items() if k not in CPU_SMALL_RECIPE_FIELDS}
+    sizes = {k: PRESETS["cpu-small"][k] for k in CPU_SMALL_SIZE_FIELDS}
     base = Config.from_dict({**sizes, "preset": "cpu-small"})
     jitter = round(image_size * base.resize_size / base.image_size)
     return base.replace(

@@ -35,12 +35,14 @@ def test_every_recipe_is_a_valid_config_with_its_own_fields(steps):
         assert config.epochs * config.steps_per_epoch == steps, name
         for field, value in recipe["overrides"].items():
             assert getattr(config, field) == value, (name, field)
-        # A field the recipe does not set is the paper's, not the preset's recipe (e.g. R1's
-        # start without its gamma, which would not even be a valid config).
-        fields = ("r1_weight", "r1_start", "r1_interval", "cycle_weight", "upsampling", "objective")
-        for field in fields:
-            if field not in recipe["overrides"]:
-                assert getattr(config, field) == getattr(paper, field), (name, field)
+        # Every other field cpu-small sets is its recipe: where the recipe does not set it, it
+        # is the paper's (e.g. R1's start without its gamma, which would not even be a valid
+        # config, or the preset's weight-average ramp).
+        lengths = {"epochs", "decay_epochs", "steps_per_epoch", "session_limit_minutes"}
+        recipe_fields = set(small) - set(bench_quality.CPU_SMALL_SIZE_FIELDS) - lengths
+        assert {"objective", "r1_start", "r1_interval", "ema_warmup"} <= recipe_fields
+        for field in recipe_fields - set(recipe["overrides"]):
+            assert getattr(config, field) == getattr(paper, field), (name, field)
 
 
 def waves(amplitudes: dict[int, float], size: int = 64) -> np.ndarray:
