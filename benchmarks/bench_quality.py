@@ -36,6 +36,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -966,23 +967,31 @@ def run_key(name: str, seed: int, steps: int, size: int, backend: str) -> str:
     return f"{name}/seed{seed}/steps{steps}/{size}px/{backend}"
 
 
+def label_lines(name: str, width: int) -> list[str]:
+    """`name` in lines of at most `width` characters, broken after its hyphens where it can be."""
+    return textwrap.wrap(name, width, break_on_hyphens=True) or [""]
+
+
 def side_by_side(
     path: Path,
     photo_samples: np.ndarray,
     columns: list[tuple[str, np.ndarray]],
     tile: int = 160,
 ) -> None:
-    """One PNG: a row per photo; the photo, then each column's painting of it (its label on top),
-    each `tile` px; written under a temporary name, then renamed."""
+    """One PNG: a row per photo; the photo, then each column's painting of it (its label on top,
+    wrapped at its hyphens: recipe names that share a long prefix stay told apart), each `tile`
+    px; written under a temporary name, then renamed."""
     from PIL import Image, ImageDraw
 
-    label = 18
     names = ["photo", *[name for name, _ in columns]]
     images = [photo_samples, *[samples for _, samples in columns]]
+    # PIL's default bitmap font: ~6 px a character, 11 px a line.
+    lines = [label_lines(name, tile * 26 // 160) for name in names]
+    label = 6 + 12 * max(len(text) for text in lines)
     canvas = Image.new("RGB", (tile * len(names), label + tile * len(photo_samples)), "white")
     draw = ImageDraw.Draw(canvas)
-    for col, (name, column) in enumerate(zip(names, images, strict=True)):
-        draw.text((col * tile + 4, 3), name[: tile * 26 // 160], fill="black")
+    for col, (text, column) in enumerate(zip(lines, images, strict=True)):
+        draw.multiline_text((col * tile + 4, 3), "\n".join(text), fill="black", spacing=1)
         for row, image in enumerate(column):
             canvas.paste(
                 Image.fromarray(image).resize((tile, tile), Image.BICUBIC),

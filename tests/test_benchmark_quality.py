@@ -93,3 +93,27 @@ def test_fd_terms_split_the_style_fd_into_where_styles_sit_and_how_they_vary():
     assert shrunk["variance_ratio"] == pytest.approx(0.25, rel=1e-9)
     # Tr(C + C/4 - 2 sqrt(C^2/4)) = Tr(C) / 4 for covariances that are multiples of each other.
     assert shrunk["spread"] == pytest.approx(np.trace(np.cov(monets, rowvar=False)) / 4, rel=1e-6)
+
+
+def test_side_by_side_labels_tell_apart_recipes_that_share_a_long_prefix(tmp_path):
+    names = [
+        "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-noid",
+        "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-fast",
+    ]
+    wrapped = [bench_quality.label_lines(name, 26) for name in names]
+    for name, lines in zip(names, wrapped, strict=True):
+        assert all(len(line) <= 26 for line in lines)
+        assert "".join(lines) == name  # broken at hyphens, nothing dropped
+    assert wrapped[0][-1] != wrapped[1][-1]
+    # The label band grows with the lines; the tiles follow it.
+    from PIL import Image
+
+    photos = np.zeros((2, 8, 8, 3), np.uint8)
+    path = tmp_path / "side.png"
+    bench_quality.side_by_side(path, photos, [(n, photos + 200) for n in names], tile=160)
+    with Image.open(path) as image:
+        assert image.size[0] == 3 * 160
+        band = image.size[1] - 2 * 160
+        assert band >= 12 * len(wrapped[0])
+        assert np.asarray(image)[band + 5, 160 + 5].tolist() == [200, 200, 200]
+    assert not list(tmp_path.glob(".*.tmp"))
