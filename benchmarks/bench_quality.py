@@ -613,6 +613,10 @@ RECIPES: dict[str, dict] = {
     # skips G(real_monet) and its encoder pass, 126 against 185 ms (cpu-small, 3 interleaved
     # rounds, medians): ~1.45x the steps in an hour, if the painting holds up at equal steps.
     # `-fast` is FastCUT as published (Park et al. 2020: no identity term, lambda_NCE 10).
+    # Measured (seed 0): at 5,800 steps 0.580 (live 0.477) against the preset's 0.497 (live
+    # 0.426); at equal time, 8,400 steps (`--steps 8400`), 0.491 (live 0.430): no gain, so the
+    # identity term stays. FastCUT 1.086 (live 1.015): its Monet D won (loss 0.36-0.45, the
+    # generator's 1.35-1.9) and its paintings stayed blurred photos.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-noid": {
         "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_identity": False},
         "decay": 15 / 29,
