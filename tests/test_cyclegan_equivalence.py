@@ -5,9 +5,10 @@
 - Two replicas equal one: TF MirroredStrategy over 2 logical CPUs, JAX DataParallel over 2 host
   devices, each against its own single-device run on the same global batch.
 
-One pytest process has one Keras backend, so each run is a subprocess
-(tests/helpers/cyclegan_step.py, KERAS_BACKEND in its environment) writing an .npz. Not marked
-`backend`: it runs once (in the TensorFlow pass) and covers both backends itself.
+One pytest process has one Keras backend, so the runs are subprocesses, one per backend and
+distribution (tests/helpers/cyclegan_step.py, KERAS_BACKEND in its environment), each run writing
+an .npz. Not marked `backend`: it runs once (in the TensorFlow pass) and covers both backends
+itself.
 
 Why one step: Adam's first update is lr * g / (|g| + eps); gradient entries near eps make later
 steps chaotic (measured: a 1e-6 perturbation of the weights moves the second step's moments ~15%
@@ -28,38 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.cyclegan_step import RUNS
 
 SCRIPT = Path(__file__).parent / "helpers" / "cyclegan_step.py"
-# Pool off: under MirroredStrategy each replica pools its own half of the batch by design. The
-# pool's
-# random draws are proven backend-independent in test_cyclegan.py (NumPy reference hash).
-RUNS = {
-    "tensorflow-single": ("tensorflow", ["--distribution", "single"]),
-    "jax-single": ("jax", ["--distribution", "single"]),
-    "tensorflow-replicas": ("tensorflow", ["--distribution", "replicas"]),
-    "jax-replicas": ("jax", ["--distribution", "replicas"]),
-    # Adaptive DiffAugment (p at 0.5), LeCam, adaptive lazy R1 (computed at this step, x 2),
-    # spectral norm, the generator EMA, and the U-Net with bilinear upsampling and its full-size
-    # head, all on.
-    "tensorflow-recipes": ("tensorflow", ["--distribution", "single", "--recipes"]),
-    "jax-recipes": ("jax", ["--distribution", "single", "--recipes"]),
-    # The same with RpGAN, whose generator loss also reads D's outputs on the real images (fixed
-    # DiffAugment and R1: the adaptive rules have no boundary to count under RpGAN), and R1 from
-    # step 1: this step runs D without R1's gradient (the backends' other branch).
-    "tensorflow-rpgan": ("tensorflow", ["--distribution", "single", "--recipes", "--rpgan"]),
-    "jax-rpgan": ("jax", ["--distribution", "single", "--recipes", "--rpgan"]),
-    # CUT's objective with the same recipes (the U-Net's features): one generator, one D,
-    # PatchNCE's heads. And CUT with the ResNet's features and lazy R1 (computed at this step,
-    # inside tf.cond in each replica) on one device and on two TF replicas (each draws the same
-    # patch positions for its own images; JAX shards one program).
-    "tensorflow-cut": ("tensorflow", ["--distribution", "single", "--recipes", "--cut"]),
-    "jax-cut": ("jax", ["--distribution", "single", "--recipes", "--cut"]),
-    "tensorflow-cut-single": ("tensorflow", ["--distribution", "single", "--cut", "--lazy-r1"]),
-    "tensorflow-cut-replicas": (
-        "tensorflow",
-        ["--distribution", "replicas", "--cut", "--lazy-r1"],
-    ),
-}
+# The runs (what each one turns on) are listed with their flags in the helper.
+GROUPS: dict[tuple[str, str], list[str]] = {}
+for _name, (_backend, _distribution, _flags) in RUNS.items():
+    GROUPS.setdefault((_backend, _distribution), []).append(_name)
 
 # Measured (TF 2.20 / JAX 0.10.2 on CPU): TF vs JAX losses within 4e-7 relative, weights within
 # 8e-6, moments within 3e-5 (of values up to 2.5); replicas vs single: ~3e-7 (TF), ~1e-5 (JAX).
@@ -68,28 +44,37 @@ WEIGHT_ATOL = 5e-5  # a quarter of the learning rate (2e-4): a wrong-sign update
 MOMENT_RTOL, MOMENT_ATOL = 1e-4, 1e-4
 
 
-def _run(name: str, out_dir: Path) -> dict[str, np.ndarray]:
-    backend, args = RUNS[name]
-    out = out_dir / f"{name}.npz"
+def _run(group: tuple[str, str], out_dir: Path) -> dict[str, dict[str, np.ndarray]]:
+    """One process per backend and distribution runs its group's runs (imports paid once)."""
+    backend, _ = group
+    names = GROUPS[group]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), *args],
+        [sys.executable, str(SCRIPT), str(out_dir), *names],
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     if proc.returncode != 0:
-        raise AssertionError(f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    with np.load(out) as data:
-        return {key: data[key] for key in data.files}
+        raise AssertionError(f"{names} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    results = {}
+    for name in names:
+        with np.load(out_dir / f"{name}.npz") as data:
+            results[name] = {key: data[key] for key in data.files}
+    return results
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
     out_dir = tmp_path_factory.mktemp("cyclegan_step")
-    with ThreadPoolExecutor(max_workers=2) as pool:  # the machine (and CI) has 2 cores
-        results = dict(zip(RUNS, pool.map(lambda name: _run(name, out_dir), RUNS), strict=True))
+    # Largest groups first, on 2 threads: the machine (and CI) has 2 cores.
+    groups = sorted(GROUPS, key=lambda group: -len(GROUPS[group]))
+    results: dict[str, dict[str, np.ndarray]] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for group_results in pool.map(lambda group: _run(group, out_dir), groups):
+            results.update(group_results)
+    assert set(results) == set(RUNS)
     return results
 
 

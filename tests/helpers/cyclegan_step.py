@@ -1,12 +1,14 @@
-"""Run a few CycleGAN training steps from a fixed state on one Keras backend; write an .npz.
+"""Run one CycleGAN training step from a fixed state on one Keras backend; write an .npz per run.
 
 Used by tests/test_cyclegan_equivalence.py: one pytest process has one Keras backend, so each
 backend (and each distribution) runs here in its own process, with KERAS_BACKEND set by the caller.
+One process runs every named run of its backend and distribution (RUNS below), one after another
+from a cleared Keras session: importing TensorFlow and Keras once instead of once a run.
 
-    python tests/helpers/cyclegan_step.py OUT.npz --distribution single|replicas [--pool N]
+    python tests/helpers/cyclegan_step.py OUT_DIR NAME [NAME ...]   (writes OUT_DIR/NAME.npz)
 
 The initial state is drawn from NumPy with a seed per variable name, so every process starts from
-the same weights; the batches are fixed NumPy arrays. The npz holds the model state after the steps
+the same weights; the batches are fixed NumPy arrays. The npz holds the model state after the step
 (keys as CycleGAN.get_state) and the logged losses under "log/<name>".
 """
 
@@ -60,10 +62,38 @@ def batches(steps: int = STEPS) -> tuple[np.ndarray, np.ndarray]:
     return real_photo, real_monet
 
 
-def main(argv: list[str] | None = None) -> int:
+# Each run: its backend, its distribution, and its flags (parser() below). Pool off: under
+# MirroredStrategy each replica pools its own half of the batch by design. The pool's random draws
+# are proven backend-independent in test_cyclegan.py (NumPy reference hash).
+RUNS: dict[str, tuple[str, str, list[str]]] = {
+    "tensorflow-single": ("tensorflow", "single", []),
+    "jax-single": ("jax", "single", []),
+    "tensorflow-replicas": ("tensorflow", "replicas", []),
+    "jax-replicas": ("jax", "replicas", []),
+    # Adaptive DiffAugment (p at 0.5), LeCam, adaptive lazy R1 (computed at this step, x 2),
+    # spectral norm, the generator EMA, and the U-Net with bilinear upsampling and its full-size
+    # head, all on.
+    "tensorflow-recipes": ("tensorflow", "single", ["--recipes"]),
+    "jax-recipes": ("jax", "single", ["--recipes"]),
+    # The same with RpGAN, whose generator loss also reads D's outputs on the real images (fixed
+    # DiffAugment and R1: the adaptive rules have no boundary to count under RpGAN), and R1 from
+    # step 1: this step runs D without R1's gradient (the backends' other branch).
+    "tensorflow-rpgan": ("tensorflow", "single", ["--recipes", "--rpgan"]),
+    "jax-rpgan": ("jax", "single", ["--recipes", "--rpgan"]),
+    # CUT's objective with the same recipes (the U-Net's features): one generator, one D,
+    # PatchNCE's heads. And CUT with the ResNet's features and lazy R1 (computed at this step,
+    # inside tf.cond in each replica) on one device and on two TF replicas (each draws the same
+    # patch positions for its own images; JAX shards one program).
+    "tensorflow-cut": ("tensorflow", "single", ["--recipes", "--cut"]),
+    "jax-cut": ("jax", "single", ["--recipes", "--cut"]),
+    "tensorflow-cut-single": ("tensorflow", "single", ["--cut", "--lazy-r1"]),
+    "tensorflow-cut-replicas": ("tensorflow", "replicas", ["--cut", "--lazy-r1"]),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """One run's flags."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("out")
-    parser.add_argument("--distribution", choices=("single", "replicas"), default="single")
     parser.add_argument("--pool", type=int, default=0)
     parser.add_argument("--adversarial-loss", default="lsgan")
     parser.add_argument("--steps", type=int, default=STEPS)
@@ -88,35 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="R1 (gamma 2) every 2nd step, this one included: tf.cond's computing branch",
     )
-    args = parser.parse_args(argv)
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return parser
 
-    import tensorflow as tf
 
-    scope = None
-    replicas = 1
-    if backend == "tensorflow":
-        cpus = tf.config.list_physical_devices("CPU")
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
-        )
-    import keras
-
-    if args.distribution == "replicas":
-        if backend == "tensorflow":
-            strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-            scope = strategy.scope()
-            replicas = strategy.num_replicas_in_sync
-        else:
-            import jax
-
-            devices = jax.devices("cpu")[:2]
-            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-            replicas = len(devices)
-
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+def config_for(args: argparse.Namespace):
+    """The smoke preset at 16 px with the run's recipes."""
     from painter.config import preset
-    from painter.cyclegan.model import build_cyclegan
 
     config = preset("smoke").replace(
         image_size=IMAGE_SIZE,
@@ -161,20 +168,69 @@ def main(argv: list[str] | None = None) -> int:
             r1_target=0.0,
             r1_start=1,
         )
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2:
+        raise SystemExit("usage: cyclegan_step.py OUT_DIR NAME [NAME ...] (names: RUNS)")
+    out_dir, names = argv[0], argv[1:]
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    unknown = [name for name in names if name not in RUNS]
+    if unknown:
+        raise SystemExit(f"unknown runs {unknown}: choose from {sorted(RUNS)}")
+    distributions = {RUNS[name][1] for name in names}
+    if {RUNS[name][0] for name in names} != {backend} or len(distributions) != 1:
+        raise SystemExit(f"{names}: one process runs one backend ({backend}), one distribution")
+    [distribution] = distributions
+
+    import tensorflow as tf
+
+    scope = None
+    replicas = 1
+    if backend == "tensorflow":
+        cpus = tf.config.list_physical_devices("CPU")
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+        )
+    import keras
+
+    if distribution == "replicas":
+        if backend == "tensorflow":
+            strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+            scope = strategy.scope
+            replicas = strategy.num_replicas_in_sync
+        else:
+            import jax
+
+            devices = jax.devices("cpu")[:2]
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+            replicas = len(devices)
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     import contextlib
 
-    with scope or contextlib.nullcontext():
-        model = build_cyclegan(config, steps_per_epoch=args.steps)
-        model.set_state(fixed_state(model.get_state()))
-    real_photo, real_monet = batches(args.steps)
-    dataset = tf.data.Dataset.from_tensor_slices((real_photo, real_monet)).batch(GLOBAL_BATCH)
-    history = model.fit(dataset, epochs=1, verbose=0)
-    result = dict(model.get_state())
-    for name, values in history.history.items():
-        result[f"log/{name}"] = np.asarray(values[-1], dtype="float64")
-    result["meta/replicas"] = np.asarray(replicas)
-    np.savez(args.out, **result)
-    print(f"{backend} {args.distribution}: wrote {len(result)} arrays to {args.out}")
+    from painter.cyclegan.model import build_cyclegan
+
+    for name in names:
+        args = parser().parse_args(RUNS[name][2])
+        config = config_for(args)
+        # A fresh session per run: layer names (the state's keys, which seed fixed_state) restart.
+        keras.backend.clear_session()
+        with scope() if scope else contextlib.nullcontext():
+            model = build_cyclegan(config, steps_per_epoch=args.steps)
+            model.set_state(fixed_state(model.get_state()))
+        real_photo, real_monet = batches(args.steps)
+        dataset = tf.data.Dataset.from_tensor_slices((real_photo, real_monet)).batch(GLOBAL_BATCH)
+        history = model.fit(dataset, epochs=1, verbose=0)
+        result = dict(model.get_state())
+        for key, values in history.history.items():
+            result[f"log/{key}"] = np.asarray(values[-1], dtype="float64")
+        result["meta/replicas"] = np.asarray(replicas)
+        out = os.path.join(out_dir, f"{name}.npz")
+        np.savez(out, **result)
+        print(f"{name}: wrote {len(result)} arrays to {out}", flush=True)
     return 0
 
 
