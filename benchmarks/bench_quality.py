@@ -21,6 +21,7 @@ training resumes from its workdir's checkpoints.
     python benchmarks/bench_quality.py --recipes starter,painter --seeds 0,1 --steps 800
     python benchmarks/bench_quality.py --list                           # the recipes
     python benchmarks/bench_quality.py --evaluate WORKDIR    # any run's monet_generator.keras
+                                                             # (+ its checkpoint's live one)
     python benchmarks/bench_quality.py --recipes X --steps 5800 --curve-every 2  # + FD per 2 epochs
 
 `--curve-every N` also scores the painting generator every N epochs of 200 steps while it trains
@@ -631,6 +632,17 @@ RECIPES: dict[str, dict] = {
         },
         "decay": 15 / 29,
     },
+    # CUT's lambda_NCE halved and doubled: the hour's paintings keep less fine detail than the
+    # Monets (2-4 px: 0.62 of theirs) and stay close to the photos' layout; a lighter PatchNCE
+    # leaves the generator freer to paint, a heavier one holds the photo harder. Same step cost.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-nce0.5": {
+        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_weight": 0.5},
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-nce2": {
+        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_weight": 2.0},
+        "decay": 15 / 29,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps
@@ -875,8 +887,33 @@ def load_workdir_generator(workdir: Path):
     return config, keras.saving.load_model(workdir / "monet_generator.keras", compile=False)
 
 
+def live_generator_of(workdir: Path, config: Config, generator):
+    """(epoch, generator): the saved generator with the live (not averaged) weights of the
+    workdir's last checkpoint, when the run kept an EMA; None otherwise."""
+    from painter.training.checkpoint import latest_checkpoint
+
+    if not config.ema_decay:
+        return None
+    checkpoint = latest_checkpoint(workdir, folder=config.checkpoint_dir)
+    if checkpoint is None:
+        return None
+    state = checkpoint.load_state()
+    keys = [f"monet_generator/{weight.path}" for weight in generator.weights]
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise SystemExit(f"{checkpoint.path}: no live weights {missing[:3]} for {workdir}")
+    import keras
+
+    live = keras.models.clone_model(generator)
+    live.build(generator.input_shape)
+    for weight, key in zip(live.weights, keys, strict=True):
+        weight.assign(state[key])
+    return checkpoint.epoch, live
+
+
 def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
-    """Style FD of a training workdir's `monet_generator.keras` at its config's image size."""
+    """Style FD of a training workdir's `monet_generator.keras` at its config's image size (and
+    of its last checkpoint's live generator, when the file holds an EMA)."""
     config, generator = load_workdir_generator(workdir)
     refs = reference_features(config.image_size, data, out)
     floor = style_fd.floors(refs["monet"], refs["photo"])
@@ -903,11 +940,20 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
         f"{detail_text(style_fd.detail_ratios(painted, monets))}; "
         f"the photos: {detail_text(style_fd.detail_ratios(photos, monets))}"
     )
-    side_by_side(
-        workdir / "quality_samples.png",
-        refs["photo_samples"],
-        [("painted", paintings[sample_indices(len(paintings))])],
-    )
+    columns = [("painted", paintings[sample_indices(len(paintings))])]
+    live = live_generator_of(workdir, config, generator)
+    if live is not None:
+        epoch, live_generator = live
+        live_paintings = style_fd.to_full_size(
+            paint_at_model_size(live_generator, config.image_size, data)
+        )
+        live_scores = style_fd.style_scores(style_fd.StyleEmbedder()(live_paintings), refs["monet"])
+        print(
+            f"    live generator (checkpoint of epoch {epoch}, without the EMA): style FD "
+            f"{live_scores['style_fd']:.3f}, memorization {live_scores['memorization']:.4f}"
+        )
+        columns.append(("live", live_paintings[sample_indices(len(live_paintings))]))
+    side_by_side(workdir / "quality_samples.png", refs["photo_samples"], columns)
     return 0
 
 

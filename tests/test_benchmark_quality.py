@@ -117,3 +117,37 @@ def test_side_by_side_labels_tell_apart_recipes_that_share_a_long_prefix(tmp_pat
         assert band >= 12 * len(wrapped[0])
         assert np.asarray(image)[band + 5, 160 + 5].tolist() == [200, 200, 200]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_evaluate_paints_with_the_last_checkpoints_live_generator_beside_the_ema(tmp_path):
+    import keras
+
+    from painter.config import preset
+    from painter.cyclegan.model import build_cyclegan
+    from painter.training.callbacks import export_generator
+    from painter.training.checkpoint import GENERATOR_FILE, save_checkpoint
+
+    config = preset("smoke").replace(ema_decay=0.9)
+    model = build_cyclegan(config, steps_per_epoch=1)
+    # The live weights move away from their average, as training moves them.
+    state = model.get_state()
+    model.set_state(
+        {k: v + 0.5 if k.startswith("monet_generator/") else v for k, v in state.items()}
+    )
+    config.save(tmp_path / "config.json")
+    export_generator(model.painting_generator(), tmp_path / GENERATOR_FILE)
+    save_checkpoint(tmp_path, 3, model.get_state(), {"config": config.to_dict()})
+
+    loaded_config, ema = bench_quality.load_workdir_generator(tmp_path)
+    epoch, live = bench_quality.live_generator_of(tmp_path, loaded_config, ema)
+    assert epoch == 3
+    assert [w.path for w in live.weights] == [w.path for w in model.monet_generator.weights]
+    for live_weight, weight, averaged in zip(
+        live.weights, model.monet_generator.weights, ema.weights, strict=True
+    ):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(live_weight), weight.numpy())
+        assert not np.allclose(keras.ops.convert_to_numpy(averaged), weight.numpy())
+    # Without an EMA the saved generator is the live one: nothing else to paint with.
+    assert (
+        bench_quality.live_generator_of(tmp_path, loaded_config.replace(ema_decay=0.0), ema) is None
+    )
