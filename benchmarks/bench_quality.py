@@ -643,6 +643,33 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_weight": 2.0},
         "decay": 15 / 29,
     },
+    # Batches of 2 and of 1 (CUT's own) at equal time: batch 8 lost to 4 at equal time (more
+    # images, fewer steps), so the steps may be what the hour buys, and at 64 px a step of 2 or
+    # of 1 costs far less than one of 4: 105 / 78 against 193 ms (TF, 3 interleaved rounds,
+    # medians), so 10,600 / 14,400 steps take the time of the presets' 5,800. R1 as `-b8` set
+    # it: gamma by the rule (0.41 at 2, 0.82 at 1) and its start at the same image count.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-b2": {
+        "overrides": {
+            **_CUT,
+            **_EMA2,
+            "r1_interval": 16,
+            "global_batch_size": 2,
+            "r1_weight": 0.41,
+            "r1_start": 2000,
+        },
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-b1": {
+        "overrides": {
+            **_CUT,
+            **_EMA2,
+            "r1_interval": 16,
+            "global_batch_size": 1,
+            "r1_weight": 0.82,
+            "r1_start": 4000,
+        },
+        "decay": 15 / 29,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps
