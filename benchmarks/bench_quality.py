@@ -635,6 +635,10 @@ RECIPES: dict[str, dict] = {
     # CUT's lambda_NCE halved and doubled: the hour's paintings keep less fine detail than the
     # Monets (2-4 px: 0.62 of theirs) and stay close to the photos' layout; a lighter PatchNCE
     # leaves the generator freer to paint, a heavier one holds the photo harder. Same step cost.
+    # Measured (seed 0, 5,800 steps): 0.5 scored 0.590 (live 0.453), 2 scored 0.555 (live
+    # 0.500), against the preset's 1 at 0.497 (live 0.426): both worse, live and averaged; the
+    # Monet D ended at 0.66 (0.5) and 0.57 (2) against 0.64. Side by side the three paint alike;
+    # 0.5 with more violet speckle on the mountain, 2 closer to the photos. lambda 1 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-nce0.5": {
         "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_weight": 0.5},
         "decay": 15 / 29,
