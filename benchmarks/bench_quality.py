@@ -647,11 +647,17 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_weight": 2.0},
         "decay": 15 / 29,
     },
-    # Batches of 2 and of 1 (CUT's own) at equal time: batch 8 lost to 4 at equal time (more
-    # images, fewer steps), so the steps may be what the hour buys, and at 64 px a step of 2 or
-    # of 1 costs far less than one of 4: 105 / 78 against 193 ms (TF, 3 interleaved rounds,
-    # medians), so 10,600 / 14,400 steps take the time of the presets' 5,800. R1 as `-b8` set
-    # it: gamma by the rule (0.41 at 2, 0.82 at 1) and its start at the same image count.
+    # Batches of 2 and of 1 (CUT's own) for about the time of the presets' 5,800 steps of 4:
+    # batch 8 lost to 4 at equal time (more images, fewer steps), so the steps may be what the
+    # hour buys, and at 64 px a step of 2 or of 1 costs far less than one of 4: 105 / 78 against
+    # 193 ms (TF, 3 interleaved rounds, medians); in training, epochs of 200 steps took 25.6 /
+    # 16.8 s against 39 s (medians), so 8,400 steps of 2 and ~13,400 of 1 match 5,800 of 4. R1
+    # as `-b8` set it: gamma by the rule (0.41 at 2, 0.82 at 1), its start at the same images.
+    # Measured (seed 0): b2, 8,400 steps in 1,244 s, 0.618 (live 0.530); b1, 10,000 steps (0.8x
+    # the time: 942 s) 0.936 (live 0.998); against batch 4's 0.497 (live 0.426) in 1,183-1,205 s
+    # (the -nce rows' time, same session). Their Monet D sat at 0.66-0.68 all run (batch 4's
+    # 0.64); side by side blurrier, with magenta and green speckle on the mountain (b1 the most).
+    # Batch 4 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-b2": {
         "overrides": {
             **_CUT,
