@@ -51,6 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import style_fd  # noqa: E402
 
 from painter.config import PRESETS, Config  # noqa: E402
+from painter.config_presets import r1_gamma  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 # The competition's data: $PAINTER_DATA_DIR, else the shared copy beside the repository.
@@ -494,7 +495,12 @@ RECIPES: dict[str, dict] = {
         "decay": 8 / 15,
     },
     "hour-d2b-c2.5-glr4-r1s1000-b8": {
-        "overrides": {**_D2B_GLR4, "r1_weight": 0.1, "r1_start": 500, "global_batch_size": 8},
+        "overrides": {
+            **_D2B_GLR4,
+            "r1_weight": r1_gamma(64, 8),
+            "r1_start": 500,
+            "global_batch_size": 8,
+        },
         "decay": 9 / 17,
     },
     # The cycle term on block averages (`cycle_downsample`): CycleGAN passes each photo's finest
@@ -664,7 +670,7 @@ RECIPES: dict[str, dict] = {
             **_EMA2,
             "r1_interval": 16,
             "global_batch_size": 2,
-            "r1_weight": 0.41,
+            "r1_weight": r1_gamma(64, 2),
             "r1_start": 2000,
         },
         "decay": 15 / 29,
@@ -675,7 +681,7 @@ RECIPES: dict[str, dict] = {
             **_EMA2,
             "r1_interval": 16,
             "global_batch_size": 1,
-            "r1_weight": 0.82,
+            "r1_weight": r1_gamma(64, 1),
             "r1_start": 4000,
         },
         "decay": 15 / 29,
@@ -927,6 +933,8 @@ def load_workdir_generator(workdir: Path):
 def live_generator_of(workdir: Path, config: Config, generator):
     """(epoch, generator): the saved generator with the live (not averaged) weights of the
     workdir's last checkpoint, when the run kept an EMA; None otherwise."""
+    import keras
+
     from painter.training.checkpoint import latest_checkpoint
 
     if not config.ema_decay:
@@ -939,8 +947,6 @@ def live_generator_of(workdir: Path, config: Config, generator):
     missing = [key for key in keys if key not in state]
     if missing:
         raise SystemExit(f"{checkpoint.path}: no live weights {missing[:3]} for {workdir}")
-    import keras
-
     live = keras.models.clone_model(generator)
     live.build(generator.input_shape)
     for weight, key in zip(live.weights, keys, strict=True):
@@ -956,7 +962,8 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
     floor = style_fd.floors(refs["monet"], refs["photo"])
     painted = paint_at_model_size(generator, config.image_size, data)
     paintings = style_fd.to_full_size(painted)
-    features = style_fd.StyleEmbedder()(paintings)
+    embed = style_fd.StyleEmbedder()  # one ONNX session for the EMA's and the live paintings
+    features = embed(paintings)
     scores = style_fd.style_scores(features, refs["monet"])
     terms = style_fd.fd_terms(features, refs["monet"])
     photos = fixed_photos_at(config.image_size, data)
@@ -984,7 +991,7 @@ def evaluate_workdir(workdir: Path, data: Path, out: Path) -> int:
         live_paintings = style_fd.to_full_size(
             paint_at_model_size(live_generator, config.image_size, data)
         )
-        live_scores = style_fd.style_scores(style_fd.StyleEmbedder()(live_paintings), refs["monet"])
+        live_scores = style_fd.style_scores(embed(live_paintings), refs["monet"])
         print(
             f"    live generator (checkpoint of epoch {epoch}, without the EMA): style FD "
             f"{live_scores['style_fd']:.3f}, memorization {live_scores['memorization']:.4f}"
