@@ -313,7 +313,7 @@ def test_pushed_notebook_runs_without_painter_installed_and_ends_with_images_zip
     assert report["data_dir"] == str(data)
     # The kaggle-tpu preset's structure: bfloat16, several steps per execution, an image per device.
     assert report["policy"] == "mixed_bfloat16" and report["steps_per_execution"] == 2
-    # epochs=0: the planner planned the smoke "session" (about 1.5 minutes of training) and
+    # epochs=0: the planner planned the smoke "session" (about a minute of training) and
     # trained epochs in it (how many depends on the machine's load).
     training_output = next(
         _outputs_text(cell)
