@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Test files run on 2 workers (pytest-xdist), whole files per worker so module fixtures are made
 # once: the suite is dominated by a dozen end-to-end tests whose tracing and compiling use one core.
+# Files are handed out in tests/conftest.py's order (the slowest first), not by test count.
 PYTEST_WORKERS ?= 2
-XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # The slowest tests, listed after each pass: where the suite's minutes go.
 DURATIONS := --durations=12
 
