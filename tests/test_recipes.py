@@ -499,15 +499,19 @@ def test_lazy_r1_is_every_nth_step_from_r1_start_with_n_times_the_penalty(tmp_pa
     keras.backend.clear_session()
 
 
-def _monet_discriminator_after_each_step(steps: int, **fields) -> list[np.ndarray]:
+def _monet_discriminator_after_each_step(
+    steps: int, eager: bool = False, **fields
+) -> list[np.ndarray]:
     """Monet D's weights after each of `steps` steps of `_r1_setup`'s model with `fields`
-    through model.fit (one fit per step, the same batch), on the running backend."""
+    through model.fit (one fit per step, the same batch), on the running backend; compiled, or
+    step by step when `eager` (TensorFlow then runs only the branch tf.cond takes)."""
     import keras
 
     from painter.cyclegan.model import build_cyclegan
 
     config, real_photo, real_monet = _r1_setup()
     model = build_cyclegan(config.replace(**fields), steps_per_epoch=1)
+    model.run_eagerly = eager
     weights = []
     for _ in range(steps):
         model.fit(real_photo, real_monet, batch_size=2, epochs=1, verbose=0)
@@ -522,13 +526,18 @@ def test_the_training_step_starts_r1_at_its_step_and_runs_lazy_r1_on_its_steps_o
     step 1 the update of R1 on every step from step 1 with twice the gamma (R1 starts at its
     step), and step 2, which skips R1, is not. R1 from step 0 is test_cyclegan's closed form."""
 
-    def updates(**fields) -> list[np.ndarray]:
-        # A constant lr over 5 epochs of 1 step: the smoke preset's would be 0 at step 2.
-        return _monet_discriminator_after_each_step(3, epochs=5, decay_epochs=0, **fields)
+    import keras
 
-    without = updates(r1_weight=0.0)
+    def updates(eager: bool = False, **fields) -> list[np.ndarray]:
+        # A constant lr over 5 epochs of 1 step: the smoke preset's would be 0 at step 2.
+        return _monet_discriminator_after_each_step(3, eager, epochs=5, decay_epochs=0, **fields)
+
+    # The compiled lazy step is under test; on TensorFlow its references run eagerly: tracing
+    # tf.cond under the tape builds R1's second-order gradient graph (~20 s a model here).
+    eager = keras.backend.backend() == "tensorflow"
+    without = updates(eager, r1_weight=0.0)
     lazy = updates(r1_start=1, r1_interval=2)
-    doubled = updates(r1_start=1, r1_weight=4.0)
+    doubled = updates(eager, r1_start=1, r1_weight=4.0)
     np.testing.assert_allclose(lazy[0], without[0], rtol=0, atol=1e-6)  # step 0: before r1_start
     np.testing.assert_allclose(doubled[0], without[0], rtol=0, atol=1e-6)
     np.testing.assert_allclose(lazy[1], doubled[1], rtol=0, atol=1e-6)  # step 1: R1 x 2
