@@ -665,6 +665,13 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_patches": 64},
         "decay": 15 / 29,
     },
+    # CUT's own learning rates (Park et al. 2020: 2e-4 for G and D): the presets' G lr of 4e-4 was
+    # chosen for the cycle objective at 800 steps (`d2b-c2.5-glr4`) and came along to CUT
+    # untested. Same step cost.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-glr2": {
+        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "generator_lr": 2e-4},
+        "decay": 15 / 29,
+    },
     # Batches of 2 and of 1 (CUT's own) for about the time of the presets' 5,800 steps of 4:
     # batch 8 lost to 4 at equal time (more images, fewer steps), so the steps may be what the
     # hour buys, and at 64 px a step of 2 or of 1 costs far less than one of 4: 105 / 78 against

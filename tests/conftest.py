@@ -55,8 +55,11 @@ SLOWEST_FILES_FIRST = (
     "test_notebook.py",
     "test_training_planned.py",
     "test_training.py",
+    "test_keras_registration.py",
+    "test_cyclegan.py",
     "test_models.py",
     "test_training_faults.py",
+    "test_demo.py",
 )
 
 
