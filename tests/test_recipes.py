@@ -520,13 +520,13 @@ def _monet_discriminator_after_each_step(
     return weights
 
 
-def test_the_training_step_starts_r1_at_its_step_and_runs_lazy_r1_on_its_steps_only():
+def test_the_training_step_starts_r1_at_its_step_and_runs_lazy_r1_on_its_steps_only(
+    keras_backend,
+):
     """Through model.fit on each backend (each reads the step its own way; tf.cond / lax.cond in
     the compiled step): with r1_start=1 and r1_interval=2, step 0 is the R1-free run's update,
     step 1 the update of R1 on every step from step 1 with twice the gamma (R1 starts at its
     step), and step 2, which skips R1, is not. R1 from step 0 is test_cyclegan's closed form."""
-
-    import keras
 
     def updates(eager: bool = False, **fields) -> list[np.ndarray]:
         # A constant lr over 5 epochs of 1 step: the smoke preset's would be 0 at step 2.
@@ -534,7 +534,7 @@ def test_the_training_step_starts_r1_at_its_step_and_runs_lazy_r1_on_its_steps_o
 
     # The compiled lazy step is under test; on TensorFlow its references run eagerly: tracing
     # tf.cond under the tape builds R1's second-order gradient graph (~20 s a model here).
-    eager = keras.backend.backend() == "tensorflow"
+    eager = keras_backend == "tensorflow"
     without = updates(eager, r1_weight=0.0)
     lazy = updates(r1_start=1, r1_interval=2)
     doubled = updates(eager, r1_start=1, r1_weight=4.0)
