@@ -79,6 +79,7 @@ class Config:
     nce_identity: bool = True  # CUT's identity PatchNCE on the Monets (FastCUT: off, lambda 10)
     nce_patches: int = 256  # patches sampled per encoder layer and image (CUT's 256)
     nce_temperature: float = 0.07  # CUT's tau: how sharply a patch must pick its own match
+    nce_pixels: bool = True  # CUT's layer 0, the RGB, in PatchNCE (off: the hour plan lost)
     adversarial_loss: str = "lsgan"  # least squares (paper); "bce" = the starter's; "rpgan" =
     # relativistic pairing (Huang 2024): G is pushed past each real image D sees, not to a label
     label_smoothing: float = 0.0  # for bce; an entrant went 51.5 -> 39.7 MiFID with 0.1
@@ -159,6 +160,7 @@ class Config:
         "pool_size",  # the image pools are part of the saved state; their shape follows it
         "spectral_norm",  # adds the power-iteration vectors and drops the norms' weights
         "objective",  # CUT has no photo generator or photo D, and has PatchNCE's heads
+        "nce_pixels",  # one PatchNCE head fewer without the input layer
     )
 
     def __post_init__(self) -> None:

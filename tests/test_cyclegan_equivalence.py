@@ -204,16 +204,16 @@ def test_one_cut_step_with_the_recipes_is_the_same_on_tensorflow_and_jax(runs):
         # One generator and one D: no photo networks.
         assert not any(key.startswith(("photo_generator/", "photo_discriminator/")) for key in run)
         # PatchNCE's heads were trained by the generator optimizer (their first moments moved),
-        # except the 1 x 1 level's (the U-Net's fourth at 16 px: one position, nothing to
-        # contrast, left out of the loss).
+        # one per U-Net encoder level (nce_pixels=False: none for the input), except the 1 x 1
+        # level's (the fourth at 16 px: one position, nothing to contrast, left out of the loss).
         moments = {
             re.search(r"(head\d+)_projection", k).group(1): np.abs(run[k]).max()
             for k in run
             if k.startswith("generator_optimizer/") and "_projection_kernel_momentum" in k
         }
-        assert sorted(moments) == ["head0", "head1", "head2", "head3", "head4"], moments
-        assert all(moments[f"head{i}"] > 0 for i in range(4)) and moments["head4"] == 0
-        # PatchNCE of an untrained encoder: near log(patches) at the layers with >= 32 positions.
+        assert sorted(moments) == ["head0", "head1", "head2", "head3"], moments
+        assert all(moments[f"head{i}"] > 0 for i in range(3)) and moments["head3"] == 0
+        # PatchNCE of an untrained encoder: near log(positions) at each level (64, 16 and 4).
         assert 0.5 < float(run["log/nce_loss"]) < np.log(32) + 1
         # Adaptive DiffAugment drew for the Monet D's inputs only (4 generated, 4 + 4 judged).
         assert int(run["diffaugment/draws"]) == 10 * (4 + 8)

@@ -122,6 +122,7 @@ def test_patch_heads_embed_each_layer_as_unit_vectors_and_round_trip():
     del keras
 
 
+@pytest.mark.parametrize("pixels", [True, False])
 @pytest.mark.parametrize(
     ("generator", "expected"),
     [
@@ -129,20 +130,29 @@ def test_patch_heads_embed_each_layer_as_unit_vectors_and_round_trip():
         ("resnet", ("size_check", "d128_conv", "d256_conv", "r1_add", "r2_add")),
     ],
 )
-def test_the_features_are_the_generators_own_layers(generator, expected):
+def test_the_features_are_the_generators_own_layers(generator, expected, pixels):
     from painter.cyclegan.patchnce import feature_layers, feature_model
     from painter.models import build_generator
 
     config = preset("smoke").replace(generator=generator, image_size=32, resnet_blocks=2)
     model = build_generator(config, "monet_generator")
-    assert feature_layers(model) == expected
-    view = feature_model(model, with_output=True)
+    expected = expected if pixels else expected[1:]  # without the input (CUT's layer 0)
+    assert feature_layers(model, pixels=pixels) == expected
+    view = feature_model(model, with_output=True, pixels=pixels)
     # No weights of its own: the generator's, the same variables.
     assert {id(v) for v in view.trainable_variables} <= {id(v) for v in model.trainable_variables}
     images = np.random.default_rng(0).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
     painting, *features = view(images)
     np.testing.assert_allclose(_np(painting), _np(model(images)), atol=1e-6)
-    np.testing.assert_array_equal(_np(features[0]), images)  # the input itself comes first
+    first = _np(features[0])
+    if pixels:
+        np.testing.assert_array_equal(first, images)  # the input itself comes first
+    else:  # the first encoder level: half size, the generator's own activations
+        import keras
+
+        level = keras.Model(model.input, model.get_layer(expected[0]).output)
+        assert first.shape[1:3] == (16, 16)
+        np.testing.assert_allclose(first, _np(level(images)), atol=1e-6)
     assert len(features) == len(expected)
 
 
@@ -168,6 +178,31 @@ def test_a_cut_config_builds_one_generator_one_discriminator_and_the_heads():
     heads = model.patch_heads.trainable_variables
     optimized = model.generator_variables()
     assert all(any(v is w for w in optimized) for v in heads)
+
+
+def test_a_cut_model_without_pixels_has_a_head_per_encoder_layer_and_saves_the_choice():
+    from painter.cyclegan.model import CycleGAN, build_cyclegan
+    from painter.cyclegan.patchnce import PatchHeads
+
+    config = preset("smoke").replace(objective="cut", nce_pixels=False)
+    model = build_cyclegan(config, steps_per_epoch=2)
+    # The smoke ResNet (8 filters): its 16- and 32-channel downsamplings and 2 blocks, no photo.
+    assert model.patch_heads.channels == [16, 32, 32, 32]
+    encoder = model.generator_views["monet_generator_encoder"]
+    features = encoder(np.zeros((1, 32, 32, 3), "float32"))
+    assert [tuple(f.shape[1:3]) for f in features] == [(16, 16), (8, 8), (8, 8), (8, 8)]
+    restored = CycleGAN.from_config(model.get_config())
+    assert restored.nce_pixels is False and restored.patch_heads.channels == [16, 32, 32, 32]
+    # Heads built for the pixels' five layers do not fit the four compared.
+    with pytest.raises(ValueError, match=r"compares 4 layers .* 5 heads"):
+        CycleGAN(
+            model.monet_generator,
+            None,
+            model.monet_discriminator,
+            None,
+            patch_heads=PatchHeads([3, 16, 32, 32, 32]),
+            nce_pixels=False,
+        )
 
 
 @pytest.mark.backend

@@ -43,6 +43,7 @@ RECIPES = dict(
     upsampling="bilinear",
     unet_head=True,
     unet_full_skip=True,
+    nce_pixels=False,  # CUT's PatchNCE on the encoder levels only (the cycle ignores it)
 )
 
 
@@ -654,6 +655,8 @@ def test_a_run_with_every_recipe_resumes_to_the_same_state(tmp_path, tiny_data, 
     if objective == "cut":  # PatchNCE's heads trained and resumed with the rest
         heads = [k for k in reference if k.startswith("patch_heads/")]
         assert heads and "nce_loss" in resumed.history
+        # nce_pixels=False: a head per U-Net encoder level (4), none for the input's RGB.
+        assert len(resumed.model.patch_heads.channels) == 4 and not resumed.model.nce_pixels
         assert not any(k.startswith("photo_generator/") for k in reference)
     # The EMA is what paints, and it is not the live generator.
     painting = resumed.model.painting_generator()

@@ -53,6 +53,8 @@ class CycleGAN(keras.Model):
             one None for CUT.
         patch_heads: PatchNCE's heads (`patchnce.PatchHeads`, one per `feature_layers` of G):
             given, the model trains with CUT's objective (`objective` == "cut").
+        nce_pixels: CUT: whether PatchNCE's layers include the input image itself (CUT's layer
+            0); the heads must have one entry per layer compared.
         pool_size: generated images remembered per domain for the discriminators (0 = off).
         seed: seed of the pools' and DiffAugment's random choices.
         diffaugment: DiffAugment policies applied to every discriminator input (empty = off).
@@ -104,6 +106,7 @@ class CycleGAN(keras.Model):
         r1_target: float = 0.0,
         r1_speed: float = 0.0,
         patch_heads: PatchHeads | None = None,
+        nce_pixels: bool = True,
         **kwargs,
     ):
         kwargs.setdefault("name", "cyclegan")
@@ -133,11 +136,24 @@ class CycleGAN(keras.Model):
         self.monet_discriminator = monet_discriminator
         self.photo_discriminator = photo_discriminator
         self.patch_heads = patch_heads
+        self.nce_pixels = bool(nce_pixels)
         if patch_heads is not None:
             views = {
-                "monet_generator_features": feature_model(monet_generator, with_output=True),
-                "monet_generator_encoder": feature_model(monet_generator, with_output=False),
+                "monet_generator_features": feature_model(
+                    monet_generator, with_output=True, pixels=self.nce_pixels
+                ),
+                "monet_generator_encoder": feature_model(
+                    monet_generator, with_output=False, pixels=self.nce_pixels
+                ),
             }
+            compared = views["monet_generator_encoder"].outputs
+            if len(compared) != len(patch_heads.channels):
+                raise ValueError(
+                    f"PatchNCE compares {len(compared)} layers of {monet_generator.name!r} "
+                    f"(nce_pixels={self.nce_pixels}) but `patch_heads` has "
+                    f"{len(patch_heads.channels)} heads ({patch_heads.channels}): build the "
+                    "heads from the same layers."
+                )
             # Views on G's own layers: not tracked (their weights are G's).
             object.__setattr__(self, "generator_views", views)
         self.pool_size = int(pool_size)
@@ -360,6 +376,7 @@ class CycleGAN(keras.Model):
             ema_warmup=self.ema_warmup,
             r1_target=self.r1_strength.target,
             r1_speed=self.r1_strength.speed,
+            nce_pixels=self.nce_pixels,
         )
         return config
 
@@ -394,7 +411,10 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
     patch_heads = None
     if cut:
         channels = [
-            int(f.shape[-1]) for f in feature_model(monet_generator, with_output=False).outputs
+            int(f.shape[-1])
+            for f in feature_model(
+                monet_generator, with_output=False, pixels=config.nce_pixels
+            ).outputs
         ]
         patch_heads = PatchHeads(channels, name="patch_heads")
     model = CycleGAN(
@@ -403,6 +423,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         monet_discriminator,
         photo_discriminator,
         patch_heads=patch_heads,
+        nce_pixels=config.nce_pixels,
         pool_size=config.pool_size,
         seed=config.seed,
         diffaugment=config.diffaugment_policy(),

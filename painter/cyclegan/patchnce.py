@@ -29,34 +29,39 @@ SEED_STRIDE = 7919
 # The ResNet's features: CUT's own layers 0, 4, 8, 12, 16 of its ResNet (the input, the two
 # downsampling convolutions, residual blocks 1 and 5).
 RESNET_FEATURES = ("size_check", "d128_conv", "d256_conv", "r1_add", "r5_add")
-# The U-Net's: the input and the first four encoder levels (full to 1/16 size).
+# The U-Net's: the input and the first four encoder levels (full to 1/16 size). The input (CUT's
+# layer 0, a 1 x 1 "patch" of RGB) can be left out (`nce_pixels`).
 UNET_FEATURES = ("size_check", "down1_lrelu", "down2_lrelu", "down3_lrelu", "down4_lrelu")
 
 
-def feature_layers(generator: keras.Model) -> tuple[str, ...]:
+def feature_layers(generator: keras.Model, *, pixels: bool = True) -> tuple[str, ...]:
     """The names of `generator`'s layers whose outputs PatchNCE compares: RESNET_FEATURES or
     UNET_FEATURES, those the generator has (a shallow U-Net or a ResNet with fewer than 5
-    blocks: its deepest block stands in for block 5)."""
+    blocks: its deepest block stands in for block 5). Without `pixels` the first of them, the
+    input image itself (CUT's layer 0), is left out."""
     names = {layer.name for layer in generator.layers}
     if "d128_conv" in names:  # painter's ResNet
         blocks = [int(n[1:-4]) for n in names if n.startswith("r") and n.endswith("_add")]
         wanted = list(RESNET_FEATURES[:3])
         if blocks:
             wanted += ["r1_add", f"r{min(5, max(blocks))}_add"]
-        return tuple(dict.fromkeys(wanted))  # one block: r1_add once
-    present = tuple(name for name in UNET_FEATURES if name in names)
-    if len(present) < 2:
-        raise ValueError(
-            f"PatchNCE needs a painter ResNet or U-Net generator; {generator.name!r} has none of "
-            f"the layers {list(UNET_FEATURES)} or {list(RESNET_FEATURES)}."
-        )
-    return present
+        present = tuple(dict.fromkeys(wanted))  # one block: r1_add once
+    else:
+        present = tuple(name for name in UNET_FEATURES if name in names)
+        if len(present) < 2:
+            raise ValueError(
+                f"PatchNCE needs a painter ResNet or U-Net generator; {generator.name!r} has none "
+                f"of the layers {list(UNET_FEATURES)} or {list(RESNET_FEATURES)}."
+            )
+    return present if pixels else present[1:]
 
 
-def feature_model(generator: keras.Model, *, with_output: bool) -> keras.Model:
+def feature_model(generator: keras.Model, *, with_output: bool, pixels: bool = True) -> keras.Model:
     """A functional model on `generator`'s own layers (its weights, not a copy) returning the
-    `feature_layers` outputs, after the painting itself when `with_output`."""
-    features = [generator.get_layer(name).output for name in feature_layers(generator)]
+    `feature_layers(generator, pixels=pixels)` outputs, after the painting itself when
+    `with_output`."""
+    layers = feature_layers(generator, pixels=pixels)
+    features = [generator.get_layer(name).output for name in layers]
     outputs = [generator.output, *features] if with_output else features
     suffix = "painting_and_features" if with_output else "features"
     return keras.Model(generator.input, outputs, name=f"{generator.name}_{suffix}")

@@ -80,9 +80,10 @@ RUNS: dict[str, tuple[str, str, list[str]]] = {
     # step 1: this step runs D without R1's gradient (the backends' other branch).
     "tensorflow-rpgan": ("tensorflow", "single", ["--recipes", "--rpgan"]),
     "jax-rpgan": ("jax", "single", ["--recipes", "--rpgan"]),
-    # CUT's objective with the same recipes (the U-Net's features): one generator, one D,
-    # PatchNCE's heads. And CUT with the ResNet's features and lazy R1 (computed at this step,
-    # inside tf.cond in each replica) on one device and on two TF replicas (each draws the same
+    # CUT's objective with the same recipes (PatchNCE on the U-Net's encoder levels without the
+    # input, `nce_pixels=False`): one generator, one D, PatchNCE's heads. And CUT with the
+    # ResNet's features (the input first) and lazy R1 (computed at this step, inside tf.cond in
+    # each replica) on one device and on two TF replicas (each draws the same
     # patch positions for its own images; JAX shards one program).
     "tensorflow-cut": ("tensorflow", "single", ["--recipes", "--cut"]),
     "jax-cut": ("jax", "single", ["--recipes", "--cut"]),
@@ -157,6 +158,8 @@ def config_for(args: argparse.Namespace):
         )
     if args.cut:
         config = config.replace(objective="cut", nce_patches=32, nce_weight=2.0)
+    if args.cut and args.recipes:  # the U-Net's encoder levels only; the ResNet runs keep the input
+        config = config.replace(nce_pixels=False)
     if args.lazy_r1:
         config = config.replace(r1_weight=2.0, r1_interval=2)
     if args.recipes and args.rpgan:
