@@ -708,13 +708,16 @@ RECIPES: dict[str, dict] = {
     # R1 from step 0 (lazy, every 16th step) instead of 1,000: cpu-small's r1_start was chosen
     # for the cycle's 800 steps (0.81 / 0.64 / 0.82 against 0.98 / 0.75), although over the
     # cycle's hour R1 from step 0 ended ahead (0.448 against 0.473, seed 0); cpu-small is an
-    # hour's preset.
+    # hour's preset. Measured (seed 0, 5,800 steps): 0.565 (live 0.481) against the preset's
+    # 0.497 (live 0.426): behind with CUT; R1 from step 1,000 stays.
     "hour-d2b-c2.5-glr4-r1s0-cut-ema2-lazy16": {
         "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "r1_start": 0},
         "decay": 15 / 29,
     },
     # CUT's Monet D twice as wide (64 filters, the dataclass's): all hour its loss sits at
-    # 0.64-0.65 (BCE's chance 0.69), a weak judge of texture; the step costs more.
+    # 0.64-0.65 (BCE's chance 0.69), a weak judge of texture; the step costs more. Measured
+    # (seed 0, 5,800 steps): 0.580 (live 0.462) against 0.497 (live 0.426), its D's loss 0.63 at
+    # the end, epochs ~25% longer beside another run: behind; D keeps 32 filters.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-df64": {
         "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "discriminator_filters": 64},
         "decay": 15 / 29,
