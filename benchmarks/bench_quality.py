@@ -92,6 +92,9 @@ _LR8 = {"generator_lr": 8e-4, "discriminator_lr": 4e-4}
 _CUT = {**_R1S1000, "objective": "cut"}
 # A weight average about five times as long at the end of an hour (see the -cut-ema2 recipe).
 _EMA2 = {"ema_decay": 0.9998, "ema_warmup": 2.0}
+# cpu-small's recipe since stop 38: CUT, that average and lazy R1 (every 16th step); the hour
+# recipes below each change one thing in it.
+_CUT_LAZY = {**_CUT, **_EMA2, "r1_interval": 16}
 _ADA = {
     "diffaugment": "color,translation,cutout",
     "diffaugment_target": 0.6,
@@ -613,7 +616,7 @@ RECIPES: dict[str, dict] = {
         "decay": 15 / 29,
     },
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16},
+        "overrides": dict(_CUT_LAZY),
         "decay": 15 / 29,
     },
     # Without CUT's identity PatchNCE on the Monets (`nce_identity=False`, as FastCUT): the step
@@ -625,14 +628,12 @@ RECIPES: dict[str, dict] = {
     # identity term stays. FastCUT 1.086 (live 1.015): its Monet D won (loss 0.36-0.45, the
     # generator's 1.35-1.9) and its paintings stayed blurred photos.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-noid": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_identity": False},
+        "overrides": {**_CUT_LAZY, "nce_identity": False},
         "decay": 15 / 29,
     },
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-fast": {
         "overrides": {
-            **_CUT,
-            **_EMA2,
-            "r1_interval": 16,
+            **_CUT_LAZY,
             "nce_identity": False,
             "nce_weight": 10.0,
         },
@@ -646,11 +647,11 @@ RECIPES: dict[str, dict] = {
     # Monet D ended at 0.66 (0.5) and 0.57 (2) against 0.64. Side by side the three paint alike;
     # 0.5 with more violet speckle on the mountain, 2 closer to the photos. lambda 1 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-nce0.5": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_weight": 0.5},
+        "overrides": {**_CUT_LAZY, "nce_weight": 0.5},
         "decay": 15 / 29,
     },
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-nce2": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_weight": 2.0},
+        "overrides": {**_CUT_LAZY, "nce_weight": 2.0},
         "decay": 15 / 29,
     },
     # 64 PatchNCE patches per layer and image instead of CUT's 256: at 64 px only the U-Net's
@@ -662,7 +663,7 @@ RECIPES: dict[str, dict] = {
     # (live 0.426), lattice and detail alike, side by side the same paintings (a little more
     # speckle on the mountain). At equal time ~6,700 steps: about level, no gain shown; 256 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-p64": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_patches": 64},
+        "overrides": {**_CUT_LAZY, "nce_patches": 64},
         "decay": 15 / 29,
     },
     # CUT's own learning rates (Park et al. 2020: 2e-4 for G and D): the presets' G lr of 4e-4 was
@@ -671,7 +672,7 @@ RECIPES: dict[str, dict] = {
     # preset's 0.497 (live 0.426); Monet D 0.63 at the end (0.64); side by side darker skies, the
     # same layouts. 4e-4 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-glr2": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "generator_lr": 2e-4},
+        "overrides": {**_CUT_LAZY, "generator_lr": 2e-4},
         "decay": 15 / 29,
     },
     # PatchNCE without its pixel layer (`nce_pixels=False`: the U-Net's four encoder levels, not
@@ -682,7 +683,7 @@ RECIPES: dict[str, dict] = {
     # 0.474) against the preset's 0.497 (live 0.426), detail 0.53 (no more texture), no lattice;
     # side by side the same layouts, the meadow yellower and a magenta roof. The input layer stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-nopix": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_pixels": False},
+        "overrides": {**_CUT_LAZY, "nce_pixels": False},
         "decay": 15 / 29,
     },
     # CUT's InfoNCE temperature (0.07) softened and sharpened, same step cost. Measured (seed 0,
@@ -690,11 +691,11 @@ RECIPES: dict[str, dict] = {
     # preset's 0.497 (live 0.426): 0.15 behind (side by side a darker sunset sky, more speckle in
     # the waterfall), 0.05 level (inside one seed's noise, the same paintings). 0.07 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-t0.15": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_temperature": 0.15},
+        "overrides": {**_CUT_LAZY, "nce_temperature": 0.15},
         "decay": 15 / 29,
     },
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-t0.05": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "nce_temperature": 0.05},
+        "overrides": {**_CUT_LAZY, "nce_temperature": 0.05},
         "decay": 15 / 29,
     },
     # The hour plan's learning rate decaying over its last 7 of 29 epochs instead of the paper's
@@ -702,7 +703,7 @@ RECIPES: dict[str, dict] = {
     # (seed 0, 5,800 steps): 0.506 (live 0.415) against 0.497 (live 0.426): level, the same
     # paintings side by side. The half stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-decay7": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16},
+        "overrides": dict(_CUT_LAZY),
         "decay": 7 / 29,
     },
     # R1 from step 0 (lazy, every 16th step) instead of 1,000: cpu-small's r1_start was chosen
@@ -711,7 +712,7 @@ RECIPES: dict[str, dict] = {
     # hour's preset. Measured (seed 0, 5,800 steps): 0.565 (live 0.481) against the preset's
     # 0.497 (live 0.426): behind with CUT; R1 from step 1,000 stays.
     "hour-d2b-c2.5-glr4-r1s0-cut-ema2-lazy16": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "r1_start": 0},
+        "overrides": {**_CUT_LAZY, "r1_start": 0},
         "decay": 15 / 29,
     },
     # CUT's Monet D twice as wide (64 filters, the dataclass's): all hour its loss sits at
@@ -719,7 +720,7 @@ RECIPES: dict[str, dict] = {
     # (seed 0, 5,800 steps): 0.580 (live 0.462) against 0.497 (live 0.426), its D's loss 0.63 at
     # the end, epochs ~25% longer beside another run: behind; D keeps 32 filters.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-df64": {
-        "overrides": {**_CUT, **_EMA2, "r1_interval": 16, "discriminator_filters": 64},
+        "overrides": {**_CUT_LAZY, "discriminator_filters": 64},
         "decay": 15 / 29,
     },
     # Batches of 2 and of 1 (CUT's own) for about the time of the presets' 5,800 steps of 4:
@@ -735,9 +736,7 @@ RECIPES: dict[str, dict] = {
     # Batch 4 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-b2": {
         "overrides": {
-            **_CUT,
-            **_EMA2,
-            "r1_interval": 16,
+            **_CUT_LAZY,
             "global_batch_size": 2,
             "r1_weight": r1_gamma(64, 2),
             "r1_start": 2000,
@@ -746,9 +745,7 @@ RECIPES: dict[str, dict] = {
     },
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-b1": {
         "overrides": {
-            **_CUT,
-            **_EMA2,
-            "r1_interval": 16,
+            **_CUT_LAZY,
             "global_batch_size": 1,
             "r1_weight": r1_gamma(64, 1),
             "r1_start": 4000,
