@@ -723,6 +723,46 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT_LAZY, "discriminator_filters": 64},
         "decay": 15 / 29,
     },
+    # Faster learning rates for CUT's hour: G's 2e-4 lost to 4e-4 (0.563 against 0.497), so the
+    # hour may want more still (6e-4), or a D that keeps up with it (D's 4e-4, G's 4e-4): the
+    # step count is what limits the hour, and the weight average smooths a noisier G. Measured
+    # (seed 0, 5,800 steps): G's 6e-4 0.504 (live 0.442), level with the preset's 0.497 (live
+    # 0.426), the same paintings; D's 4e-4 0.670 (live 0.521), behind, its 2-4 px detail 0.46
+    # (0.56), blurrier. Both Ds still sat at a loss of 0.64-0.67 all run. 4e-4 / 2e-4 stay.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-glr6": {
+        "overrides": {**_CUT_LAZY, "generator_lr": 6e-4},
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-dlr4": {
+        "overrides": {**_CUT_LAZY, "discriminator_lr": 4e-4},
+        "decay": 15 / 29,
+    },
+    # The other way: a weaker Monet D. Every change that strengthened CUT's D lost over the hour
+    # plan (R1 from step 0, 64 filters, D's lr 4e-4), so a slower D (lr 1e-4: G's 4e-4 is then
+    # 4x, TTUR) or a smoother one (R1's gamma 0.4 instead of 0.2) may paint better. Measured
+    # (seed 0, 5,800 steps): D's 1e-4 0.492 (live 0.433), level with the preset's 0.497 (live
+    # 0.426), the same paintings; R1 0.4 0.548 (live 0.448), behind. D's loss ended at 0.64 / 0.65
+    # (the preset's 0.64). 2e-4 and 0.2 stay: D's strength is not what holds CUT's hour back.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-dlr1": {
+        "overrides": {**_CUT_LAZY, "discriminator_lr": 1e-4},
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-r1-0.4": {
+        "overrides": {**_CUT_LAZY, "r1_weight": 0.4},
+        "decay": 15 / 29,
+    },
+    # A narrower generator (16 filters, not cpu-small's 32): at 64 px the hour is bound by steps
+    # (14,000 steps 0.41, 15,800 0.39, 22,200 0.36), and the U-Net's share of the step shrinks
+    # with its width squared; worth it if the painting holds at equal steps. Measured (seed 0,
+    # 5,800 steps): 0.591 (live 0.603) against the preset's 0.497 (live 0.426), in 703 s against
+    # 967 s (epochs 21-31 s against 29-39 s: the D, PatchNCE and the per-op overhead stay): at
+    # equal time ~8,000 steps, and 0.09 to make up in 2,200 steps where the preset's own runs
+    # gain ~0.01 a 1,000. Side by side blurrier, with coloured speckle on the mountain and in the
+    # waterfall, no lattice. 32 filters stay (24 would lie between).
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-gf16": {
+        "overrides": {**_CUT_LAZY, "generator_filters": 16},
+        "decay": 15 / 29,
+    },
     # Batches of 2 and of 1 (CUT's own) for about the time of the presets' 5,800 steps of 4:
     # batch 8 lost to 4 at equal time (more images, fewer steps), so the steps may be what the
     # hour buys, and at 64 px a step of 2 or of 1 costs far less than one of 4: 105 / 78 against
