@@ -755,10 +755,11 @@ RECIPES: dict[str, dict] = {
     # (14,000 steps 0.41, 15,800 0.39, 22,200 0.36), and the U-Net's share of the step shrinks
     # with its width squared; worth it if the painting holds at equal steps. Measured (seed 0,
     # 5,800 steps): 0.591 (live 0.603) against the preset's 0.497 (live 0.426), in 703 s against
-    # 967 s (epochs 21-31 s against 29-39 s: the D, PatchNCE and the per-op overhead stay): at
-    # equal time ~8,000 steps, and 0.09 to make up in 2,200 steps where the preset's own runs
-    # gain ~0.01 a 1,000. Side by side blurrier, with coloured speckle on the mountain and in the
-    # waterfall, no lattice. 32 filters stay (24 would lie between).
+    # 967 s (each alone, on different days; epochs 21-31 s against 29-39 s: the D, PatchNCE and
+    # the per-op overhead stay): at equal time ~8,000 steps, and 0.09 to make up in 2,200 steps
+    # where the preset's own runs gain ~0.01 a 1,000. Side by side a yellow-brown meadow and
+    # coloured speckle on the sunset's field, the mountain and the waterfall, no lattice. 32
+    # filters stay (24 would lie between).
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-gf16": {
         "overrides": {**_CUT_LAZY, "generator_filters": 16},
         "decay": 15 / 29,
