@@ -751,13 +751,22 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT_LAZY, "r1_weight": 0.4},
         "decay": 15 / 29,
     },
+    # Adam's beta_1 at 0, StyleGAN2's (Karras et al. 2020), whose lazy R1 and generator average
+    # cpu-small already takes; the paper's 0.5 came with the 2017 recipe, which had neither.
+    # Measured (seed 0, 5,800 steps): 0.570 (live 0.477) against the preset's 0.497 (live 0.426),
+    # 2-4 px detail 0.51 (0.56), no lattice; behind. 0.5 stays.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-b0": {
+        "overrides": {**_CUT_LAZY, "beta_1": 0.0},
+        "decay": 15 / 29,
+    },
     # A narrower generator (16 filters, not cpu-small's 32): at 64 px the hour is bound by steps
     # (14,000 steps 0.41, 15,800 0.39, 22,200 0.36), and the U-Net's share of the step shrinks
     # with its width squared; worth it if the painting holds at equal steps. Measured (seed 0,
-    # 5,800 steps): 0.591 (live 0.603) against the preset's 0.497 (live 0.426), in 703 s against
-    # 967 s (each alone, on different days; epochs 21-31 s against 29-39 s: the D, PatchNCE and
-    # the per-op overhead stay): at equal time ~8,000 steps, and 0.09 to make up in 2,200 steps
-    # where the preset's own runs gain ~0.01 a 1,000. Side by side a yellow-brown meadow and
+    # 5,800 steps): 0.591 (live 0.603) against the preset's 0.497 (live 0.426). Alone on the same
+    # day it trained in 703 s against `-b0`'s 1,240 s (the preset's step cost): 0.57x, so about
+    # 10,000 steps at equal time (the D, PatchNCE and the per-op overhead stay). It would have to
+    # make up 0.09 in ~4,200 steps where the preset's own runs gain ~0.01 a 1,000: likely still
+    # behind, not measured (`--steps 10000` would tell). Side by side a yellow-brown meadow and
     # coloured speckle on the sunset's field, the mountain and the waterfall, no lattice. 32
     # filters stay (24 would lie between).
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-gf16": {
