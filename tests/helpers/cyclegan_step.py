@@ -75,18 +75,16 @@ RUNS: dict[str, tuple[str, str, list[str]]] = {
     # head, all on.
     "tensorflow-recipes": ("tensorflow", "single", ["--recipes"]),
     "jax-recipes": ("jax", "single", ["--recipes"]),
-    # The same with RpGAN, whose generator loss also reads D's outputs on the real images (fixed
-    # DiffAugment and R1: the adaptive rules have no boundary to count under RpGAN), and R1 from
-    # step 1: this step runs D without R1's gradient (the backends' other branch).
-    "tensorflow-rpgan": ("tensorflow", "single", ["--recipes", "--rpgan"]),
-    "jax-rpgan": ("jax", "single", ["--recipes", "--rpgan"]),
     # CUT's objective with the same recipes (PatchNCE on the U-Net's encoder levels without the
-    # input, `nce_pixels=False`): one generator, one D, PatchNCE's heads. And CUT with the
-    # ResNet's features (the input first) and lazy R1 (computed at this step, inside tf.cond in
-    # each replica) on one device and on two TF replicas (each draws the same
+    # input, `nce_pixels=False`): one generator, one D, PatchNCE's heads; and with RpGAN, whose
+    # generator loss also reads D's outputs on the real images (fixed DiffAugment and R1: the
+    # adaptive rules have no boundary to count under RpGAN; the LSGAN run above has them), and
+    # R1 from step 1: this step runs D without R1's gradient (the backends' other branch).
+    # And CUT with the ResNet's features (the input first) and lazy R1 (computed at this step,
+    # inside tf.cond in each replica) on one device and on two TF replicas (each draws the same
     # patch positions for its own images; JAX shards one program).
-    "tensorflow-cut": ("tensorflow", "single", ["--recipes", "--cut"]),
-    "jax-cut": ("jax", "single", ["--recipes", "--cut"]),
+    "tensorflow-cut": ("tensorflow", "single", ["--recipes", "--cut", "--rpgan"]),
+    "jax-cut": ("jax", "single", ["--recipes", "--cut", "--rpgan"]),
     "tensorflow-cut-single": ("tensorflow", "single", ["--cut", "--lazy-r1"]),
     "tensorflow-cut-replicas": ("tensorflow", "replicas", ["--cut", "--lazy-r1"]),
 }
@@ -231,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, values in history.history.items():
             result[f"log/{key}"] = np.asarray(values[-1], dtype="float64")
         result["meta/replicas"] = np.asarray(replicas)
+        result["meta/adversarial_loss"] = np.asarray(config.adversarial_loss)
+        result["meta/r1_start"] = np.asarray(config.r1_start)
         out = os.path.join(out_dir, f"{name}.npz")
         np.savez(out, **result)
         print(f"{name}: wrote {len(result)} arrays to {out}", flush=True)
