@@ -765,10 +765,11 @@ RECIPES: dict[str, dict] = {
     # 5,800 steps): 0.591 (live 0.603) against the preset's 0.497 (live 0.426). Alone on the same
     # day it trained in 703 s against `-b0`'s 1,240 s (the preset's step cost): 0.57x, so about
     # 10,000 steps at equal time (the D, PatchNCE and the per-op overhead stay). It would have to
-    # make up 0.09 in ~4,200 steps where the preset's own runs gain ~0.01 a 1,000: likely still
-    # behind, not measured (`--steps 10000` would tell). Side by side a yellow-brown meadow and
-    # coloured speckle on the sunset's field, the mountain and the waterfall, no lattice. 32
-    # filters stay (24 would lie between).
+    # make up 0.09 in ~4,200 steps where the preset's own runs gain ~0.01 a 1,000. Measured at
+    # equal time (stop 44, seed 0, `--steps 10000`, alone: 1,180 s): 0.532 (live 0.567) against
+    # the preset's 0.497 (live 0.426) in 5,800: behind. Side by side, at both lengths, a
+    # yellow-brown meadow and coloured speckle on the sunset's sky, the mountain and the
+    # waterfall, no lattice. 32 filters stay (24 would lie between).
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-gf16": {
         "overrides": {**_CUT_LAZY, "generator_filters": 16},
         "decay": 15 / 29,

@@ -232,7 +232,8 @@ def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):
     # TensorFlow's remapper failed on every painter train step (Conv2D + BiasAdd + LeakyRelu in
     # the PatchGAN's C64 under a gradient), printing `remapper failed: ... LeakyReluGrad ...` and
     # dropping the pass; the select in its place keeps the pattern out. R1 and spectral norm on:
-    # the second-order gradient and SN's biased convolutions are in the graph too.
+    # the second-order gradient and SN's biased convolutions are in the graph too. Then the
+    # U-Net with its full-size level (a biased convolution, then LeakyReLU) and plain Ds.
     from painter.cyclegan.model import build_cyclegan
 
     config = preset("smoke").replace(
@@ -242,7 +243,9 @@ def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):
     images = _images(2, 32, 32)
     capfd.readouterr()
     model.fit(images, images[::-1].copy(), batch_size=2, epochs=1, verbose=0)
-    config = config.replace(spectral_norm=False)
+    config = config.replace(
+        spectral_norm=False, generator="unet", unet_head=True, unet_full_skip=True
+    )
     build_cyclegan(config, steps_per_epoch=1).fit(
         images, images[::-1].copy(), batch_size=2, epochs=1, verbose=0
     )

@@ -129,8 +129,9 @@ class SelectLeakyReLU(keras.layers.Layer):
     the backward pass's LeakyReluGrad reads the BiasAdd it removes; the pass then fails for the
     whole training graph (logged as `E... meta_optimizer.cc] remapper failed: ... fanout
     '.../LeakyReluGrad' exist for missing node '.../BiasAdd'`) and every fusion it would have
-    made elsewhere is lost. A select is not in that pattern. Used after the PatchGAN's
-    convolutions that keep a bias (C64, and every one with spectral norm).
+    made elsewhere is lost. A select is not in that pattern. Used after the convolutions that
+    keep a bias: the PatchGAN's C64 (and every one with spectral norm), the U-Net's full-size
+    level.
 
     Args:
         negative_slope: the slope below 0 (the PatchGAN's 0.2).

@@ -33,6 +33,7 @@ import keras
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
     ReflectionPadding2D,
+    SelectLeakyReLU,
     SizeCheck,
     conv_initializer,
     dtype_policy,
@@ -116,7 +117,8 @@ def _build(
         full = keras.layers.Conv2D(
             filters, 3, padding="valid", kernel_initializer=conv_initializer(), name="full_conv"
         )(full)
-        full = keras.layers.LeakyReLU(0.2, name="full_lrelu")(full)
+        # After a bias: a select, not TF's LeakyRelu op (`SelectLeakyReLU` says why).
+        full = SelectLeakyReLU(0.2, name="full_lrelu")(full)
     skips = []
     for index in range(depth):
         width = filters * _ENCODER_WIDTHS[index]
