@@ -42,9 +42,7 @@ def slopes(discriminator, images: np.ndarray) -> np.ndarray:
     from painter.cyclegan.step_tensorflow import value_and_input_gradient
 
     x = tf.convert_to_tensor(images, tf.float32)
-    _, gradient = value_and_input_gradient(
-        lambda batch: discriminator(batch, training=True), x, len(images)
-    )
+    _, gradient = value_and_input_gradient(discriminator, x, len(images))
     return np.asarray(r1_penalty(gradient))
 
 

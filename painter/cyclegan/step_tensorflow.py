@@ -45,7 +45,7 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
         nets["photo_discriminator_for_generator"] = model.photo_discriminator
     called = {k: _training_call(v) for k, v in nets.items()}
     called["value_and_input_gradient"] = lambda name, images, count, active=None: (
-        value_and_input_gradient(called[name], images, count, active, nets[name])
+        value_and_input_gradient(nets[name], images, count, active)
     )
     with tf.GradientTape(persistent=True) as tape:
         # Read before this step's update: the first step is step 0 (as on JAX).
@@ -80,13 +80,12 @@ def train_step_tensorflow(model: CycleGAN, data) -> dict:
     return {tracker.name: tracker.result() for tracker in model.loss_trackers}
 
 
-def value_and_input_gradient(discriminator, images, count, active=None, network=None):
-    """D's logits on `images` and d r1_score / d images (its first `count` images). Under the
-    step's own tape, which records the gradient's computation too, R1's penalty so has gradients
-    for D's weights; alone (benchmarks/d_slope.py) it measures D's slope. `active` (a boolean
-    scalar; None = always): where false, `tf.cond` skips R1's gradient (zeros). `network`: D
-    itself, called without training inside the cond (needed with `active`; `discriminator` is
-    its training call)."""
+def value_and_input_gradient(discriminator, images, count, active=None):
+    """The `discriminator` network's logits on `images` (a training call) and d r1_score /
+    d images (its first `count` images). Under the step's own tape, which records the
+    gradient's computation too, R1's penalty so has gradients for D's weights; alone
+    (benchmarks/d_slope.py) it measures D's slope. `active` (a boolean scalar; None = always):
+    where false, `tf.cond` skips R1's gradient (zeros)."""
     import tensorflow as tf
 
     def input_gradient(call, real):
@@ -97,9 +96,7 @@ def value_and_input_gradient(discriminator, images, count, active=None, network=
         return logits, tape.gradient(score, real)
 
     if active is None:
-        return input_gradient(discriminator, images)
-    if network is None:
-        raise ValueError("value_and_input_gradient: `active` needs `network`, D itself")
+        return input_gradient(lambda x: discriminator(x, training=True), images)
 
     def with_gradient():
         # The real images only: their slope is all R1 reads, and with no trainable input (the
@@ -110,11 +107,11 @@ def value_and_input_gradient(discriminator, images, count, active=None, network=
         # once a step, in the call below (this read runs first: TF orders operations on one
         # variable as written), so both calls use the same u, as on JAX.
         real = tf.stop_gradient(images[:count])
-        _, gradient = input_gradient(lambda x: network(x, training=False), real)
+        _, gradient = input_gradient(lambda x: discriminator(x, training=False), real)
         return tf.concat([gradient, tf.zeros_like(images[count:])], axis=0)
 
     gradient = tf.cond(active, with_gradient, lambda: tf.zeros_like(images))
-    return discriminator(images), gradient
+    return discriminator(images, training=True), gradient
 
 
 def _training_call(layer) -> Callable[..., Any]:
