@@ -824,6 +824,13 @@ RECIPES: dict[str, dict] = {
         "decay": 15 / 45,
         "small": {"image_size": 32, "share": 30 / 45},
     },
+    # The U-Net's deepest encoder layer without instance norm (pix2pix's own U-Net; the starter
+    # normalises it): at 64 px it is 1x1, where the norm leaves only its offset, so the bottleneck
+    # is a constant and no global view of the photo reaches the decoder.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-bn0": {
+        "overrides": {**_CUT_LAZY, "unet_bottleneck_norm": False},
+        "decay": 15 / 29,
+    },
     # The rows below were trained by the bug `recipe_config` had from stop 30 to 31: every recipe
     # got the dataclass's 64-filter D, cpu-small's 32 dropped, so the `-head`, `-head-skip`,
     # `-d3` and `-rp` figures measured at 800 steps then are these recipes' (quality.json keeps

@@ -64,6 +64,9 @@ class Config:
     # U-Net: a full-size encoder level (3x3 conv of the photo) joins the head, so the last conv
     # sees the photo's own pixels; the starter's U-Net begins at half size (needs unet_head)
     unet_full_skip: bool = False
+    # U-Net: instance norm on the deepest encoder layer (the starter's). At the default depth it is
+    # 1x1, where the norm leaves a constant: False (pix2pix's) lets the photo's global view through
+    unet_bottleneck_norm: bool = True
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
     # > 1: the PatchGAN also judges the image average-pooled 2x, 4x ... (pix2pixHD's multi-scale
@@ -154,6 +157,7 @@ class Config:
         "upsampling",
         "unet_head",
         "unet_full_skip",
+        "unet_bottleneck_norm",
         "discriminator_filters",
         "discriminator_layers",
         "discriminator_scales",

@@ -51,6 +51,7 @@ def build_generator(config: Config, name: str) -> keras.Model:
             upsampling=config.upsampling,
             head=config.unet_head,
             full_skip=config.unet_full_skip,
+            bottleneck_norm=config.unet_bottleneck_norm,
             dtype=_policy(config),
             name=name,
         )

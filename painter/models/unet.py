@@ -19,6 +19,13 @@ it the starter's U-Net paints RGB straight from one upsampling of the half-size 
 pixel of the output is one convolution of features a pixel pair shares, so the net can add fine
 texture only through how it upsamples (nearest x2's 2-px lattice; bilinear has none to give).
 
+`bottleneck_norm=False` leaves the deepest encoder layer unnormalised, as pix2pix's own U-Net does
+(its innermost block has no norm). At the default depth that layer is 1x1, and instance norm of a
+single pixel is its offset alone: the starter's bottleneck is a constant whatever the photo, so no
+global view of the image (its light, its overall colour) reaches the decoder. Without the norm its
+convolution gets a bias and `SelectLeakyReLU` (a biased convolution's activation, `layers` says
+why).
+
 `full_skip=True` (with the head) adds the full-size level the starter's U-Net lacks (Ronneberger et
 al. 2015's first level is at full size): a 3x3 convolution of the photo to `filters` channels and
 LeakyReLU, concatenated to the head's features before its RGB convolution. Every other level of the
@@ -64,6 +71,7 @@ def unet_generator(
     upsampling: str = "transpose",
     head: bool = False,
     full_skip: bool = False,
+    bottleneck_norm: bool = True,
     dtype: str | None = None,
     name: str = "unet_generator",
 ) -> keras.Model:
@@ -76,6 +84,8 @@ def unet_generator(
             x2 + 3x3 convolution: no checkerboards) or "bilinear" (bilinear x2 + 3x3 convolution).
         head: end with a full-size block (`filters` channels) and a 3x3 convolution to RGB.
         full_skip: join the head with a full-size 3x3 convolution of the photo (needs `head`).
+        bottleneck_norm: instance-normalise the deepest encoder layer (the starter's; False:
+            pix2pix's, whose 1x1 bottleneck then carries the image's global features).
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name.
     """
@@ -90,7 +100,15 @@ def unet_generator(
     if full_skip and not head:
         raise ValueError("`full_skip` joins the full-size head: pass head=True too.")
     with dtype_policy(dtype):
-        return _build(int(filters), int(depth), upsampling, bool(head), bool(full_skip), name)
+        return _build(
+            int(filters),
+            int(depth),
+            upsampling,
+            bool(head),
+            bool(full_skip),
+            bool(bottleneck_norm),
+            name,
+        )
 
 
 def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False):
@@ -108,7 +126,13 @@ def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False)
 
 
 def _build(
-    filters: int, depth: int, upsampling: str, head: bool, full_skip: bool, name: str
+    filters: int,
+    depth: int,
+    upsampling: str,
+    head: bool,
+    full_skip: bool,
+    bottleneck_norm: bool,
+    name: str,
 ) -> keras.Model:
     inputs = keras.Input((None, None, 3), name="real_image")
     x = SizeCheck(2**depth, generator="U-Net", name="size_check")(inputs)
@@ -122,18 +146,27 @@ def _build(
     skips = []
     for index in range(depth):
         width = filters * _ENCODER_WIDTHS[index]
+        # The starter (and pix2pix) leave the first encoder layer unnormalised; pix2pix the
+        # innermost too (`bottleneck_norm=False`).
+        norm = index > 0 and (bottleneck_norm or index < depth - 1)
+        # The first layer has no norm and no bias either (the starter's); the innermost
+        # without a norm gets the bias the norm's offset was.
+        bias = not norm and index > 0
         x = keras.layers.Conv2D(
             width,
             4,
             strides=2,
             padding="same",
-            use_bias=False,
+            use_bias=bias,
             kernel_initializer=conv_initializer(),
             name=f"down{index + 1}_conv",
         )(x)
-        if index > 0:  # the starter (and pix2pix) leave the first encoder layer unnormalised
+        if norm:
             x = instance_norm(f"down{index + 1}_norm")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"down{index + 1}_lrelu")(x)
+        if bias:  # after a bias: a select, not TF's LeakyRelu op (`SelectLeakyReLU` says why)
+            x = SelectLeakyReLU(0.2, name=f"down{index + 1}_lrelu")(x)
+        else:
+            x = keras.layers.LeakyReLU(0.2, name=f"down{index + 1}_lrelu")(x)
         skips.append(x)
     # Decoder mirrors the encoder; the deepest output has no skip partner.
     for index in reversed(range(depth - 1)):
