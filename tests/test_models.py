@@ -233,7 +233,8 @@ def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):
     # the PatchGAN's C64 under a gradient), printing `remapper failed: ... LeakyReluGrad ...` and
     # dropping the pass; the select in its place keeps the pattern out. R1 and spectral norm on:
     # the second-order gradient and SN's biased convolutions are in the graph too. Then the
-    # U-Net with its full-size level (a biased convolution, then LeakyReLU) and plain Ds.
+    # U-Net with its full-size level and its unnormalised bottleneck (each a biased
+    # convolution, then LeakyReLU) and plain Ds.
     from painter.cyclegan.model import build_cyclegan
 
     config = preset("smoke").replace(
@@ -244,7 +245,11 @@ def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):
     capfd.readouterr()
     model.fit(images, images[::-1].copy(), batch_size=2, epochs=1, verbose=0)
     config = config.replace(
-        spectral_norm=False, generator="unet", unet_head=True, unet_full_skip=True
+        spectral_norm=False,
+        generator="unet",
+        unet_head=True,
+        unet_full_skip=True,
+        unet_bottleneck_norm=False,  # its innermost level: a biased conv, then LeakyReLU, too
     )
     build_cyclegan(config, steps_per_epoch=1).fit(
         images, images[::-1].copy(), batch_size=2, epochs=1, verbose=0
@@ -369,6 +374,45 @@ def test_a_unet_full_skip_joins_a_full_size_level_of_the_photo_to_the_head(tmp_p
     assert joined.shape == (2, 16, 24, 2 * config.generator_filters)
     painted = model.predict(images, verbose=0)
     np.testing.assert_allclose(painted, np.tanh(conv3x3(joined, "last_conv")), atol=1e-5)
+    model.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "g.keras")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), painted, atol=1e-6)
+
+
+@pytest.mark.backend
+def test_a_unet_bottleneck_without_norm_carries_the_photo(tmp_path):
+    """The starter's instance norm on the U-Net's 1x1 bottleneck leaves its offset alone: the
+    same values for every photo. `unet_bottleneck_norm=False` (pix2pix's) gives that layer a
+    bias instead: LeakyReLU(conv + bias) of the 2x2 level below (NumPy below), different for
+    each photo; the other levels keep their norms; the model saves and loads."""
+    import keras
+
+    from painter.models import build_generator
+
+    images = _images(2, 16, 16, seed=5)  # depth 4 at 16 px: the bottleneck is 1x1
+    config = TINY.replace(generator="unet", upsampling="bilinear")
+
+    def bottleneck(model):
+        layers = model.get_layer("down4_lrelu").output, model.get_layer("down3_lrelu").output
+        return (_np(x) for x in keras.Model(model.inputs, layers)(images))
+
+    starter = build_generator(config, "monet_generator")
+    constant, _ = bottleneck(starter)
+    np.testing.assert_allclose(constant[0], constant[1], atol=1e-6)
+
+    model = build_generator(config.replace(unet_bottleneck_norm=False), "monet_generator")
+    names = {layer.name for layer in model.layers}
+    assert "down4_norm" not in names and {"down2_norm", "down3_norm", "up3_norm"} <= names
+    assert model.get_layer("down4_conv").use_bias and not model.get_layer("down3_conv").use_bias
+    carried, below = bottleneck(model)
+    assert carried.shape == (2, 1, 1, 8 * config.generator_filters)
+    kernel, bias = (_np(w) for w in model.get_layer("down4_conv").weights)
+    # A 4x4 stride-2 "same" convolution of 2x2 pads one pixel each side: its middle 2x2 taps.
+    expected = np.einsum("bhwc,hwcd->bd", below, kernel[1:3, 1:3]) + bias
+    expected = np.where(expected > 0, expected, 0.2 * expected)
+    np.testing.assert_allclose(carried[:, 0, 0], expected, atol=1e-5)
+    assert np.abs(carried[0] - carried[1]).max() > 1e-3
+    painted = model.predict(images, verbose=0)
     model.save(tmp_path / "g.keras")
     loaded = keras.saving.load_model(tmp_path / "g.keras")
     np.testing.assert_allclose(loaded.predict(images, verbose=0), painted, atol=1e-6)

@@ -43,6 +43,7 @@ RECIPES = dict(
     upsampling="bilinear",
     unet_head=True,
     unet_full_skip=True,
+    unet_bottleneck_norm=False,  # pix2pix's unnormalised innermost level (1x1 at 32 px)
     nce_pixels=False,  # CUT's PatchNCE on the encoder levels only (the cycle ignores it)
 )
 

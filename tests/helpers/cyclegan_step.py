@@ -153,6 +153,7 @@ def config_for(args: argparse.Namespace):
             upsampling="bilinear",
             unet_head=True,
             unet_full_skip=True,
+            unet_bottleneck_norm=False,  # its 1x1 bottleneck: a biased conv, no norm
         )
     if args.cut:
         config = config.replace(objective="cut", nce_patches=32, nce_weight=2.0)
