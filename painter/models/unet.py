@@ -20,11 +20,15 @@ pixel of the output is one convolution of features a pixel pair shares, so the n
 texture only through how it upsamples (nearest x2's 2-px lattice; bilinear has none to give).
 
 `bottleneck_norm=False` leaves the deepest encoder layer unnormalised, as pix2pix's own U-Net does
-(its innermost block has no norm). At the default depth that layer is 1x1, and instance norm of a
-single pixel is its offset alone: the starter's bottleneck is a constant whatever the photo, so no
-global view of the image (its light, its overall colour) reaches the decoder. Without the norm its
-convolution gets a bias and `SelectLeakyReLU` (a biased convolution's activation, `layers` says
-why).
+(its innermost block has no norm), and the decoder level that reads it. At the default depth that
+layer is 1x1, and instance norm of a single pixel is its offset alone: the starter's bottleneck is
+a constant whatever the photo, so no global view of the image (its light, its overall colour)
+reaches the decoder. With resize or bilinear upsampling the next level would lose it again: a 1x1
+map resized and reflection-padded is a constant map, and a 3x3 convolution of it too, which
+instance norm zeroes (pix2pix's transposed convolution gives each of its 4 pixels other taps).
+Without the norms both convolutions get a bias; the encoder's then `SelectLeakyReLU` (a biased
+convolution's activation, `layers` says why). The decoder level then adds one global code,
+the same at every pixel, to the features of the level below.
 
 `full_skip=True` (with the head) adds the full-size level the starter's U-Net lacks (Ronneberger et
 al. 2015's first level is at full size): a 3x3 convolution of the photo to `filters` channels and
@@ -84,8 +88,9 @@ def unet_generator(
             x2 + 3x3 convolution: no checkerboards) or "bilinear" (bilinear x2 + 3x3 convolution).
         head: end with a full-size block (`filters` channels) and a 3x3 convolution to RGB.
         full_skip: join the head with a full-size 3x3 convolution of the photo (needs `head`).
-        bottleneck_norm: instance-normalise the deepest encoder layer (the starter's; False:
-            pix2pix's, whose 1x1 bottleneck then carries the image's global features).
+        bottleneck_norm: instance-normalise the deepest encoder layer and the decoder layer
+            that reads it (the starter's; False: neither, so that a 1x1 bottleneck carries the
+            image's global features to the decoder).
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name.
     """
@@ -171,8 +176,12 @@ def _build(
     # Decoder mirrors the encoder; the deepest output has no skip partner.
     for index in reversed(range(depth - 1)):
         width = filters * _ENCODER_WIDTHS[index]
-        x = _upsample(x, width, f"up{index + 1}_conv", upsampling)
-        x = instance_norm(f"up{index + 1}_norm")(x)
+        # The level that reads the bottleneck: without the norm there too (a bias instead), as a
+        # resized 1x1 map is a constant, which instance norm would zero again.
+        norm = bottleneck_norm or index < depth - 2
+        x = _upsample(x, width, f"up{index + 1}_conv", upsampling, use_bias=not norm)
+        if norm:
+            x = instance_norm(f"up{index + 1}_norm")(x)
         x = keras.layers.ReLU(name=f"up{index + 1}_relu")(x)
         x = keras.layers.Concatenate(name=f"up{index + 1}_skip")([x, skips[index]])
     if head:
