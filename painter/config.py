@@ -64,8 +64,8 @@ class Config:
     # U-Net: a full-size encoder level (3x3 conv of the photo) joins the head, so the last conv
     # sees the photo's own pixels; the starter's U-Net begins at half size (needs unet_head)
     unet_full_skip: bool = False
-    # U-Net: instance norm on the deepest encoder layer (the starter's). At the default depth it is
-    # 1x1, where the norm leaves a constant: False (pix2pix's) lets the photo's global view through
+    # U-Net: instance norm on the deepest encoder layer and the decoder's next (the starter's).
+    # At the default depth it is 1x1, where the norm leaves a constant: False lets a global code in
     unet_bottleneck_norm: bool = True
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN

@@ -381,37 +381,52 @@ def test_a_unet_full_skip_joins_a_full_size_level_of_the_photo_to_the_head(tmp_p
 
 @pytest.mark.backend
 def test_a_unet_bottleneck_without_norm_carries_the_photo(tmp_path):
-    """The starter's instance norm on the U-Net's 1x1 bottleneck leaves its offset alone: the
-    same values for every photo. `unet_bottleneck_norm=False` (pix2pix's) gives that layer a
-    bias instead: LeakyReLU(conv + bias) of the 2x2 level below (NumPy below), different for
-    each photo; the other levels keep their norms; the model saves and loads."""
+    """The starter's instance norm on the U-Net's 1x1 bottleneck leaves its offset alone, and
+    the bilinear decoder level that reads it is a constant too: the same values for every photo.
+    `unet_bottleneck_norm=False` gives both convolutions a bias instead of a norm: the bottleneck
+    is LeakyReLU(conv + bias) of the 2x2 level below, and the decoder level ReLU(conv + bias) of
+    its resized copy (NumPy below): one code per photo, the same at every pixel. The other levels
+    keep their norms; the model saves and loads."""
     import keras
 
     from painter.models import build_generator
 
     images = _images(2, 16, 16, seed=5)  # depth 4 at 16 px: the bottleneck is 1x1
     config = TINY.replace(generator="unet", upsampling="bilinear")
+    names = ("down3_lrelu", "down4_lrelu", "up3_relu")
 
-    def bottleneck(model):
-        layers = model.get_layer("down4_lrelu").output, model.get_layer("down3_lrelu").output
-        return (_np(x) for x in keras.Model(model.inputs, layers)(images))
+    def levels(model):
+        layers = [model.get_layer(name).output for name in names]
+        return [_np(x) for x in keras.Model(model.inputs, layers)(images)]
 
-    starter = build_generator(config, "monet_generator")
-    constant, _ = bottleneck(starter)
-    np.testing.assert_allclose(constant[0], constant[1], atol=1e-6)
+    _, starter_bottleneck, starter_decoded = levels(build_generator(config, "monet_generator"))
+    np.testing.assert_allclose(starter_bottleneck[0], starter_bottleneck[1], atol=1e-6)
+    np.testing.assert_allclose(starter_decoded[0], starter_decoded[1], atol=1e-6)
 
     model = build_generator(config.replace(unet_bottleneck_norm=False), "monet_generator")
-    names = {layer.name for layer in model.layers}
-    assert "down4_norm" not in names and {"down2_norm", "down3_norm", "up3_norm"} <= names
-    assert model.get_layer("down4_conv").use_bias and not model.get_layer("down3_conv").use_bias
-    carried, below = bottleneck(model)
-    assert carried.shape == (2, 1, 1, 8 * config.generator_filters)
+    layer_names = {layer.name for layer in model.layers}
+    assert not {"down4_norm", "up3_norm"} & layer_names
+    assert {"down2_norm", "down3_norm", "up2_norm", "up1_norm"} <= layer_names
+    assert model.get_layer("down4_conv").use_bias and model.get_layer("up3_conv").use_bias
+    assert not model.get_layer("down3_conv").use_bias and not model.get_layer("up2_conv").use_bias
+    for layer in ("down4_conv", "up3_conv"):  # non-zero biases: their terms are checked too
+        kernel, bias = model.get_layer(layer).weights
+        bias.assign(np.linspace(-0.2, 0.2, bias.shape[0]).astype("float32"))
+    below, bottleneck, decoded = levels(model)
+    assert bottleneck.shape == (2, 1, 1, 8 * config.generator_filters)
     kernel, bias = (_np(w) for w in model.get_layer("down4_conv").weights)
     # A 4x4 stride-2 "same" convolution of 2x2 pads one pixel each side: its middle 2x2 taps.
     expected = np.einsum("bhwc,hwcd->bd", below, kernel[1:3, 1:3]) + bias
-    expected = np.where(expected > 0, expected, 0.2 * expected)
-    np.testing.assert_allclose(carried[:, 0, 0], expected, atol=1e-5)
-    assert np.abs(carried[0] - carried[1]).max() > 1e-3
+    np.testing.assert_allclose(
+        bottleneck[:, 0, 0], np.where(expected > 0, expected, 0.2 * expected), atol=1e-5
+    )
+    # Resized to 2x2 and reflection-padded, a constant: every tap of the 3x3 kernel sees it.
+    kernel, bias = (_np(w) for w in model.get_layer("up3_conv").weights)
+    expected = np.maximum(np.einsum("bc,cd->bd", bottleneck[:, 0, 0], kernel.sum((0, 1))) + bias, 0)
+    np.testing.assert_allclose(
+        decoded, np.broadcast_to(expected[:, None, None], decoded.shape), atol=1e-5
+    )
+    assert np.abs(decoded[0] - decoded[1]).max() > 1e-3
     painted = model.predict(images, verbose=0)
     model.save(tmp_path / "g.keras")
     loaded = keras.saving.load_model(tmp_path / "g.keras")
