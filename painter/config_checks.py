@@ -166,6 +166,23 @@ def check_config(config: Config) -> None:
             f"`r1_interval` ({interval}) spaces out R1, which is off: set r1_weight (its gamma), "
             "e.g. r1_weight=0.2, or r1_interval=1."
         )
+    stride = config.nce_identity_stride
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ConfigError(
+            "`nce_identity_stride` must be a whole number >= 1 (1 = the identity PatchNCE on "
+            f"every Monet of the batch, CUT's). Received: {stride!r}"
+        )
+    if stride > 1 and not (config.objective == "cut" and config.nce_identity):
+        raise ConfigError(
+            f"`nce_identity_stride` ({stride}) thins CUT's identity PatchNCE, which this config "
+            "does not have: it needs objective=cut and nce_identity=true, or set "
+            "nce_identity_stride=1."
+        )
+    if config.global_batch_size % stride:
+        raise ConfigError(
+            f"`nce_identity_stride` ({stride}) must divide `global_batch_size` "
+            f"({config.global_batch_size}): every N-th Monet of each batch is taken."
+        )
     downsample = config.cycle_downsample
     if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample < 1:
         raise ConfigError(

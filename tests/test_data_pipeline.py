@@ -101,6 +101,11 @@ def test_batch_must_split_over_replicas(identity_domains):
         monets, photos, config(global_batch_size=8), num_replicas=4
     )
     assert data.steps_per_epoch == 3
+    # CUT's identity term on every 4th Monet needs 4 | each replica's batch: 8 over 4 is 2.
+    cut = config(global_batch_size=8).replace(objective="cut", nce_identity_stride=4)
+    with pytest.raises(ConfigError, match=r"`nce_identity_stride` \(4\) .* replica's batch \(2"):
+        pipeline.make_training_dataset(monets, photos, cut, num_replicas=4)
+    assert pipeline.make_training_dataset(monets, photos, cut, num_replicas=2).steps_per_epoch
 
 
 def test_steps_cap_and_too_few_photos(identity_domains):

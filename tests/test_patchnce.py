@@ -230,3 +230,65 @@ def test_patch_nce_averages_the_layers_that_have_patches_to_contrast():
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
     with pytest.raises(ValueError, match="at least 2 positions"):
         patch_nce(heads, [queries[1]] * 2, [keys[1]] * 2, seed=0, step=0, temperature=0.1, count=8)
+
+
+@pytest.mark.backend
+def test_the_identity_term_on_every_nth_monet_counts_n_times():
+    """Golden (`nce_identity_stride`): with stride 2 the generator repaints Monets 0 and 2 of the
+    4 only; their identity PatchNCE is the full term's for those two (the patch positions are
+    drawn per layer, not per image, and instance norm is per image), the photos' term and the
+    paintings are unchanged, and nce_loss = (mean of the photos' terms + 2 x the batch mean of
+    the two Monets' terms) / 2, the same expected loss."""
+    import dataclasses
+
+    from painter.cyclegan.model import build_cyclegan
+    from painter.cyclegan.step import POOLS, STATE_LAYERS, forward, network_names, step_losses
+
+    config = preset("smoke").replace(
+        objective="cut",
+        image_size=16,
+        resize_size=16,
+        discriminator_layers=2,
+        global_batch_size=4,
+        nce_patches=8,
+    )
+    model = build_cyclegan(config, steps_per_epoch=1)
+    nets = {name: getattr(model, name) for name in (*network_names(model), *POOLS, *STATE_LAYERS)}
+    nets["monet_discriminator_for_generator"] = model.monet_discriminator
+    nets.update(model.generator_views)
+    rng = np.random.default_rng(4)
+    real_photo = rng.uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
+    real_monet = rng.uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
+
+    def run(stride: int):
+        model.loss_settings = dataclasses.replace(model.loss_settings, nce_identity_stride=stride)
+        outputs = forward(model, real_photo, real_monet, nets, step=np.int32(3))
+        losses = step_losses(outputs, model.loss_settings, 4)
+        return {k: _np(v) for k, v in outputs.items()}, float(_np(losses["nce_loss"]))
+
+    full, full_loss = run(1)
+    thin, thin_loss = run(2)
+    assert thin["same_monet"].shape[0] == 2 and thin["nce_monet"].shape == (2,)
+    np.testing.assert_allclose(thin["same_monet"], full["same_monet"][::2], atol=1e-5)
+    np.testing.assert_allclose(thin["nce_monet"], full["nce_monet"][::2], rtol=1e-5)
+    np.testing.assert_allclose(thin["nce_photo"], full["nce_photo"], rtol=1e-5)
+    np.testing.assert_allclose(thin["disc_fake_monet"], full["disc_fake_monet"], atol=1e-5)
+    assert full_loss == pytest.approx(np.mean((full["nce_photo"] + full["nce_monet"]) / 2))
+    expected = (thin["nce_photo"].mean() + 2 * thin["nce_monet"].sum() / 4) / 2
+    assert thin_loss == pytest.approx(expected, rel=1e-6)
+    assert abs(thin_loss - full_loss) > 1e-4  # two Monets' terms are not the four's mean
+
+
+def test_the_identity_stride_must_divide_the_batch_and_needs_cuts_identity_term():
+    from painter.errors import ConfigError
+
+    cut = preset("smoke").replace(objective="cut", global_batch_size=4)
+    assert cut.replace(nce_identity_stride=4).nce_identity_stride == 4
+    with pytest.raises(ConfigError, match=r"`nce_identity_stride` \(3\) must divide"):
+        cut.replace(nce_identity_stride=3)
+    with pytest.raises(ConfigError, match="needs objective=cut and nce_identity=true"):
+        cut.replace(nce_identity_stride=2, nce_identity=False)
+    with pytest.raises(ConfigError, match="needs objective=cut"):
+        preset("smoke").replace(nce_identity_stride=2)
+    with pytest.raises(ConfigError, match="whole number >= 1"):
+        cut.replace(nce_identity_stride=0)

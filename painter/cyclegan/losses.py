@@ -63,6 +63,8 @@ class LossSettings:
     nce_temperature: float = 0.07
     # R1 on every N-th step from r1_start on, its penalty x N (lazy R1); 1 = every step.
     r1_interval: int = 1
+    # The identity PatchNCE on every N-th Monet of a replica's batch only, x N; 1 = every Monet.
+    nce_identity_stride: int = 1
 
     def __post_init__(self):
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
@@ -84,6 +86,10 @@ class LossSettings:
             raise ValueError(f"`r1_start` must be >= 0. Received: {self.r1_start}")
         if self.r1_interval < 1:
             raise ValueError(f"`r1_interval` must be >= 1. Received: {self.r1_interval}")
+        if self.nce_identity_stride < 1:
+            raise ValueError(
+                f"`nce_identity_stride` must be >= 1. Received: {self.nce_identity_stride}"
+            )
         if self.cycle_downsample < 1:
             raise ValueError(
                 f"`cycle_downsample` must be >= 1 (1 = compare pixels). "
@@ -291,7 +297,8 @@ def cut_losses(outputs: dict, settings: LossSettings, global_batch_size) -> dict
 
     `outputs` holds disc_fake_monet, disc_real_monet, disc_pooled_monet (as `cyclegan_losses`),
     nce_photo (per-example PatchNCE between each photo and its painting) and, with
-    `nce_identity`, nce_monet (between each Monet and the generator's repainting of it); with
+    `nce_identity`, nce_monet (between each Monet and the generator's repainting of it; with
+    `nce_identity_stride` N only every N-th Monet's, which counts N times); with
     LeCam / R1 also lecam_monet / r1_monet. Returns the logged terms (`CUT_LOGGED_LOSSES`:
     nce_loss is the mean of the photo's and the identity's PatchNCE, as CUT's) plus
     `generator_total` and `discriminator_total`."""
@@ -304,9 +311,14 @@ def cut_losses(outputs: dict, settings: LossSettings, global_batch_size) -> dict
         generator_adversarial_loss(outputs["disc_fake_monet"], kind, outputs["disc_real_monet"])
     )
     nce = outputs["nce_photo"]
-    if settings.nce_identity:
-        nce = 0.5 * (nce + outputs["nce_monet"])
-    nce_loss = mean(nce)
+    if settings.nce_identity and settings.nce_identity_stride > 1:
+        # Every N-th Monet's identity term, x N: the same expected mean over the batch.
+        identity = float(settings.nce_identity_stride) * outputs["nce_monet"]
+        nce_loss = 0.5 * (mean(nce) + mean(identity))
+    else:
+        if settings.nce_identity:
+            nce = 0.5 * (nce + outputs["nce_monet"])
+        nce_loss = mean(nce)
     monet_disc_loss = mean(
         discriminator_loss(
             outputs["disc_real_monet"], outputs["disc_pooled_monet"], kind, settings.label_smoothing

@@ -228,6 +228,7 @@ class CycleGAN(keras.Model):
         cycle_downsample: int = 1,
         nce_weight: float = 1.0,
         nce_identity: bool = True,
+        nce_identity_stride: int = 1,
         nce_patches: int = 256,
         nce_temperature: float = 0.07,
         steps_per_execution: int = 1,
@@ -255,6 +256,8 @@ class CycleGAN(keras.Model):
             nce_weight, nce_identity, nce_patches, nce_temperature: CUT's PatchNCE (its
                 lambda, the Monets' identity term, patches per layer, temperature); unused by
                 the CycleGAN objective, as cycle_weight and identity_weight are by CUT's.
+            nce_identity_stride: the identity PatchNCE on every N-th Monet of a replica's batch
+                only, x N (1 = every Monet); N must divide the replica's batch.
             steps_per_execution, jit_compile, run_eagerly: as `keras.Model.compile`.
         """
         super().compile(
@@ -276,6 +279,7 @@ class CycleGAN(keras.Model):
             int(nce_patches),
             float(nce_temperature),
             r1_interval=int(r1_interval),
+            nce_identity_stride=int(nce_identity_stride),
         )
         generator_optimizer = generator_optimizer or default_optimizer(name="generator_adam")
         discriminator_optimizer = discriminator_optimizer or default_optimizer(
@@ -457,6 +461,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
         cycle_downsample=config.cycle_downsample,
         nce_weight=config.nce_weight,
         nce_identity=config.nce_identity,
+        nce_identity_stride=config.nce_identity_stride,
         nce_patches=config.nce_patches,
         nce_temperature=config.nce_temperature,
         steps_per_execution=config.steps_per_execution,

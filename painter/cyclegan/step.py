@@ -182,13 +182,17 @@ def _cut_translate(model: CycleGAN, real_photo, real_monet, nets, step, outputs:
     """CUT's step 1: fake_monet = G(real_photo) (and same_monet = G(real_monet) with the
     identity PatchNCE, as one call of twice the batch), the encoder's features of those inputs
     (the keys) from the same call, the encoder's features of the paintings (the queries), and
-    the per-example PatchNCE of each pair in outputs["nce_photo"] / ["nce_monet"]. Returns
-    fake_monet."""
+    the per-example PatchNCE of each pair in outputs["nce_photo"] / ["nce_monet"]. With
+    `nce_identity_stride` N the identity term takes every N-th Monet only (the 0th, N-th, ...:
+    a replica's share of a global batch on JAX is the same set as its own batch on TF, when N
+    divides the replica's batch). Returns fake_monet."""
     settings = model.loss_settings
     batch = ops.shape(real_photo)[0]
     inputs = real_photo
     if settings.nce_identity:
-        inputs = ops.concatenate([real_photo, real_monet], axis=0)
+        stride = settings.nce_identity_stride
+        identity_monet = real_monet[::stride] if stride > 1 else real_monet
+        inputs = ops.concatenate([real_photo, identity_monet], axis=0)
     painting, *keys = nets["monet_generator_features"](inputs)
     queries = nets["monet_generator_encoder"](painting)  # a list: every view has >= 2 layers
     nce = patch_nce(

@@ -183,7 +183,8 @@ def make_training_dataset(
         (default: the system's temporary folder); reused by later runs on the same files.
 
     Raises DataError for bad data (naming file and record), ConfigError for a batch that does
-    not split over the replicas or a start_epoch outside the run.
+    not split over the replicas (or a replica's batch over nce_identity_stride) or a start_epoch
+    outside the run.
     """
     import tensorflow as tf
 
@@ -191,6 +192,14 @@ def make_training_dataset(
         raise ConfigError(
             f"`global_batch_size` ({config.global_batch_size}) must be a multiple of the number of "
             f"replicas ({num_replicas}): set global_batch_size to a multiple of {num_replicas}."
+        )
+    per_replica = config.global_batch_size // num_replicas
+    if config.nce_identity and per_replica % config.nce_identity_stride:
+        raise ConfigError(
+            f"`nce_identity_stride` ({config.nce_identity_stride}) must divide each replica's "
+            f"batch ({per_replica} = global_batch_size {config.global_batch_size} over "
+            f"{num_replicas} replicas): set global_batch_size to a multiple of "
+            f"{config.nce_identity_stride * num_replicas}, or a smaller stride."
         )
     if start_epoch < 0 or (config.epochs > 0 and start_epoch >= config.epochs):
         raise ConfigError(

@@ -82,7 +82,8 @@ RUNS: dict[str, tuple[str, str, list[str]]] = {
     # R1 from step 1: this step runs D without R1's gradient (the backends' other branch).
     # And CUT with the ResNet's features (the input first) and lazy R1 (computed at this step,
     # inside tf.cond in each replica) on one device and on two TF replicas (each draws the same
-    # patch positions for its own images; JAX shards one program).
+    # patch positions for its own images; JAX shards one program). Every CUT run takes the
+    # identity PatchNCE on every 2nd Monet only (`nce_identity_stride=2`, x 2).
     "tensorflow-cut": ("tensorflow", "single", ["--recipes", "--cut", "--rpgan"]),
     "jax-cut": ("jax", "single", ["--recipes", "--cut", "--rpgan"]),
     "tensorflow-cut-single": ("tensorflow", "single", ["--cut", "--lazy-r1"]),
@@ -110,7 +111,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cut",
         action="store_true",
-        help="CUT's objective (one generator, one D, PatchNCE on 32 patches per layer)",
+        help="CUT's objective (one generator, one D, PatchNCE on 32 patches per layer, the "
+        "identity term on every 2nd Monet)",
     )
     parser.add_argument(
         "--lazy-r1",
@@ -156,7 +158,11 @@ def config_for(args: argparse.Namespace):
             unet_bottleneck_norm=False,  # its 1x1 bottleneck: a biased conv, no norm
         )
     if args.cut:
-        config = config.replace(objective="cut", nce_patches=32, nce_weight=2.0)
+        # The identity PatchNCE on Monets 0 and 2 only (x 2): on two replicas each takes its
+        # own first, the same two.
+        config = config.replace(
+            objective="cut", nce_patches=32, nce_weight=2.0, nce_identity_stride=2
+        )
     if args.cut and args.recipes:  # the U-Net's encoder levels only; the ResNet runs keep the input
         config = config.replace(nce_pixels=False)
     if args.lazy_r1:
