@@ -81,7 +81,8 @@ class Config:
     nce_weight: float = 1.0  # CUT's lambda_NCE: the PatchNCE term's weight beside the GAN loss
     nce_identity: bool = True  # CUT's identity PatchNCE on the Monets (FastCUT: off, lambda 10)
     nce_identity_stride: int = 1  # the identity PatchNCE on every N-th Monet of a replica's
-    # batch only, x N: G's call shrinks from 2B to B + B/N images; 1 = every Monet (CUT's)
+    # batch only, x N: G's call shrinks from 2B to B + B/N images; 1 = every Monet (CUT's;
+    # 4 lost at equal time: 0.516 / 0.546 against 0.497 / 0.523, two seeds)
     nce_patches: int = 256  # patches sampled per encoder layer and image (CUT's 256)
     nce_temperature: float = 0.07  # CUT's tau: how sharply a patch must pick its own match
     nce_pixels: bool = True  # CUT's layer 0, the RGB, in PatchNCE (off: the hour plan lost)

@@ -232,13 +232,13 @@ def test_patch_nce_averages_the_layers_that_have_patches_to_contrast():
         patch_nce(heads, [queries[1]] * 2, [keys[1]] * 2, seed=0, step=0, temperature=0.1, count=8)
 
 
-@pytest.mark.backend
 def test_the_identity_term_on_every_nth_monet_counts_n_times():
-    """Golden (`nce_identity_stride`): with stride 2 the generator repaints Monets 0 and 2 of the
-    4 only; their identity PatchNCE is the full term's for those two (the patch positions are
-    drawn per layer, not per image, and instance norm is per image), the photos' term and the
-    paintings are unchanged, and nce_loss = (mean of the photos' terms + 2 x the batch mean of
-    the two Monets' terms) / 2, the same expected loss."""
+    """Golden (`nce_identity_stride`; the TensorFlow pass only: JAX's step is proven to make
+    the same update with the stride on in test_cyclegan_equivalence.py): with stride 2 the
+    generator repaints Monets 0 and 2 of the 4 only; their identity PatchNCE is the full term's
+    for those two (the patch positions are drawn per layer, not per image, and instance norm is
+    per image), the photos' term and the paintings are unchanged, and nce_loss = (mean of the
+    photos' terms + 2 x the batch mean of the two Monets' terms) / 2, the same expected loss."""
     import dataclasses
 
     from painter.cyclegan.model import build_cyclegan
@@ -248,6 +248,7 @@ def test_the_identity_term_on_every_nth_monet_counts_n_times():
         objective="cut",
         image_size=16,
         resize_size=16,
+        resnet_blocks=1,
         discriminator_layers=2,
         global_batch_size=4,
         nce_patches=8,
