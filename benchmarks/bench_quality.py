@@ -711,7 +711,8 @@ RECIPES: dict[str, dict] = {
     # CUT's InfoNCE temperature (0.07) softened and sharpened, same step cost. Measured (seed 0,
     # 5,800 steps): 0.15 scored 0.594 (live 0.560), 0.05 scored 0.488 (live 0.427), against the
     # preset's 0.497 (live 0.426): 0.15 behind (side by side a darker sunset sky, more speckle in
-    # the waterfall), 0.05 level (inside one seed's noise, the same paintings). 0.07 stays.
+    # the waterfall), 0.05 level (inside one seed's noise, the same paintings); on seed 1 0.05
+    # scored 0.528 (live 0.477) against the preset's 0.523 (0.464): level. 0.07 stays.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-t0.15": {
         "overrides": {**_CUT_LAZY, "nce_temperature": 0.15},
         "decay": 15 / 29,
@@ -765,6 +766,7 @@ RECIPES: dict[str, dict] = {
     # (seed 0, 5,800 steps): D's 1e-4 0.492 (live 0.433), level with the preset's 0.497 (live
     # 0.426), the same paintings; R1 0.4 0.548 (live 0.448), behind. D's loss ended at 0.64 / 0.65
     # (the preset's 0.64). 2e-4 and 0.2 stay: D's strength is not what holds CUT's hour back.
+    # D's 1e-4 on seed 1: 0.555 (live 0.465) against the preset's 0.523 (0.464).
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-dlr1": {
         "overrides": {**_CUT_LAZY, "discriminator_lr": 1e-4},
         "decay": 15 / 29,
