@@ -310,15 +310,13 @@ def cut_losses(outputs: dict, settings: LossSettings, global_batch_size) -> dict
     monet_gen_loss = mean(
         generator_adversarial_loss(outputs["disc_fake_monet"], kind, outputs["disc_real_monet"])
     )
-    nce = outputs["nce_photo"]
-    if settings.nce_identity and settings.nce_identity_stride > 1:
-        # Every N-th Monet's identity term, x N: the same expected mean over the batch.
-        identity = float(settings.nce_identity_stride) * outputs["nce_monet"]
-        nce_loss = 0.5 * (mean(nce) + mean(identity))
-    else:
-        if settings.nce_identity:
-            nce = 0.5 * (nce + outputs["nce_monet"])
+    nce, stride = outputs["nce_photo"], settings.nce_identity_stride
+    if not settings.nce_identity:
         nce_loss = mean(nce)
+    elif stride == 1:
+        nce_loss = mean(0.5 * (nce + outputs["nce_monet"]))
+    else:  # every N-th Monet's identity term, x N: the same expected mean over the batch
+        nce_loss = 0.5 * (mean(nce) + mean(float(stride) * outputs["nce_monet"]))
     monet_disc_loss = mean(
         discriminator_loss(
             outputs["disc_real_monet"], outputs["disc_pooled_monet"], kind, settings.label_smoothing
