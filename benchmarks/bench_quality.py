@@ -783,6 +783,14 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT_LAZY, "beta_1": 0.0},
         "decay": 15 / 29,
     },
+    # Adam's beta_2 at 0.99, StyleGAN2's (Karras et al. 2020), beside its lazy R1 and weight
+    # average that cpu-small already takes: v then remembers ~100 steps, not ~1,000, so a step's
+    # size follows the gradients' scale as the D and the generator move (beta_1 0 lost: it is the
+    # other half of StyleGAN's Adam). Same step cost.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-b2-0.99": {
+        "overrides": {**_CUT_LAZY, "beta_2": 0.99},
+        "decay": 15 / 29,
+    },
     # A narrower generator (16 filters, not cpu-small's 32): at 64 px the hour is bound by steps
     # (14,000 steps 0.41, 15,800 0.39, 22,200 0.36), and the U-Net's share of the step shrinks
     # with its width squared; worth it if the painting holds at equal steps. Measured (seed 0,

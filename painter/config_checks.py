@@ -221,6 +221,8 @@ def check_config(config: Config) -> None:
             raise ConfigError(f"`{name}` must be in [0, 1]. Received: {getattr(config, name)!r}")
     if not 0.0 <= config.beta_1 < 1.0:
         raise ConfigError(f"`beta_1` must be in [0, 1). Received: {config.beta_1!r}")
+    if not 0.0 <= config.beta_2 < 1.0:
+        raise ConfigError(f"`beta_2` must be in [0, 1). Received: {config.beta_2!r}")
     if config.safety_margin_minutes >= config.session_limit_minutes:
         raise ConfigError(
             f"`safety_margin_minutes` ({config.safety_margin_minutes}) must be less than "

@@ -114,6 +114,8 @@ def test_set_overrides_parse_to_the_field_types():
         ("resize_size=16", "`resize_size` .* must be >= `image_size`"),
         ("pool_size=-1", "`pool_size` must be >= 0"),
         ("beta_1=1", "`beta_1` must be in"),
+        ("beta_2=1", "`beta_2` must be in"),
+        ("beta_2=-0.1", "`beta_2` must be in"),
         ("safety_margin_minutes=20", "no time would be left"),
         ("objective=cycle", r"`objective` must be one of \['cyclegan', 'cut'\]"),
         ("nce_patches=0", "`nce_patches` must be positive"),

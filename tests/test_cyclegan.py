@@ -643,3 +643,48 @@ def test_painters_adam_makes_keras_adams_updates():
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(painter_adam))
     assert type(restored) is Adam
     assert restored.get_config()["beta_1"] == 0.5
+
+
+@pytest.mark.parametrize("beta_2", [0.99, 0.999])
+def test_the_configs_adam_betas_make_adams_update(beta_2):
+    """Golden (`beta_2`): the optimizers `build_cyclegan` makes from a config take its beta_1 and
+    beta_2, and their update is Adam's (NumPy from the formula in `optimizer.Adam`'s docstring)
+    for eight steps; StyleGAN's 0.99 and the paper's 0.999 move the weights differently."""
+    import keras
+
+    from painter.cyclegan.model import build_cyclegan
+
+    # A large rate, so that the two betas' weights part by far more than the tolerance.
+    config = preset("smoke").replace(beta_2=beta_2, generator_lr=0.05, epochs=1, decay_epochs=0)
+    model = build_cyclegan(config, steps_per_epoch=4)
+    for optimizer in model.optimizer.optimizers:
+        assert (optimizer.beta_1, optimizer.beta_2) == (0.5, beta_2)
+    optimizer = model.optimizer.generator
+    rng = np.random.default_rng(1)
+    start = rng.normal(size=(3, 4)).astype("float32")
+    # Gradients of varied size, so that v's memory (beta_2) shapes the steps.
+    scales = (1, 10, 0.1, 1, 10, 0.1, 1, 1)
+    gradients = [rng.normal(size=start.shape).astype("float32") * s for s in scales]
+    weight = keras.Variable(start.copy())
+    adam = optimizer.__class__.from_config(optimizer.get_config())
+    adam.build([weight])
+    for g in gradients:
+        adam.apply([keras.ops.convert_to_tensor(g)], [weight])
+
+    lr, b1, b2, eps = config.generator_lr, 0.5, beta_2, adam.epsilon
+    expected, m, v = start.astype("float64"), 0.0, 0.0
+    for t, g in enumerate(gradients, start=1):
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        expected = expected - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+    np.testing.assert_allclose(_np(weight), expected, rtol=1e-5, atol=1e-7)
+    other = 0.999 if beta_2 == 0.99 else 0.99
+    moved = {b: start.astype("float64") for b in (beta_2, other)}
+    for b in moved:
+        m = v = 0.0
+        for t, g in enumerate(gradients, start=1):
+            m = m + (g - m) * (1 - b1)
+            v = v + (g * g - v) * (1 - b)
+            moved[b] = moved[b] - lr * np.sqrt(1 - b**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+    # The two betas part by 20x more than the comparison's tolerance.
+    assert np.abs(moved[beta_2] - moved[other]).max() > 20 * 1e-5 * np.abs(expected).max()

@@ -45,6 +45,7 @@ RECIPES = dict(
     unet_full_skip=True,
     unet_bottleneck_norm=False,  # pix2pix's unnormalised innermost level (1x1 at 32 px)
     nce_pixels=False,  # CUT's PatchNCE on the encoder levels only (the cycle ignores it)
+    beta_2=0.99,  # StyleGAN's Adam: the velocities must resume as they were
 )
 
 

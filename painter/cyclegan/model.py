@@ -35,9 +35,12 @@ if TYPE_CHECKING:
     from painter.config import Config
 
 
-def default_optimizer(learning_rate: Any = 2e-4, beta_1: float = 0.5, name: str = "adam"):
-    """The paper's Adam(2e-4, beta_1=0.5) (`optimizer.Adam`: keras', fused on TensorFlow)."""
-    return Adam(learning_rate=learning_rate, beta_1=beta_1, name=name)
+def default_optimizer(
+    learning_rate: Any = 2e-4, beta_1: float = 0.5, name: str = "adam", beta_2: float = 0.999
+):
+    """The paper's Adam(2e-4, beta_1=0.5, beta_2=0.999) (`optimizer.Adam`: keras', fused on
+    TensorFlow)."""
+    return Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)
 
 
 @keras.saving.register_keras_serializable(package="painter")
@@ -445,7 +448,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
 
     def adam(rate: float, name: str):
         schedule = LinearDecaySchedule(rate, steps_per_epoch, config.epochs, config.decay_epochs)
-        return default_optimizer(schedule, config.beta_1, name=name)
+        return default_optimizer(schedule, config.beta_1, name=name, beta_2=config.beta_2)
 
     model.compile(
         adam(config.generator_lr, "generator_adam"),

@@ -156,6 +156,7 @@ def config_for(args: argparse.Namespace):
             unet_head=True,
             unet_full_skip=True,
             unet_bottleneck_norm=False,  # its 1x1 bottleneck: a biased conv, no norm
+            beta_2=0.99,  # Adam's velocities: TF's fused kernel against keras' update on JAX
         )
     if args.cut:
         # The identity PatchNCE on Monets 0 and 2 only (x 2): on two replicas each takes its
