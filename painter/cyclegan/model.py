@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 def default_optimizer(
-    learning_rate: Any = 2e-4, beta_1: float = 0.5, name: str = "adam", beta_2: float = 0.999
+    learning_rate: Any = 2e-4, beta_1: float = 0.5, beta_2: float = 0.999, name: str = "adam"
 ):
     """The paper's Adam(2e-4, beta_1=0.5, beta_2=0.999) (`optimizer.Adam`: keras', fused on
     TensorFlow)."""
@@ -448,7 +448,7 @@ def build_cyclegan(config: Config, steps_per_epoch: int) -> CycleGAN:
 
     def adam(rate: float, name: str):
         schedule = LinearDecaySchedule(rate, steps_per_epoch, config.epochs, config.decay_epochs)
-        return default_optimizer(schedule, config.beta_1, name=name, beta_2=config.beta_2)
+        return default_optimizer(schedule, config.beta_1, config.beta_2, name=name)
 
     model.compile(
         adam(config.generator_lr, "generator_adam"),
