@@ -339,6 +339,18 @@ def unet_config(args):
     )
 
 
+def resnet_config():
+    """cpu-small's sizes with the paper's ResNet and cycle, R1 off: its second backward pass
+    through D is not in step_flops' forward x 3, so with it on the % of the ceiling would count
+    work done as idle time (the preset's own row keeps it). R1's lazy interval goes with it: a
+    config refuses one without R1."""
+    from painter.config import preset
+
+    return preset("cpu-small").replace(
+        generator="resnet", r1_weight=0.0, r1_start=0, r1_interval=1, objective="cyclegan"
+    )
+
+
 def jax_child(args) -> None:
     """In a KERAS_BACKEND=jax process: painter's U-Net step at --jax-batch; prints a JSON line."""
     import keras
@@ -459,11 +471,7 @@ def main() -> int:
     if args.jit_compile is None:
         args.jit_compile = ["auto", "on", *(["bf16"] if "avx512_bf16" in flags else [])]
     variants = list(dict.fromkeys(args.jit_compile))
-    # R1 off: its second backward pass through D is not in step_flops' forward x 3, so with it on
-    # the % of the ceiling would count work done as idle time (the preset's own row keeps it).
-    resnet_config = preset("cpu-small").replace(
-        generator="resnet", r1_weight=0.0, r1_start=0, objective="cyclegan"
-    )
+    resnet = resnet_config()
     # The TF side of JAX/TF: painter (auto) at the JAX batch, measured in the batch loop.
     painter_batches = sorted({*args.batches, *([args.jax_batch] if args.jax_batch else [])})
     peak = nominal_peak_flops()
@@ -522,7 +530,7 @@ def main() -> int:
             for variant in variants:
                 resnet_runs[variant].append(
                     time_painter(
-                        resnet_config.replace(**VARIANT_SETTINGS[variant]),
+                        resnet.replace(**VARIANT_SETTINGS[variant]),
                         args.resnet_batch,
                         args.steps,
                     )
@@ -590,15 +598,15 @@ def main() -> int:
     if args.resnet_batch:
         from painter.models import default_resnet_blocks
 
-        size = resnet_config.image_size
-        blocks = resnet_config.resnet_blocks or default_resnet_blocks(size)
+        size = resnet.image_size
+        blocks = resnet.resnet_blocks or default_resnet_blocks(size)
         for variant in variants:
             runs = resnet_runs[variant]
             seconds = statistics.median(r["seconds"] for r in runs)
             flops = runs[0]["flops"]
             print(
-                f"  cpu-small ResNet ({resnet_config.image_size} px, "
-                f"{resnet_config.generator_filters} filters, {blocks} blocks, batch "
+                f"  cpu-small ResNet ({resnet.image_size} px, "
+                f"{resnet.generator_filters} filters, {blocks} blocks, batch "
                 f"{args.resnet_batch}), {VARIANTS[variant]}: {seconds * 1e3:.0f} ms/step, "
                 f"{flops / 1e9:.2f} GFLOP/step, {flops / seconds / 1e9:.1f} GFLOP/s = "
                 f"{flops / seconds / ceiling:.0%} of the measured ceiling (first step "

@@ -47,9 +47,7 @@ def setup_config(name: str, batch: int, bf16: bool):
     elif name == "cpu-small":
         config = preset("cpu-small")
     else:
-        config = preset("cpu-small").replace(
-            generator="resnet", r1_weight=0.0, r1_start=0, objective="cyclegan"
-        )
+        config = bench_train_step.resnet_config()
     return config.replace(global_batch_size=batch, mixed_precision=bf16)
 
 

@@ -1,0 +1,36 @@
+"""The configs the speed benchmarks build (`bench_train_step.py`, `profile_step.py`): each is a
+valid painter Config with the networks it names. A preset change once made the ResNet setup an
+invalid config (lazy R1 without R1), and both scripts stopped at their start."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bench_train_step  # noqa: E402
+import profile_step  # noqa: E402
+
+from painter.config import preset  # noqa: E402
+
+
+def test_the_resnet_setup_is_cpu_smalls_sizes_with_the_papers_resnet_and_no_r1():
+    config = bench_train_step.resnet_config()
+    small = preset("cpu-small")
+    assert (config.generator, config.objective) == ("resnet", "cyclegan")
+    assert config.r1_weight == 0.0
+    for field in ("image_size", "generator_filters", "discriminator_filters", "global_batch_size"):
+        assert getattr(config, field) == getattr(small, field), field
+
+
+@pytest.mark.parametrize("setup", ["starter", "cpu-small", "resnet"])
+@pytest.mark.parametrize("bf16", [False, True])
+def test_every_profile_setup_is_a_valid_config_at_the_asked_batch(setup, bf16):
+    config = profile_step.setup_config(setup, batch=3, bf16=bf16)
+    assert config.global_batch_size == 3
+    assert config.mixed_precision is bf16
+    expected = {"starter": "unet", "cpu-small": "unet", "resnet": "resnet"}[setup]
+    assert config.generator == expected
