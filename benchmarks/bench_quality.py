@@ -804,6 +804,15 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT_LAZY, "label_smoothing": 0.1},
         "decay": 15 / 29,
     },
+    # The preset's recipe again after the jitter fix (stop 48): the images are cached at
+    # resize_size (72) and the jitter crops 64 px of their own pixels, where until then it
+    # enlarged a 64-px copy and the blur halved the 2-4 px detail of every image D saw (the
+    # Monets as D saw them scored 0.335 against themselves; augment_reference.py). Same fields,
+    # so its own name: the runs above it trained on the blurred images.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop": {
+        "overrides": dict(_CUT_LAZY),
+        "decay": 15 / 29,
+    },
     # A narrower generator (16 filters, not cpu-small's 32): at 64 px the hour is bound by steps
     # (14,000 steps 0.41, 15,800 0.39, 22,200 0.36), and the U-Net's share of the step shrinks
     # with its width squared; worth it if the painting holds at equal steps. Measured (seed 0,

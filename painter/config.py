@@ -179,6 +179,19 @@ class Config:
         """Raise ConfigError naming the first field whose value cannot work (config_checks.py)."""
         check_config(self)
 
+    @property
+    def jitter(self) -> bool:
+        """Whether the paper's jitter (a random crop of image_size out of resize_size) is on."""
+        return self.resize_prob > 0 and self.resize_size > self.image_size
+
+    @property
+    def load_size(self) -> int:
+        """The size training images are decoded and cached at: resize_size while the jitter is
+        on, so that its crop takes the source's own pixels (at 64 px, from the 256-px JPEGs)
+        rather than an enlarged image_size copy, whose bilinear blur halved the 2-4 px detail of
+        every image D saw (`benchmarks/augment_reference.py`); else image_size."""
+        return self.resize_size if self.jitter else self.image_size
+
     def diffaugment_policy(self) -> tuple[str, ...]:
         """`diffaugment` as a tuple of policy names (empty when off)."""
         return tuple(p.strip() for p in self.diffaugment.split(",") if p.strip())

@@ -2,7 +2,7 @@
 
 `choose_cache` picks "memory" when both domains' decoded images fit `config.cache_memory_mb`, else
 "disk" (or what `config.cache` says). A disk cache is one tf.data cache file per (files, sizes,
-mtimes, image_size, skip_bad_records), finished by a manifest written last, so a later run on the
+mtimes, load size, skip_bad_records), finished by a manifest written last, so a later run on the
 same files reuses it and an interrupted one is removed and rebuilt. Filling the cache decodes
 every image once, naming any image that fails to decode (or counting it with skip_bad_records).
 TensorFlow is imported inside functions.
@@ -29,7 +29,7 @@ def choose_cache(config: Config, image_count: int) -> str:
     """ "memory" when the decoded images fit config.cache_memory_mb, else "disk" (or as set)."""
     if config.cache != "auto":
         return config.cache
-    megabytes = image_count * config.image_size**2 * 3 / 2**20
+    megabytes = image_count * config.load_size**2 * 3 / 2**20
     return "memory" if megabytes <= config.cache_memory_mb else "disk"
 
 
@@ -38,7 +38,7 @@ def _cache_key(source: ImageSource, config: Config) -> str:
     for path in source.files:
         stat = path.stat()
         digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    digest.update(f"{config.image_size}|{config.skip_bad_records}|{_CACHE_VERSION}".encode())
+    digest.update(f"{config.load_size}|{config.skip_bad_records}|{_CACHE_VERSION}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -69,7 +69,7 @@ def _fill(
             # Only without skip_bad_records (errors are ignored before the cache otherwise).
             block = good[len(names) : len(names) + _FILL_BATCH]
             for record, decode_error in reader._locate_decode_error(
-                result, block, config.image_size
+                result, block, config.load_size
             ):
                 raise DataError(
                     f"{reader.decode_error_message(record, decode_error)}. Or {SKIP_HINT}."
@@ -92,7 +92,8 @@ def prepare_domain(source: ImageSource, config: Config, cache: str, cache_dir: P
     report = ReadReport()
     result = scan(source, image_size=config.image_size)
     good = check_scan(result, skip_bad_records=config.skip_bad_records, report=report)
-    decoded = reader._dataset(result, good, config.image_size)
+    # At the jitter's size: its crop then takes the source's own pixels (Config.load_size).
+    decoded = reader._dataset(result, good, config.load_size)
     if config.skip_bad_records:
         decoded = decoded.ignore_errors()
     if cache == "none":
@@ -101,7 +102,7 @@ def prepare_domain(source: ImageSource, config: Config, cache: str, cache_dir: P
         cached = decoded.cache()
         count = _fill(cached, good, result, config, report)
         return cached.map(lambda e: e["image"]), count, report
-    # Disk: a cache file per (files, sizes, mtimes, image_size), reused by later runs.
+    # Disk: a cache file per (files, sizes, mtimes, load size), reused by later runs.
     prefix = cache_dir / f"{domain}-{_cache_key(source, config)}"
     manifest = prefix.with_name(prefix.name + "-done.json")
     cached = decoded.cache(str(prefix))

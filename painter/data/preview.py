@@ -38,21 +38,22 @@ def save_preview(
     pairs = list(
         reader.iterate_images(
             source,
-            image_size=config.image_size,
+            image_size=config.load_size,  # as training decodes them (its jitter crops these)
             indices=picked,
             skip_bad_records=config.skip_bad_records,
         )
     )
     names = [name for name, _ in pairs]
-    originals = np.stack([image for _, image in pairs])
-    columns = {"original": originals}
+    loaded = np.stack([image for _, image in pairs])
+    shown = tf.image.resize(loaded, [config.image_size] * 2, antialias=True).numpy()
+    columns = {"original": np.clip(np.rint(shown), 0, 255).astype(np.uint8)}
     for version in range(versions):
         columns[f"augmented {version + 1}"] = np.stack(
             [
                 augment_image(
                     image, tf.constant([seed, row * versions + version], tf.int64), config
                 ).numpy()
-                for row, image in enumerate(originals)
+                for row, image in enumerate(loaded)
             ]
         )
     title = f"{source.root.name}: augmentation under preset {config.preset!r} (seed {seed})"
