@@ -36,7 +36,9 @@ class Config:
 
     # --- data -------------------------------------------------------------------------------
     image_size: int = 256  # the competition's images and submission are 256x256
-    resize_size: int = 286  # random upscale before a random crop back to image_size (paper: 286)
+    # The jitter's size (paper: 286): images are decoded and cached at it (from the source's own
+    # pixels where it is larger, as at 64 px; enlarged where not), then cropped to image_size
+    resize_size: int = 286
     resize_prob: float = 1.0  # the paper resizes+crops every image ("jitter")
     flip_prob: float = 0.5  # horizontal flip: landscapes are mirror-symmetric in style
     rotate90_prob: float = (

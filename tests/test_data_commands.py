@@ -106,3 +106,13 @@ def test_preview_draws_a_grid(tmp_path, capsys):
     assert code == 0 and png.is_file()
     picture = tf.io.decode_png(png.read_bytes()).numpy()
     assert picture.shape[0] > 100 and picture.shape[1] > 100 and np.std(picture) > 10
+
+
+def test_preview_takes_images_of_exactly_the_training_size(tmp_path, capsys):
+    """The competition's 256-px JPEGs under kaggle-tpu's 286-px jitter, in small: smoke's 32-px
+    images and 36-px jitter. Training enlarges them to the jitter's size; so must the preview,
+    not refuse them as smaller than 36."""
+    src = make_folder(tmp_path / "src", count=3, size=32)
+    png = tmp_path / "grid.png"
+    argv = ["data", "preview", str(src), "--out", str(png), "--config", "smoke", "--count", "2"]
+    assert main(argv) == 0 and png.is_file()

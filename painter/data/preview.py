@@ -38,7 +38,8 @@ def save_preview(
     pairs = list(
         reader.iterate_images(
             source,
-            image_size=config.load_size,  # as training decodes them (its jitter crops these)
+            image_size=config.image_size,
+            decode_size=config.load_size,  # as training caches them (its jitter crops these)
             indices=picked,
             skip_bad_records=config.skip_bad_records,
         )

@@ -191,9 +191,12 @@ def iterate_images(
     report: ReadReport | None = None,
     indices: Sequence[int] | None = None,
     batch_size: int = 64,
+    decode_size: int | None = None,
 ) -> Iterator[tuple[str, np.ndarray]]:
     """(name, uint8 image) in file order, every error named (DataError) or skipped and counted.
-    `indices` picks records (positions among the good ones) to decode, e.g. for a preview."""
+    `indices` picks records (positions among the good ones) to decode, e.g. for a preview.
+    Images smaller than `image_size` are bad records; the rest are fitted to `decode_size`
+    (default: `image_size`), as training caches them at `Config.load_size`."""
     import tensorflow as tf
 
     report = report if report is not None else ReadReport()
@@ -203,9 +206,10 @@ def iterate_images(
         good = [good[i] for i in sorted(set(indices)) if 0 <= i < len(good)]
     # Batches amortise eager iteration's overhead; images of mixed sizes go one by one.
     sizes = {(r.good_header.height, r.good_header.width) for r in good}
-    batch_size = batch_size if image_size is not None or len(sizes) <= 1 else 1
+    size = image_size if decode_size is None else decode_size
+    batch_size = batch_size if size is not None or len(sizes) <= 1 else 1
     position = 0
-    iterator = iter(_dataset(result, good, image_size).batch(batch_size))
+    iterator = iter(_dataset(result, good, size).batch(batch_size))
     while position < len(good):
         try:
             batch = next(iterator)
@@ -213,7 +217,7 @@ def iterate_images(
             return
         except tf.errors.OpError:
             block = good[position : position + batch_size]
-            failed = _locate_decode_error(result, block, image_size)
+            failed = _locate_decode_error(result, block, size)
             for record, error in failed:
                 if not skip_bad_records:
                     raise DataError(
@@ -223,10 +227,10 @@ def iterate_images(
             bad = {id(record) for record, _ in failed}
             block = [record for record in block if id(record) not in bad]
             if block:
-                batch = next(iter(_dataset(result, block, image_size).batch(len(block))))
+                batch = next(iter(_dataset(result, block, size).batch(len(block))))
             position += batch_size
             if position < len(good):
-                iterator = iter(_dataset(result, good[position:], image_size).batch(batch_size))
+                iterator = iter(_dataset(result, good[position:], size).batch(batch_size))
             if not block:
                 continue
         else:
