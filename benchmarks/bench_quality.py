@@ -807,7 +807,7 @@ RECIPES: dict[str, dict] = {
     # The preset's recipe again after the jitter fix (stop 48): the images are cached at
     # resize_size (72) and the jitter crops 64 px of their own pixels, where until then it
     # enlarged a 64-px copy and the blur halved the 2-4 px detail of every image D saw (the
-    # Monets as D saw them scored 0.335 against themselves; augment_reference.py). Same fields,
+    # Monets as D saw them scored 0.347 against themselves; augment_reference.py). Same fields,
     # so its own name: the runs above it trained on the blurred images.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop": {
         "overrides": dict(_CUT_LAZY),

@@ -49,7 +49,7 @@ def augment_image(image, seed, config: Config):
     # 1. Jitter: a random image_size crop of the image at resize_size; without it (or with
     # probability 1 - resize_prob) the whole image at image_size. The image comes at
     # resize_size (Config.load_size): enlarging an image_size copy by 72/64 instead, as this
-    # did until stop 48, blurred every training image (the Monets D saw scored style FD 0.335
+    # did until stop 48, blurred every training image (the Monets D saw scored style FD 0.347
     # against the Monets themselves, their 2-4 px detail 0.49; benchmarks/augment_reference.py).
     if config.jitter:
         x = tf.cond(
