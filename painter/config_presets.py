@@ -37,11 +37,20 @@ QUALITY_RECIPE: dict[str, Any] = {
     "ema_decay": 0.999,  # paint with the weights' moving average: fewer blotches late in a run
 }
 
+# At 256 px the competition's 256-px JPEGs can only be enlarged to reach the paper's 286-px
+# jitter, and the enlargement blurs: the Monets as D sees them are at style FD 0.430 from
+# themselves (2-4 px detail 0.36; flips alone 0.017; benchmarks/augment_reference.py). At 64 px,
+# where the jitter can crop sharp pixels, no jitter at all painted best (cpu-small's hour plan,
+# seed 0: 0.417, sharp jitter 0.444, the blurred one 0.497), so the 256-px presets train on
+# flips alone. Not yet measured at 256 px (quality_256.py --set resize_size=256 on a lent GPU).
+NO_JITTER: dict[str, Any] = {"resize_prob": 0.0}
+
 # Each override says why. `smoke` is for tests and CI: tiny, seconds.
 PRESETS: dict[str, dict[str, Any]] = {
     "kaggle-tpu": {
         # The defaults are the competition on a TPU v5e-8 in one session.
         **QUALITY_RECIPE,
+        **NO_JITTER,
         "mixed_precision": True,  # bfloat16 is the TPU's native matmul type: ~2x throughput
         "epochs": 0,  # as many as the session fits: a fixed 30 used ~25-45 of its ~180 minutes
         # the starter's step was overhead-bound (126 ms at batch 1 or 32)
@@ -49,6 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "gpu": {
         **QUALITY_RECIPE,
+        **NO_JITTER,
         "global_batch_size": 4,  # one GPU: small batches keep CycleGAN's per-image updates
         "r1_weight": r1_gamma(256, 4),  # the rule above, at this batch
         "mixed_precision": False,  # float16 would need loss scaling; bfloat16 is slow on older GPUs

@@ -38,6 +38,17 @@ def test_r1_gamma_follows_the_rule_in_every_256_px_preset():
     assert preset("gpu").r1_weight == 2 * preset("kaggle-tpu").r1_weight  # half the batch
 
 
+def test_no_preset_trains_on_enlarged_images():
+    """The jitter crops image_size out of images decoded at resize_size. From the competition's
+    256-px JPEGs that decode enlarges (and blurs) every image for a 256-px model, so the 256-px
+    presets train on flips alone; cpu-small's 72-px decode shrinks them, and keeps its jitter."""
+    jpeg_size = 256
+    for name in ("kaggle-tpu", "gpu", "cpu-small"):
+        config = preset(name)
+        assert config.load_size <= jpeg_size, name
+    assert preset("cpu-small").jitter and preset("cpu-small").load_size == 72
+
+
 def test_unknown_preset_names_the_choices():
     with pytest.raises(ConfigError, match="unknown preset 'tpu'.*cpu-small"):
         preset("tpu")
