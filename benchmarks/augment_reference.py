@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import bench_quality  # noqa: E402
 import style_fd  # noqa: E402
 
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{name:18s} {seed:4d} {fid_from_features(features, target):7.3f} "
                 f"{fid_from_features(features[1::2], target[0::2]):7.3f}  "
-                + ", ".join(f"{octave} px {value:.2f}" for octave, value in detail.items())
+                + bench_quality.detail_text(detail)
             )
     return 0
 
