@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+R1_GAMMA_AT_64_PX_OF_4 = 0.4  # r1_gamma's anchor: the gamma measured best, at cpu-small's sizes
+
 
 def r1_gamma(image_size: int, batch_size: int) -> float:
-    """R1's gamma by Karras et al. 2020's heuristic (StyleGAN2-ADA), 0.0002 * size^2 / batch: 0.2
-    at cpu-small's 64 px of 4, the best of 0.1 / 0.2 / 0.4 measured there (bench_quality.py)."""
-    return round(0.0002 * image_size**2 / batch_size, 2)
+    """R1's gamma as Karras et al. 2020's heuristic (StyleGAN2-ADA) scales it, size^2 / batch,
+    anchored where it was measured: 0.4 at cpu-small's 64 px of 4 (~2x StyleGAN2-ADA's 0.0002 *
+    size^2 / batch). On sharp Monets 0.2 let the Monet D win and paint dark blots by 14,000
+    steps; 0.4 held it with none, 0.8 blurred the paintings (bench_quality.py, stop 49)."""
+    return round(R1_GAMMA_AT_64_PX_OF_4 * (image_size / 64) ** 2 * 4 / batch_size, 2)
 
 
 # The recipe the quality benchmark chose (benchmarks/bench_quality.py, results/quality.json: style
@@ -29,10 +33,10 @@ QUALITY_RECIPE: dict[str, Any] = {
     # water) and at 800 steps style FD was 1.74 against 1.47 with it (bench_quality.py, seed 0)
     "identity_weight": 0.5,
     "generator_lr": 4e-4,  # twice D's: the best 800-step rows (0.75 / 0.65 / 0.79 vs 2e-4's 0.79)
-    # R1 holds the Monet D: gamma 0.2 at 64 px (cpu-small) kept its loss 0.63-0.66 all hour
-    # (without it 0.10 and the hour 0.73), but at 256 px on an H200 the same 0.2 let it win from
-    # ~2,000 steps (0.42, then 0.22 at 3,000; quality_256.py). Karras et al. 2020's rule,
-    # which gives the 0.2 measured best at 64 px of 4, scales it to 256 px of 8
+    # R1 holds the Monet D (cpu-small without it: its loss 0.10 and the hour 0.73), and at 256 px
+    # on an H200 a gamma of 0.2 let it win from ~2,000 steps (0.42, then 0.22 at 3,000;
+    # quality_256.py). The rule above scales the gamma measured best at 64 px of 4 to 256 px of 8
+    # (not measured at 256 px: erring high cost least at 64 px)
     "r1_weight": r1_gamma(256, 8),
     "ema_decay": 0.999,  # paint with the weights' moving average: fewer blotches late in a run
 }
@@ -88,7 +92,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # style FD at 800 steps 1.13 / 0.78 (seeds 0 / 1) against 1.47 / 1.43 with 3 layers
         "discriminator_layers": 2,
         "global_batch_size": 4,
-        "r1_weight": 0.2,  # measured best at these sizes (0.1: 0.515, 0.2: 0.448, 0.4: 0.475)
+        # The rule's anchor, measured on sharp Monets at 14,000 steps (seed 0): 0.2 0.339 with
+        # dark blots and a 2-px lattice (1.11), 0.4 0.360 with neither, 0.8 0.426, blurrier
+        "r1_weight": r1_gamma(64, 4),
         # R1 only from step 1,000 (D memorises from ~2,200): 800 steps 0.81 / 0.64 / 0.82 against
         # 0.98 / 0.75 with R1 from step 0; the hour 0.473 against 0.448 (seed 0; seeds differ 0.03)
         "r1_start": 1000,

@@ -26,12 +26,12 @@ def test_presets_differ_where_their_hardware_needs_it():
 
 
 def test_r1_gamma_follows_the_rule_in_every_256_px_preset():
-    """Karras et al.'s 0.0002 size^2 / batch gives the gamma measured best at cpu-small's sizes
-    (64 px of 4), and each 256-px preset takes the rule's value at its own size and batch."""
+    """The rule (Karras et al.'s size^2 / batch) gives the gamma measured best at cpu-small's
+    sizes (0.4 at 64 px of 4), and each 256-px preset takes its value at its own size and batch."""
     from painter.config_presets import r1_gamma
 
     small = preset("cpu-small")
-    assert r1_gamma(small.image_size, small.global_batch_size) == small.r1_weight == 0.2
+    assert r1_gamma(small.image_size, small.global_batch_size) == small.r1_weight == 0.4
     for name in ("kaggle-tpu", "gpu"):
         config = preset(name)
         assert config.r1_weight == r1_gamma(config.image_size, config.global_batch_size)
