@@ -72,10 +72,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         **QUALITY_RECIPE,
         # CUT's PatchNCE for the cycle (one generator, one D): a step 0.58x CycleGAN's; its hour,
         # 14,000 steps, scored 0.408 / 0.412 (seeds 0 / 2) against the cycle's 0.473 / 0.491 in
-        # 5,800 and 0.457 in 8,400 (bench_quality.py); this preset before r1_interval trained
-        # 22,200 steps in 55 minutes and scored 0.358 (seed 42; seed 0: 0.401); with it, on a
-        # slower machine, 15,800 steps and 0.391 (seed 42): the steps decide. Cycle / identity
-        # unused
+        # 5,800 and 0.457 in 8,400 (bench_quality.py, blurred Monets). This preset's budgeted
+        # hour on sharp Monets (stop 50): 17,600 / 19,000 steps, style FD 0.292 / 0.309 (seeds
+        # 42 / 0). Cycle / identity unused
         "objective": "cut",
         # A ~5,000-step weight average from step 10,000 (about the last t / 2 steps before): the
         # presets' 0.999 / 10 follows the live weights through the decay and ended this preset's
