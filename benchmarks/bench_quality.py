@@ -840,6 +840,25 @@ RECIPES: dict[str, dict] = {
         "overrides": {**_CUT_LAZY, "r1_weight": 0.8},
         "decay": 15 / 29,
     },
+    # The generator paints over the photo (`generator_residual`, stop 51): its output is
+    # tanh(net + atanh(0.99 photo)), so the untrained U-Net returns the photo, sharp, where the
+    # preset's first steps redraw it blurred from half-size features (800 steps: 1.611 / 1.158
+    # / 1.544, live 1.056 / 0.789 / 1.091, 2-4 px detail 0.48). `-ew10`: with it the ~5,000-step
+    # average's window ramps as t / 10, not t / 2 (the presets' ramp), so at 800 steps it
+    # averages the last ~80 instead of ~400.
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop-r1-0.4-res": {
+        "overrides": {**_CUT_LAZY, "r1_weight": 0.4, "generator_residual": True},
+        "decay": 15 / 29,
+    },
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop-r1-0.4-res-ew10": {
+        "overrides": {
+            **_CUT_LAZY,
+            "r1_weight": 0.4,
+            "generator_residual": True,
+            "ema_warmup": 10.0,
+        },
+        "decay": 15 / 29,
+    },
     # A narrower generator (16 filters, not cpu-small's 32): at 64 px the hour is bound by steps
     # (14,000 steps 0.41, 15,800 0.39, 22,200 0.36), and the U-Net's share of the step shrinks
     # with its width squared; worth it if the painting holds at equal steps. Measured (seed 0,

@@ -69,6 +69,9 @@ class Config:
     # U-Net: instance norm on the deepest encoder layer and the decoder's next (the starter's).
     # At the default depth it is 1x1, where the norm leaves a constant: False lets a global code in
     unet_bottleneck_norm: bool = True
+    # The generator paints over the photo: tanh(net + atanh(0.99 photo)), so it starts from the
+    # photo, sharp, and its first steps learn style, not how to redraw the photo (PaintOver)
+    generator_residual: bool = False
     discriminator_filters: int = 64  # the paper's C64-C128-C256-C512
     discriminator_layers: int = 3  # 3 strided layers = the 70x70 PatchGAN
     # > 1: the PatchGAN also judges the image average-pooled 2x, 4x ... (pix2pixHD's multi-scale
@@ -164,6 +167,7 @@ class Config:
         "unet_head",
         "unet_full_skip",
         "unet_bottleneck_norm",
+        "generator_residual",  # no weights of its own, but the same weights paint otherwise
         "discriminator_filters",
         "discriminator_layers",
         "discriminator_scales",

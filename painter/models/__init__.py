@@ -40,6 +40,7 @@ def build_generator(config: Config, name: str) -> keras.Model:
             filters=config.generator_filters,
             residual_blocks=blocks,
             upsampling=config.upsampling,
+            residual=config.generator_residual,
             dtype=_policy(config),
             name=name,
         )
@@ -52,6 +53,7 @@ def build_generator(config: Config, name: str) -> keras.Model:
             head=config.unet_head,
             full_skip=config.unet_full_skip,
             bottleneck_norm=config.unet_bottleneck_norm,
+            residual=config.generator_residual,
             dtype=_policy(config),
             name=name,
         )

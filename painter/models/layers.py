@@ -13,6 +13,8 @@
   al. 2018), estimated by one power iteration per training call.
 - `SelectLeakyReLU`: LeakyReLU written as a select, for the discriminator's convolutions that keep
   a bias (TensorFlow's graph optimiser fails on Conv2D + BiasAdd + LeakyRelu under a gradient).
+- `PaintOver`: a generator's last activation when it paints over the photo
+  (`generator_residual`): tanh(logits + atanh(0.99 photo)) instead of tanh(logits).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from keras import ops
 
 # N(0, 0.02) for every convolution, as Zhu et al. 2017 (and pix2pix) initialise.
 WEIGHT_STDDEV = 0.02
+# `PaintOver` takes atanh of the photo shrunk by this: atanh(+-1) is infinite, and 0.99 keeps
+# white and black within reach (+-2.65 in tanh's logits) of what a convolution adds.
+PHOTO_SHRINK = 0.99
 
 
 def conv_initializer() -> keras.initializers.Initializer:
@@ -257,6 +262,31 @@ class SpectralConv2D(keras.layers.Conv2D):
         if self.activation is not None:
             return self.activation(outputs)
         return outputs
+
+
+@keras.saving.register_keras_serializable(package="painter")
+class PaintOver(keras.layers.Layer):
+    """`PaintOver()([logits, photo])` = tanh(logits + atanh(PHOTO_SHRINK * photo)), in float32.
+
+    The generator's output is the photo plus what its network adds, in tanh's logit space, so
+    it stays in [-1, 1]: with zero logits it returns the photo (x 0.99). A freshly initialised
+    generator (N(0, 0.02) weights: near-zero logits) so starts from the photo, sharp, and its
+    first steps learn colour and texture instead of redrawing the photo through the network
+    (painter's U-Net paints RGB from half-size features: without this its early paintings are
+    blurred copies). Photos outside [-1, 1] are clipped first.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # the losses are computed in float32
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        logits, photo = (ops.cast(x, "float32") for x in inputs)
+        photo_logits = ops.arctanh(ops.clip(photo, -1.0, 1.0) * PHOTO_SHRINK)
+        return ops.tanh(logits + photo_logits)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
 
 
 def _l2_normalize(x, epsilon: float = 1e-12):

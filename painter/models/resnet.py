@@ -14,6 +14,7 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
+    PaintOver,
     ReflectionPadding2D,
     SizeCheck,
     conv_initializer,
@@ -79,6 +80,7 @@ def resnet_generator(
     filters: int = 64,
     residual_blocks: int = 9,
     upsampling: str = "resize",
+    residual: bool = False,
     dtype: str | None = None,
     name: str = "resnet_generator",
 ) -> keras.Model:
@@ -89,6 +91,8 @@ def resnet_generator(
         residual_blocks: residual blocks at the bottleneck (paper: 9 at 256 px, 6 at 128 px).
         upsampling: "resize" (nearest x2 + conv, no checkerboards), "bilinear" (bilinear x2 +
             conv) or "transpose" (the paper's).
+        residual: paint over the photo: tanh(logits + atanh(0.99 photo)) (`PaintOver`), so the
+            untrained net returns the photo.
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name (e.g. "monet_generator").
 
@@ -105,10 +109,10 @@ def resnet_generator(
             f"{residual_blocks}"
         )
     with dtype_policy(dtype):
-        return _build(filters, residual_blocks, upsampling, name)
+        return _build(filters, residual_blocks, upsampling, bool(residual), name)
 
 
-def _build(filters, residual_blocks, upsampling, name):
+def _build(filters, residual_blocks, upsampling, residual, name):
     inputs = keras.Input((None, None, 3), name="real_image")
     x = SizeCheck(RESNET_MULTIPLE, generator="ResNet", name="size_check")(inputs)
     x = _conv_norm_relu(x, filters, 7, 1, "c7s1", reflect=3)
@@ -123,5 +127,8 @@ def _build(filters, residual_blocks, upsampling, name):
         3, 7, padding="valid", kernel_initializer=conv_initializer(), name="c7s1_3_conv"
     )(x)
     # float32 output whatever the compute policy: the losses are computed in float32.
-    outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    if residual:
+        outputs = PaintOver(name="paint_over")([x, inputs])
+    else:
+        outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)

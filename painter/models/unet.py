@@ -43,6 +43,7 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
+    PaintOver,
     ReflectionPadding2D,
     SelectLeakyReLU,
     SizeCheck,
@@ -76,6 +77,7 @@ def unet_generator(
     head: bool = False,
     full_skip: bool = False,
     bottleneck_norm: bool = True,
+    residual: bool = False,
     dtype: str | None = None,
     name: str = "unet_generator",
 ) -> keras.Model:
@@ -91,6 +93,8 @@ def unet_generator(
         bottleneck_norm: instance-normalise the deepest encoder layer and the decoder layer
             that reads it (the starter's; False: neither, so that a 1x1 bottleneck carries the
             image's global features to the decoder).
+        residual: paint over the photo: tanh(logits + atanh(0.99 photo)) (`PaintOver`), so the
+            untrained net returns the photo.
         dtype: a dtype policy name for the layers (e.g. "mixed_bfloat16"); the output is float32.
         name: the model's name.
     """
@@ -112,6 +116,7 @@ def unet_generator(
             bool(head),
             bool(full_skip),
             bool(bottleneck_norm),
+            bool(residual),
             name,
         )
 
@@ -137,6 +142,7 @@ def _build(
     head: bool,
     full_skip: bool,
     bottleneck_norm: bool,
+    residual: bool,
     name: str,
 ) -> keras.Model:
     inputs = keras.Input((None, None, 3), name="real_image")
@@ -196,5 +202,8 @@ def _build(
         )(x)
     else:
         x = _upsample(x, 3, "last_conv", upsampling, use_bias=True)
-    outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    if residual:
+        outputs = PaintOver(name="paint_over")([x, inputs])
+    else:
+        outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)
