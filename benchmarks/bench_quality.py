@@ -859,6 +859,18 @@ RECIPES: dict[str, dict] = {
         },
         "decay": 15 / 29,
     },
+    # `-dlr4`: D's learning rate up to G's 4e-4: with the generator starting from the photo its
+    # first steps wait on D to learn what tells a Monet from a photo (D's loss 0.67 at 800).
+    "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop-r1-0.4-res-ew10-dlr4": {
+        "overrides": {
+            **_CUT_LAZY,
+            "r1_weight": 0.4,
+            "generator_residual": True,
+            "ema_warmup": 10.0,
+            "discriminator_lr": 4e-4,
+        },
+        "decay": 15 / 29,
+    },
     # A narrower generator (16 filters, not cpu-small's 32): at 64 px the hour is bound by steps
     # (14,000 steps 0.41, 15,800 0.39, 22,200 0.36), and the U-Net's share of the step shrinks
     # with its width squared; worth it if the painting holds at equal steps. Measured (seed 0,

@@ -433,6 +433,45 @@ def test_a_unet_bottleneck_without_norm_carries_the_photo(tmp_path):
     np.testing.assert_allclose(loaded.predict(images, verbose=0), painted, atol=1e-6)
 
 
+@pytest.mark.backend
+@pytest.mark.parametrize("kind", ["unet", "resnet"])
+def test_a_residual_generator_paints_over_the_photo(tmp_path, kind):
+    """generator_residual: the output is tanh(logits + atanh(0.99 photo)), the logits being what
+    the same net's last convolution gives (NumPy below); with that convolution zeroed the
+    generator returns 0.99 x the photo, and a photo outside [-1, 1] is clipped first."""
+    import keras
+
+    from painter.models import build_generator
+    from painter.models.layers import PHOTO_SHRINK
+
+    config = TINY.replace(generator=kind, unet_depth=2, generator_residual=True)
+    model = build_generator(config, "monet_generator")
+    last = "last_conv" if kind == "unet" else "c7s1_3_conv"
+    plain = build_generator(config.replace(generator_residual=False), "monet_generator")
+    plain.set_weights(model.get_weights())  # no weights of its own: the same list fits
+    images = _images(2, 16, 24, seed=4)
+    logits = np.arctanh(plain.predict(images, verbose=0))  # the plain net's tanh, undone
+    painted = model.predict(images, verbose=0)
+    expected = np.tanh(logits + np.arctanh(PHOTO_SHRINK * images))
+    np.testing.assert_allclose(painted, expected, atol=2e-4)
+    assert "paint_over" in {layer.name for layer in model.layers}
+    assert "paint_over" not in {layer.name for layer in plain.layers}
+
+    layer = model.get_layer(last)
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    np.testing.assert_allclose(model.predict(images, verbose=0), PHOTO_SHRINK * images, atol=1e-6)
+    bright = images.copy()
+    bright[0, 0, 0] = 3.0  # out of range: clipped to 1 before atanh, not NaN
+    out = model.predict(bright, verbose=0)
+    np.testing.assert_allclose(out[0, 0, 0], PHOTO_SHRINK, atol=1e-6)
+
+    model.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "g.keras")
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6
+    )
+
+
 @pytest.mark.parametrize(
     "changes",
     [{"generator": "unet", "unet_head": False}, {"generator": "resnet", "unet_head": False}],

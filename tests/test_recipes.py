@@ -1,7 +1,7 @@
 """The recipes beyond the paper, each a config field: DiffAugment, LeCam, R1, spectral norm, the EMA
-(and the U-Net's bilinear x2 and full-size head, the cycle loss on 2x2 averages and the two-scale
-discriminators, whose golden tests are in test_cyclegan.py and test_models.py, on in the resume
-test).
+(and the U-Net's bilinear x2, full-size head and painting over the photo, the cycle loss on 2x2
+averages and the two-scale discriminators, whose golden tests are in test_cyclegan.py and
+test_models.py, on in the resume test).
 
 Golden tests of each one's math on tiny tensors (NumPy written from the papers' formulas), their
 state, and a resume-equals-unbroken run with all of them on. The TF-vs-JAX same-update test with
@@ -44,6 +44,7 @@ RECIPES = dict(
     unet_head=True,
     unet_full_skip=True,
     unet_bottleneck_norm=False,  # pix2pix's unnormalised innermost level (1x1 at 32 px)
+    generator_residual=True,  # the U-Net paints over the photo (PaintOver)
     nce_pixels=False,  # CUT's PatchNCE on the encoder levels only (the cycle ignores it)
     beta_2=0.99,  # StyleGAN's Adam: the velocities must resume as they were
 )

@@ -156,6 +156,7 @@ def config_for(args: argparse.Namespace):
             unet_head=True,
             unet_full_skip=True,
             unet_bottleneck_norm=False,  # its 1x1 bottleneck: a biased conv, no norm
+            generator_residual=True,  # both generators paint over their input
             beta_2=0.99,  # Adam's velocities: TF's fused kernel against keras' update on JAX
         )
     if args.cut:
