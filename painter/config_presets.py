@@ -73,8 +73,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # CUT's PatchNCE for the cycle (one generator, one D): a step 0.58x CycleGAN's; its hour,
         # 14,000 steps, scored 0.408 / 0.412 (seeds 0 / 2) against the cycle's 0.473 / 0.491 in
         # 5,800 and 0.457 in 8,400 (bench_quality.py, blurred Monets). This preset's budgeted
-        # hour on sharp Monets (stop 50): 17,600 / 19,000 steps, style FD 0.292 / 0.309 (seeds
-        # 42 / 0). Cycle / identity unused
+        # hour (stop 51, seed 42): 11,800 steps on a loaded host, style FD 0.267 (stop 50's
+        # recipe: 0.292 / 0.309 in 17,600 / 19,000 steps). Cycle / identity unused
         "objective": "cut",
         # The U-Net paints over the photo (PaintOver): it starts from the photo, sharp, where the
         # plain U-Net first redraws it blurred. 800 steps: 0.835 / 0.829 against 1.611 / 1.544
