@@ -94,6 +94,8 @@ _EMA2 = {"ema_decay": 0.9998, "ema_warmup": 2.0}
 # cpu-small's recipe since stop 38: CUT, that average and lazy R1 (every 16th step); the hour
 # recipes below each change one thing in it.
 _CUT_LAZY = {**_CUT, **_EMA2, "r1_interval": 16}
+# cpu-small's recipe of stop 49-50 (gamma 0.4) with the generator painting over the photo.
+_RES = {**_CUT_LAZY, "r1_weight": 0.4, "generator_residual": True}
 _ADA = {
     "diffaugment": "color,translation,cutout",
     "diffaugment_target": 0.6,
@@ -847,28 +849,17 @@ RECIPES: dict[str, dict] = {
     # average's window ramps as t / 10, not t / 2 (the presets' ramp), so at 800 steps it
     # averages the last ~80 instead of ~400.
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop-r1-0.4-res": {
-        "overrides": {**_CUT_LAZY, "r1_weight": 0.4, "generator_residual": True},
+        "overrides": _RES,
         "decay": 15 / 29,
     },
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop-r1-0.4-res-ew10": {
-        "overrides": {
-            **_CUT_LAZY,
-            "r1_weight": 0.4,
-            "generator_residual": True,
-            "ema_warmup": 10.0,
-        },
+        "overrides": {**_RES, "ema_warmup": 10.0},
         "decay": 15 / 29,
     },
     # `-dlr4`: D's learning rate up to G's 4e-4: with the generator starting from the photo its
     # first steps wait on D to learn what tells a Monet from a photo (D's loss 0.67 at 800).
     "hour-d2b-c2.5-glr4-r1s1000-cut-ema2-lazy16-crop-r1-0.4-res-ew10-dlr4": {
-        "overrides": {
-            **_CUT_LAZY,
-            "r1_weight": 0.4,
-            "generator_residual": True,
-            "ema_warmup": 10.0,
-            "discriminator_lr": 4e-4,
-        },
+        "overrides": {**_RES, "ema_warmup": 10.0, "discriminator_lr": 4e-4},
         "decay": 15 / 29,
     },
     # A narrower generator (16 filters, not cpu-small's 32): at 64 px the hour is bound by steps

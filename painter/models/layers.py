@@ -289,5 +289,13 @@ class PaintOver(keras.layers.Layer):
         return input_shape[0]
 
 
+def generator_output(logits, photo, residual: bool):
+    """A generator's float32 output from its last convolution's `logits`: tanh, or with
+    `residual` `PaintOver` of the `photo` (the model's input)."""
+    if residual:
+        return PaintOver(name="paint_over")([logits, photo])
+    return keras.layers.Activation("tanh", dtype="float32", name="tanh")(logits)
+
+
 def _l2_normalize(x, epsilon: float = 1e-12):
     return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))

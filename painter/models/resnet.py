@@ -14,11 +14,11 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
-    PaintOver,
     ReflectionPadding2D,
     SizeCheck,
     conv_initializer,
     dtype_policy,
+    generator_output,
     instance_norm,
     resize_conv,
 )
@@ -127,8 +127,5 @@ def _build(filters, residual_blocks, upsampling, residual, name):
         3, 7, padding="valid", kernel_initializer=conv_initializer(), name="c7s1_3_conv"
     )(x)
     # float32 output whatever the compute policy: the losses are computed in float32.
-    if residual:
-        outputs = PaintOver(name="paint_over")([x, inputs])
-    else:
-        outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    outputs = generator_output(x, inputs, residual)
     return keras.Model(inputs, outputs, name=name)

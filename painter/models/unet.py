@@ -43,12 +43,12 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
-    PaintOver,
     ReflectionPadding2D,
     SelectLeakyReLU,
     SizeCheck,
     conv_initializer,
     dtype_policy,
+    generator_output,
     instance_norm,
     resize_conv,
 )
@@ -202,8 +202,6 @@ def _build(
         )(x)
     else:
         x = _upsample(x, 3, "last_conv", upsampling, use_bias=True)
-    if residual:
-        outputs = PaintOver(name="paint_over")([x, inputs])
-    else:
-        outputs = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    # float32 output whatever the compute policy: the losses are computed in float32.
+    outputs = generator_output(x, inputs, residual)
     return keras.Model(inputs, outputs, name=name)
