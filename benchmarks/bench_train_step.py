@@ -9,7 +9,15 @@ machine. Prints images/s for each, their ratio, the FLOPs of one step (counted f
 graph by TensorFlow's profiler, forward; a training step is taken as 3x forward)
 and the fraction of the CPU's nominal peak that reaches.
 
-Also measured in the same run, interleaved with the steps (`--repeats`, medians):
+The ratio is measured the way this shared machine allows: the starter's step, each painter
+variant and the ceiling kernels are built and traced first, then timed in `--rounds` rounds of
+one block each (`--block` steps; the kernels a quarter second), the order reversed every other
+round. The ratio is the median over rounds of starter / painter within a round, whose blocks run
+seconds apart (the host's speed drifts by 1.5-2x over minutes; runs minutes apart gave ratios
+that moved by as much), and a step's share of the ceiling is likewise the median of its rate over
+its own round's ceiling.
+
+Measured in the same way, each in its own interleaved session:
 - the CEILING on this backend: GFLOP/s of a 3x3 convolution 256->256 channels on 64x64 maps,
   batch 8, forward + both backward convolutions (exactly 3x the forward's FLOPs), and of a 2048^2
   float32 matmul; the ceiling is the faster of the two. Each step's GFLOP/s is also given as a
@@ -18,28 +26,33 @@ Also measured in the same run, interleaved with the steps (`--repeats`, medians)
   (`preset("cpu-small")` with generator="resnet", R1 off and the CycleGAN objective, as this
   row was first measured: 64 px, 32 filters, batch 4):
   ms/step, GFLOP per step and the percentage of the ceiling.
-- painter's step on JAX (a subprocess: one process has one Keras backend), same U-Net config,
-  batch 4, `model.fit` as on TensorFlow (Keras' JAX trainer jit-compiles the step): ms/step and
-  JAX/TF; and, to show where a gap is, two convolutions alone on both backends (TF's oneDNN vs
-  XLA:CPU): the ceiling's and one shaped like the U-Net's layers at batch 2B = 8.
 - `--jit-compile auto on`: painter's TF step with Keras' choice (no XLA on a CPU-only TF) and with
   XLA. The first step's time (tracing + XLA compile + one step) is printed apart from the per-step
   time. The `ratio painter/starter batch N` lines use the fastest painter variant (named above).
 
+And in `--repeats` alternating runs (medians):
+- the cpu-small preset itself as it trains, with each `--jit-compile` variant (`--preset-steps`).
+- painter's step on JAX (a subprocess: one process has one Keras backend), same U-Net config,
+  batch 4, `model.fit` as on TensorFlow (Keras' JAX trainer jit-compiles the step): ms/step and
+  JAX/TF; and, to show where a gap is, two convolutions alone on both backends (TF's oneDNN vs
+  XLA:CPU): the ceiling's and one shaped like the U-Net's layers at batch 2B = 8.
+
     python benchmarks/bench_train_step.py                 # 64 px, filters 32, batch 1 and 4
     python benchmarks/bench_train_step.py --size 128 --filters 64 --steps 20
-    python benchmarks/bench_train_step.py --batches 4 --steps 3 --repeats 1   # a quick check
+    python benchmarks/bench_train_step.py --batches 4 --steps 3 --repeats 1 --rounds 2  # quick
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -87,20 +100,19 @@ def conv_flop(batch: int, size: int, cin: int, cout: int, kernel: int, stride: i
     return 3 * 2 * batch * out * out * cin * cout * kernel * kernel
 
 
-def conv_ceiling(
+def conv_runner(
     batch: int,
     size: int,
     channels: int,
-    iterations: int,
     *,
     out_channels: int | None = None,
     kernel: int = 3,
     stride: int = 1,
     dtype: str = "float32",
-) -> float:
-    """FLOP/s on TensorFlow of a `kernel` x `kernel` convolution channels->out_channels on size x
-    size maps, batch `batch`: forward, gradient of the input and of the kernel in one tf.function,
-    timed over `iterations` calls after a warm-up call."""
+):
+    """A `kernel` x `kernel` convolution channels->out_channels on size x size maps, batch
+    `batch`, on TensorFlow: forward, gradient of the input and of the kernel in one tf.function,
+    traced and warmed up. Returns (run, FLOPs of one call): run(n) makes n calls and waits."""
     import tensorflow as tf
 
     out_channels = out_channels or channels
@@ -120,13 +132,39 @@ def conv_ceiling(
         total = tf.reduce_sum(y) + tf.reduce_sum(dx) + tf.reduce_sum(dkernel)
         return tf.cast(total, tf.float32)
 
-    float(step(x))  # trace + warm up
+    def run(calls: int) -> None:
+        for _ in range(calls):
+            result = step(x)
+        float(result)
+
+    run(1)  # trace + warm up
+    return run, conv_flop(batch, size, channels, out_channels, kernel, stride)
+
+
+def conv_ceiling(
+    batch: int,
+    size: int,
+    channels: int,
+    iterations: int,
+    *,
+    out_channels: int | None = None,
+    kernel: int = 3,
+    stride: int = 1,
+    dtype: str = "float32",
+) -> float:
+    """FLOP/s on TensorFlow of `conv_runner`'s convolution, timed over `iterations` calls."""
+    run, flops = conv_runner(
+        batch,
+        size,
+        channels,
+        out_channels=out_channels,
+        kernel=kernel,
+        stride=stride,
+        dtype=dtype,
+    )
     start = time.perf_counter()
-    for _ in range(iterations):
-        result = step(x)
-    float(result)
-    seconds = (time.perf_counter() - start) / iterations
-    return conv_flop(batch, size, channels, out_channels, kernel, stride) / seconds
+    run(iterations)
+    return flops * iterations / (time.perf_counter() - start)
 
 
 def conv_ceiling_jax(
@@ -161,19 +199,27 @@ def conv_ceiling_jax(
     return conv_flop(batch, size, channels, out_channels, kernel, stride) / seconds
 
 
-def matmul_ceiling(n: int, iterations: int) -> float:
-    """FLOP/s of an n x n float32 matmul (2 n^3 FLOPs), timed after a warm-up call."""
+def matmul_runner(n: int):
+    """An n x n float32 matmul on TensorFlow, traced and warmed up. Returns (run, its 2 n^3
+    FLOPs): run(k) makes k calls and waits."""
     import tensorflow as tf
 
     rng = tf.random.Generator.from_seed(1)
     a, b = rng.normal([n, n]), rng.normal([n, n])
     matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)[0]))
-    float(matmul(a, b))
-    start = time.perf_counter()
-    for _ in range(iterations):
-        result = matmul(a, b)
-    float(result)
-    return 2 * n**3 / ((time.perf_counter() - start) / iterations)
+
+    def run(calls: int) -> None:
+        for _ in range(calls):
+            result = matmul(a, b)
+        float(result)
+
+    run(1)
+    return run, 2 * n**3
+
+
+# The ceiling kernels timed in every interleaved session beside the steps, and the calls per
+# block (about a quarter of a second each here): the conv of CONVS[0] and a 2048^2 matmul.
+CEILINGS = {"ceiling conv": 1, "ceiling matmul": 3}
 
 
 def starter_step(monet_generator, photo_generator, monet_discriminator, photo_discriminator):
@@ -237,7 +283,21 @@ def starter_step(monet_generator, photo_generator, monet_discriminator, photo_di
     return step
 
 
-def time_starter(config, batch: int, steps: int) -> float:
+def random_pair(config, batch: int):
+    """One fixed (real_monet, real_photo) batch of uniform noise in [-1, 1] (seeded)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    shape = (batch, config.image_size, config.image_size, 3)
+    return (
+        rng.uniform(-1, 1, shape).astype("float32"),
+        rng.uniform(-1, 1, shape).astype("float32"),
+    )
+
+
+def starter_runner(config, batch: int):
+    """The starter's step on `config`'s networks, traced and warmed up: run(n) takes n steps
+    and waits for the last."""
     import numpy as np
 
     from painter.models import build_discriminator, build_generator
@@ -249,18 +309,105 @@ def time_starter(config, batch: int, steps: int) -> float:
         build_discriminator(config, "photo_discriminator"),
     ]
     step = starter_step(*networks)
-    rng = np.random.default_rng(0)
-    real_monet = rng.uniform(-1, 1, (batch, config.image_size, config.image_size, 3)).astype(
-        "float32"
-    )
-    real_photo = rng.uniform(-1, 1, real_monet.shape).astype("float32")
+    real_monet, real_photo = random_pair(config, batch)
     for _ in range(2):  # trace + warm up
         step(real_monet, real_photo)
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            outputs = step(real_monet, real_photo)
+        np.asarray(outputs[0])  # wait for the last step
+
+    return run
+
+
+def painter_runner(config, batch: int):
+    """painter's step (`CycleGAN`'s compiled train function, as `fit` runs it) on one fixed
+    batch, after one `fit` step that traces it (and compiles it, with XLA) and one warm step.
+    Returns (run, first step's seconds, model): run(n) takes n steps and waits for the last."""
+    import tensorflow as tf
+
+    from painter.cyclegan.model import build_cyclegan
+
+    config = config.replace(global_batch_size=batch)
+    model = build_cyclegan(config, steps_per_epoch=1)
+    real_monet, real_photo = random_pair(config, batch)
+    dataset = tf.data.Dataset.from_tensors((real_photo, real_monet)).repeat()
     start = time.perf_counter()
-    for _ in range(steps):
-        outputs = step(real_monet, real_photo)
-    np.asarray(outputs[0])  # wait for the last step
-    return (time.perf_counter() - start) / steps
+    model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)
+    first = time.perf_counter() - start
+    iterator, train_function = iter(dataset), model.train_function
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            logs = train_function(iterator)
+        [float(value) for value in tf.nest.flatten(logs)]  # wait for the last step
+
+    run(1)
+    return run, first, model
+
+
+def interleave(blocks: dict[str, Callable[[], None]], rounds: int, clock=time.perf_counter):
+    """Time each of `blocks` (a callable that runs one block of work and waits for it) once per
+    round for `rounds` rounds, in the given order on even rounds and reversed on odd ones, after
+    one untimed call of each (a step traced before the others were built may retrace once).
+    Returns name -> [seconds of its block in each round]: ratios of two names within a round
+    cancel the machine's drift between rounds."""
+    names = list(blocks)
+    for name in names:
+        blocks[name]()
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        for name in names if index % 2 == 0 else names[::-1]:
+            start = clock()
+            blocks[name]()
+            seconds[name].append(clock() - start)
+    return seconds
+
+
+def time_interleaved(
+    config, batch: int, variants: list[str], rounds: int, block: int, *, starter: bool = True
+) -> dict:
+    """The starter's step (with `starter`), painter's `variants` of it and the ceiling kernels,
+    all built first, then timed by `interleave` for `rounds` rounds: a block of `block` steps of
+    each step, CEILINGS' calls of each kernel. Returns {"starter": [s/step per round],
+    "ceiling conv" / "ceiling matmul": [FLOP/s per round], "ceiling": [the faster one's],
+    variant: {"seconds": [s/step per round], "first_step_seconds", "jit_compile", "flops"}}."""
+    _, conv_batch, size, channels, _, kernel, stride = CONVS[0]
+    kernels = {
+        "ceiling conv": conv_runner(conv_batch, size, channels, kernel=kernel, stride=stride),
+        "ceiling matmul": matmul_runner(2048),
+    }
+    # name -> (run(n), n: the steps or calls of its block)
+    runners = {name: (run, CEILINGS[name]) for name, (run, _) in kernels.items()}
+    if starter:
+        runners["starter"] = (starter_runner(config, batch), block)
+    results: dict = {name: [] for name in runners}
+    for variant in variants:
+        run, first, model = painter_runner(config.replace(**VARIANT_SETTINGS[variant]), batch)
+        runners[variant] = (run, block)
+        results[variant] = {
+            "seconds": [],
+            "first_step_seconds": first,
+            "jit_compile": bool(model.jit_compile),  # what Keras resolved "auto" to
+            "flops": step_flops(model, config, batch),
+        }
+    timed = interleave(
+        {name: functools.partial(run, count) for name, (run, count) in runners.items()}, rounds
+    )
+    for name, block_seconds in timed.items():
+        for seconds in block_seconds:
+            seconds /= runners[name][1]  # per step (or kernel call)
+            if name in kernels:
+                results[name].append(kernels[name][1] / seconds)
+            elif name == "starter":
+                results[name].append(seconds)
+            else:
+                results[name]["seconds"].append(seconds)
+    results["ceiling"] = [
+        max(pair) for pair in zip(results["ceiling conv"], results["ceiling matmul"], strict=True)
+    ]
+    return results
 
 
 def step_flops(model, config, batch: int) -> float:
@@ -284,20 +431,14 @@ def time_painter(config, batch: int, steps: int, count_flops: bool = True) -> di
     """painter's step through `model.fit` on the current Keras backend: seconds per step (after
     the first two), the first step's seconds (tracing, XLA compile when on, one step), FLOPs."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from painter.cyclegan.model import build_cyclegan
 
     config = config.replace(global_batch_size=batch)
     model = build_cyclegan(config, steps_per_epoch=steps)
-    rng = np.random.default_rng(0)
-    shape = (batch, config.image_size, config.image_size, 3)
-    pair = (
-        rng.uniform(-1, 1, shape).astype("float32"),
-        rng.uniform(-1, 1, shape).astype("float32"),
-    )
-    dataset = tf.data.Dataset.from_tensors(pair).repeat()
+    real_monet, real_photo = random_pair(config, batch)
+    dataset = tf.data.Dataset.from_tensors((real_photo, real_monet)).repeat()
 
     class Timer(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -404,10 +545,6 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def describe_steps(runs: list[dict]) -> str:
-    return ", ".join(f"{r['seconds'] * 1e3:.0f}" for r in runs)
-
-
 def describe_first_steps(runs: list[dict]) -> str:
     return ", ".join(f"{r['first_step_seconds']:.1f}" for r in runs)
 
@@ -417,7 +554,14 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--filters", type=int, default=32)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per run of the JAX row")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=12,
+        help="interleaved rounds of the starter vs painter comparison (one block of each a round)",
+    )
+    parser.add_argument("--block", type=int, default=3, help="steps in each timed block")
     parser.add_argument(
         "--pool-size",
         type=int,
@@ -429,7 +573,7 @@ def main() -> int:
         "--repeats",
         type=int,
         default=3,
-        help="alternating starter/painter runs per batch size; medians reported",
+        help="alternating runs of the ceilings, the ResNet, the preset and JAX; medians reported",
     )
     parser.add_argument(
         "--jit-compile",
@@ -472,7 +616,7 @@ def main() -> int:
         args.jit_compile = ["auto", "on", *(["bf16"] if "avx512_bf16" in flags else [])]
     variants = list(dict.fromkeys(args.jit_compile))
     resnet = resnet_config()
-    # The TF side of JAX/TF: painter (auto) at the JAX batch, measured in the batch loop.
+    # The TF side of JAX/TF: painter (auto) at the JAX batch, from an interleaved session.
     painter_batches = sorted({*args.batches, *([args.jax_batch] if args.jax_batch else [])})
     peak = nominal_peak_flops()
     print(
@@ -481,20 +625,25 @@ def main() -> int:
         f"{peak / 1e9:.0f} GFLOP/s; CPU flags: "
         + (" ".join(sorted(f for f in flags if "bf16" in f or f.startswith("amx"))) or "no bf16")
     )
-    starter_runs: dict[int, list[float]] = {batch: [] for batch in args.batches}
-    painter_runs: dict[tuple[str, int], list[dict]] = {
-        (variant, batch): [] for variant in variants for batch in painter_batches
+
+    def session_variants(batch: int) -> list[str]:
+        timed = variants if batch in args.batches else []
+        return [*timed, *(["auto"] if batch == args.jax_batch and "auto" not in timed else [])]
+
+    # The starter's step and painter's, interleaved block by block (`time_interleaved`).
+    sessions = {
+        batch: time_interleaved(config, batch, session_variants(batch), args.rounds, args.block)
+        for batch in painter_batches
     }
-    if args.jax_batch and "auto" not in variants:
-        painter_runs["auto", args.jax_batch] = []
-    resnet_runs: dict[str, list[dict]] = {variant: [] for variant in variants}
+    if args.resnet_batch:
+        sessions["resnet"] = time_interleaved(
+            resnet, args.resnet_batch, variants, args.rounds, args.block, starter=False
+        )
     preset_runs: dict[str, list[dict]] = {variant: [] for variant in variants}
     preset_config = preset("cpu-small")
     jax_runs: list[dict] = []
-    conv_runs: list[float] = []
     bf16_conv_runs: list[float] = []
     tf_conv_runs: list[list[float]] = [[] for _ in CONVS]
-    matmul_runs: list[float] = []
     # Interleaved runs, medians: this machine is shared and noisy.
     for _ in range(args.repeats):
         for index, (_, batch, size, cin, cout, kernel, stride) in enumerate(CONVS):
@@ -508,7 +657,6 @@ def main() -> int:
                 stride=stride,
             )
             tf_conv_runs[index].append(measured)
-        conv_runs.append(tf_conv_runs[0][-1])
         if "bf16" in variants:
             _, batch, size, cin, cout, kernel, stride = CONVS[0]
             bf16_conv_runs.append(
@@ -516,25 +664,6 @@ def main() -> int:
                     batch, size, cin, args.ceiling_iterations, kernel=kernel, dtype="bfloat16"
                 )
             )
-        matmul_runs.append(matmul_ceiling(2048, args.ceiling_iterations))
-        for batch in painter_batches:
-            if batch in starter_runs:
-                starter_runs[batch].append(time_starter(config, batch, args.steps))
-            for variant, runs_batch in painter_runs:
-                if runs_batch == batch:
-                    variant_config = config.replace(**VARIANT_SETTINGS[variant])
-                    painter_runs[variant, batch].append(
-                        time_painter(variant_config, batch, args.steps)
-                    )
-        if args.resnet_batch:
-            for variant in variants:
-                resnet_runs[variant].append(
-                    time_painter(
-                        resnet.replace(**VARIANT_SETTINGS[variant]),
-                        args.resnet_batch,
-                        args.steps,
-                    )
-                )
         if args.preset_steps:
             for variant in variants:
                 preset_runs[variant].append(
@@ -548,11 +677,15 @@ def main() -> int:
         if args.jax_batch:
             jax_runs.append(time_jax(args))
 
-    conv_flops, matmul_flops = statistics.median(conv_runs), statistics.median(matmul_runs)
+    conv_flops, matmul_flops = (
+        statistics.median(rate for session in sessions.values() for rate in session[name])
+        for name in CEILINGS
+    )
     ceiling = max(conv_flops, matmul_flops)
     ceiling_kind = "conv" if conv_flops >= matmul_flops else "matmul"
     print(
-        f"  ceiling (TensorFlow, measured, medians of {args.repeats}): conv 3x3 256->256 on 64x64, "
+        "  ceiling (TensorFlow, measured, medians of every session's rounds; each step's % "
+        "below is of its own rounds' ceilings): conv 3x3 256->256 on 64x64, "
         f"batch 8, forward + backward {conv_flops / 1e9:.1f} GFLOP/s; matmul 2048^2 float32 "
         f"{matmul_flops / 1e9:.1f} GFLOP/s; ceiling = {ceiling_kind} {ceiling / 1e9:.1f} GFLOP/s "
         f"= {ceiling / peak:.0%} of the nominal peak"
@@ -566,34 +699,54 @@ def main() -> int:
         )
 
     def painter_median(variant: str, batch: int) -> float:
-        return statistics.median(r["seconds"] for r in painter_runs[variant, batch])
+        return statistics.median(sessions[batch][variant]["seconds"])
+
+    def share_of_ceiling(key, variant: str) -> float:
+        """Median over the session's rounds of the step's FLOP/s over that round's ceiling."""
+        session = sessions[key]
+        run = session[variant]
+        return statistics.median(
+            run["flops"] / seconds / ceiling_rate
+            for seconds, ceiling_rate in zip(run["seconds"], session["ceiling"], strict=True)
+        )
+
+    def paired_ratios(variant: str, batch: int) -> list[float]:
+        """starter / painter seconds of each round's two blocks (seconds apart)."""
+        session = sessions[batch]
+        return [s / p for s, p in zip(session["starter"], session[variant]["seconds"], strict=True)]
 
     ratios, fastest = {}, {}
     for batch in args.batches:
-        starter_seconds = statistics.median(starter_runs[batch])
+        starter_seconds = statistics.median(sessions[batch]["starter"])
         print(
             f"  batch {batch}: starter {batch / starter_seconds:7.2f} images/s "
-            f"({starter_seconds * 1e3:.0f} ms/step)"
+            f"({starter_seconds * 1e3:.0f} ms/step; medians of {args.rounds} interleaved blocks "
+            f"of {args.block} steps)"
         )
         for variant in variants:
-            runs = painter_runs[variant, batch]
+            run = sessions[batch][variant]
             seconds = painter_median(variant, batch)
-            flops = runs[0]["flops"]
+            flops = run["flops"]
+            paired = sorted(paired_ratios(variant, batch))
+            quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
             print(
                 f"           {VARIANTS[variant]}: {batch / seconds:7.2f} images/s "
-                f"({seconds * 1e3:.0f} ms/step); painter/starter {starter_seconds / seconds:.2f}x "
-                f"(medians of {args.repeats}; runs "
-                f"{describe_steps(runs)} ms; first step "
-                f"(trace{' + XLA compile' if runs[0]['jit_compile'] else ''} + 1 step) "
-                f"{describe_first_steps(runs)} s)"
+                f"({seconds * 1e3:.0f} ms/step); painter/starter "
+                f"{statistics.median(paired):.2f}x (median of the rounds' paired ratios; "
+                f"quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}; ratio of the medians "
+                f"{starter_seconds / seconds:.2f}); first step "
+                f"(trace{' + XLA compile' if run['jit_compile'] else ''} + 1 step) "
+                f"{run['first_step_seconds']:.1f} s"
             )
             print(
                 f"             step: {flops / 1e9:.2f} GFLOP, {flops / seconds / 1e9:.1f} GFLOP/s "
                 f"= {flops / seconds / peak:.1%} of the nominal peak, "
-                f"{flops / seconds / ceiling:.0%} of the measured ceiling"
+                f"{share_of_ceiling(batch, variant):.0%} of the measured ceiling"
             )
-        fastest[batch] = min(variants, key=lambda v: painter_median(v, batch))
-        ratios[batch] = starter_seconds / painter_median(fastest[batch], batch)
+        fastest[batch] = max(
+            variants, key=lambda v, batch=batch: statistics.median(paired_ratios(v, batch))
+        )
+        ratios[batch] = statistics.median(paired_ratios(fastest[batch], batch))
 
     if args.resnet_batch:
         from painter.models import default_resnet_blocks
@@ -601,16 +754,17 @@ def main() -> int:
         size = resnet.image_size
         blocks = resnet.resnet_blocks or default_resnet_blocks(size)
         for variant in variants:
-            runs = resnet_runs[variant]
-            seconds = statistics.median(r["seconds"] for r in runs)
-            flops = runs[0]["flops"]
+            run = sessions["resnet"][variant]
+            seconds = statistics.median(run["seconds"])
+            flops = run["flops"]
             print(
                 f"  cpu-small ResNet ({resnet.image_size} px, "
                 f"{resnet.generator_filters} filters, {blocks} blocks, batch "
                 f"{args.resnet_batch}), {VARIANTS[variant]}: {seconds * 1e3:.0f} ms/step, "
                 f"{flops / 1e9:.2f} GFLOP/step, {flops / seconds / 1e9:.1f} GFLOP/s = "
-                f"{flops / seconds / ceiling:.0%} of the measured ceiling (first step "
-                f"{describe_first_steps(runs)} s)"
+                f"{share_of_ceiling('resnet', variant):.0%} of the measured ceiling (median "
+                f"over {args.rounds} rounds of the step's rate over the round's ceiling; "
+                f"first step {run['first_step_seconds']:.1f} s)"
             )
         print(
             "    GFLOP/step = TF profiler's forward FLOPs of the 4 networks on one image x images "
