@@ -378,35 +378,34 @@ def time_interleaved(
         "ceiling conv": conv_runner(conv_batch, size, channels, kernel=kernel, stride=stride),
         "ceiling matmul": matmul_runner(2048),
     }
-    # name -> (run(n), n: the steps or calls of its block)
-    runners = {name: (run, CEILINGS[name]) for name, (run, _) in kernels.items()}
+    blocks = {name: functools.partial(run, CEILINGS[name]) for name, (run, _) in kernels.items()}
+    counts = dict(CEILINGS)  # steps or calls a block, by name
     if starter:
-        runners["starter"] = (starter_runner(config, batch), block)
-    results: dict = {name: [] for name in runners}
+        blocks["starter"] = functools.partial(starter_runner(config, batch), block)
+        counts["starter"] = block
+    built = {}
     for variant in variants:
         run, first, model = painter_runner(config.replace(**VARIANT_SETTINGS[variant]), batch)
-        runners[variant] = (run, block)
-        results[variant] = {
-            "seconds": [],
+        blocks[variant], counts[variant] = functools.partial(run, block), block
+        built[variant] = {
             "first_step_seconds": first,
             "jit_compile": bool(model.jit_compile),  # what Keras resolved "auto" to
             "flops": step_flops(model, config, batch),
         }
-    timed = interleave(
-        {name: functools.partial(run, count) for name, (run, count) in runners.items()}, rounds
-    )
-    for name, block_seconds in timed.items():
-        for seconds in block_seconds:
-            seconds /= runners[name][1]  # per step (or kernel call)
-            if name in kernels:
-                results[name].append(kernels[name][1] / seconds)
-            elif name == "starter":
-                results[name].append(seconds)
-            else:
-                results[name]["seconds"].append(seconds)
+    per_unit = {
+        name: [seconds / counts[name] for seconds in block_seconds]
+        for name, block_seconds in interleave(blocks, rounds).items()
+    }
+    results: dict = {
+        name: [flops / s for s in per_unit[name]] for name, (_, flops) in kernels.items()
+    }
     results["ceiling"] = [
         max(pair) for pair in zip(results["ceiling conv"], results["ceiling matmul"], strict=True)
     ]
+    if starter:
+        results["starter"] = per_unit["starter"]
+    for variant, facts in built.items():
+        results[variant] = {"seconds": per_unit[variant], **facts}
     return results
 
 
