@@ -1,13 +1,19 @@
-"""Where painter's TensorFlow training step spends its time, and the fused Adam A/B.
+"""Where painter's training step spends its time (TensorFlow or JAX), and two A/Bs.
 
-Profile (default): one network setup's step is traced by TensorFlow's profiler for `--steps`
-steps (after 5 untimed ones), and the op time on TensorFlow's executor threads is summed by op
-type and by group (convolutions, instance norms, optimizer, other), per step; the ops' time is
-summed over threads, so it can exceed the step's wall time.
+Profile (default): one network setup's step is traced by the backend's profiler for `--steps`
+steps (after 5 untimed ones), and the op time is summed per step. TensorFlow: the executor
+threads' ops, by op type and by group (convolutions, instance norms, optimizer, other). JAX
+(`--backend jax`): XLA:CPU's compiled ops, by HLO name (`fusion.12` counts as `fusion`) and by
+group: input-dilated convolutions (`convolution-base-dilated`: XLA:CPU's slow path, which a
+transposed convolution and a strided convolution's input gradient take), other convolutions,
+ops handed to XNNPACK's YNNPACK library (`ynn_fusion`), other. The ops' time is summed over
+threads, so it can exceed the step's wall time.
 
-A/B (`--ab`): the same step with keras' Adam and with painter's (`painter.cyclegan.optimizer.Adam`:
-TensorFlow's fused ResourceApplyAdam), interleaved `--rounds` times in one process, medians; ends
-`ratio keras/painter Adam: R`.
+A/B (`--ab`), interleaved `--rounds` times in one process, medians. TensorFlow: the step with
+keras' Adam and with painter's (`painter.cyclegan.optimizer.Adam`: TensorFlow's fused
+ResourceApplyAdam); ends `ratio keras/painter Adam: R`. JAX: the step with keras' transposed
+convolution and with painter's (`PhaseConv2DTranspose`: four stride-1 convolutions on XLA:CPU);
+ends `ratio keras/painter transposed convolution: R`.
 
 Setups: `starter` (the starter's U-Net with transposed convolutions + PatchGAN, 64 px, 32 filters,
 BCE, no pool: bench_train_step.py's), `cpu-small` (the preset), `resnet` (cpu-small with the
@@ -16,14 +22,18 @@ ResNet, R1 off: bench_train_step.py's ResNet row).
     python benchmarks/profile_step.py --setup starter --batch 4          # float32
     python benchmarks/profile_step.py --setup starter --batch 4 --bf16   # mixed_bfloat16
     python benchmarks/profile_step.py --ab --setup starter --batch 1 --rounds 3
+    python benchmarks/profile_step.py --backend jax --setup starter --batch 4
+    python benchmarks/profile_step.py --backend jax --ab --setup starter --batch 4
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import glob
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -33,7 +43,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-os.environ["KERAS_BACKEND"] = "tensorflow"
 
 
 def setup_config(name: str, batch: int, bf16: bool):
@@ -61,7 +70,20 @@ def op_group(op_type: str, op_name: str) -> str:
     return "other"
 
 
-def profile(config, steps: int, setup: str) -> None:
+def jax_op_group(name: str) -> str:
+    if name.startswith("convolution-base-dilated"):
+        return "input-dilated convolutions"
+    if "conv" in name:
+        return "other convolutions"
+    if name.startswith("ynn_fusion"):
+        return "ynn_fusion (YNNPACK)"
+    return "other"
+
+
+def traced_op_times(config, steps: int, backend: str):
+    """Trace `steps` fit steps of the config's step (after 5 untimed ones) with the backend's
+    profiler. Returns (wall seconds a step, Counter op name -> ms, Counter op name -> calls),
+    over all steps; op names are TensorFlow's op types or XLA's HLO names without their number."""
     import numpy as np
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -76,43 +98,71 @@ def profile(config, steps: int, setup: str) -> None:
     dataset = tf.data.Dataset.from_tensors(pair).repeat()
     model.fit(dataset, steps_per_epoch=5, epochs=1, verbose=0)  # trace + warm up
     logdir = tempfile.mkdtemp()
+    if backend == "jax":
+        import jax
+
+        start_trace, stop_trace = (
+            functools.partial(jax.profiler.start_trace, logdir),
+            (jax.profiler.stop_trace),
+        )
+    else:
+        start_trace = functools.partial(tf.profiler.experimental.start, logdir)
+        stop_trace = tf.profiler.experimental.stop
     start = time.perf_counter()
-    tf.profiler.experimental.start(logdir)
+    start_trace()
     model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    tf.profiler.experimental.stop()
+    stop_trace()
     wall = (time.perf_counter() - start) / steps
     space = xplane_pb2.XSpace()
     space.ParseFromString(
         Path(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)[0]).read_bytes()
     )
-    by_type: collections.Counter = collections.Counter()
-    by_group: collections.Counter = collections.Counter()
+    times: collections.Counter = collections.Counter()
     calls: collections.Counter = collections.Counter()
     for plane in space.planes:
         metadata = plane.event_metadata
         for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):  # the executor's threads: one op each
-                continue
             for event in line.events:
                 name = metadata[event.metadata_id].name
-                op_type = name.split(":")[-1]
-                if op_type == "Process" or ":" not in name:  # the executor's own spans
-                    continue
-                ms = event.duration_ps / 1e9
-                by_type[op_type] += ms
-                by_group[op_group(op_type, name)] += ms
-                calls[op_type] += 1
+                if backend == "jax":
+                    # XLA's compiled ops run on its own threads; skip Python's spans and the
+                    # executor's (ThunkExecutor::Execute, ...) and end markers.
+                    if line.name.startswith("python") or "::" in name or name.startswith("end:"):
+                        continue
+                    op = re.sub(r"\.\d+$", "", name)
+                else:
+                    if not line.name.startswith("tf_Compute"):  # the executor's threads
+                        continue
+                    if ":" not in name or name.split(":")[-1] == "Process":
+                        continue  # the executor's own spans
+                    op = name  # "scope/op_name:OpType"
+                times[op] += event.duration_ps / 1e9
+                calls[op] += 1
+    return wall, times, calls
+
+
+def profile(config, steps: int, setup: str, backend: str) -> None:
+    wall, times, calls = traced_op_times(config, steps, backend)
+    by_type: collections.Counter = collections.Counter()
+    by_group: collections.Counter = collections.Counter()
+    per_type_calls: collections.Counter = collections.Counter()
+    for name, ms in times.items():
+        op_type = name if backend == "jax" else name.split(":")[-1]
+        group = jax_op_group(name) if backend == "jax" else op_group(op_type, name)
+        by_type[op_type] += ms
+        by_group[group] += ms
+        per_type_calls[op_type] += calls[name]
     total = sum(by_type.values())
     print(
-        f"{setup} setup, batch {config.global_batch_size}, "
+        f"{setup} setup on {backend}, batch {config.global_batch_size}, "
         f"{'bfloat16' if config.mixed_precision else 'float32'}: {wall * 1e3:.0f} ms/step under "
         f"the profiler; op time {total / steps:.0f} ms/step (summed over threads)"
     )
     for group, ms in by_group.most_common():
-        print(f"  {group:16s} {ms / steps:7.1f} ms/step {100 * ms / total:5.1f}%")
-    print("  top op types:")
+        print(f"  {group:28s} {ms / steps:7.1f} ms/step {100 * ms / total:5.1f}%")
+    print("  top op types:" if backend != "jax" else "  top ops (HLO names):")
     for op_type, ms in by_type.most_common(12):
-        per_step = calls[op_type] // steps
+        per_step = per_type_calls[op_type] // steps
         print(f"    {op_type:36s} {ms / steps:7.1f} ms/step {100 * ms / total:5.1f}%  x{per_step}")
 
 
@@ -122,41 +172,73 @@ def time_step(config, steps: int) -> float:
     return bench_train_step.time_painter(config, config.global_batch_size, steps, False)["seconds"]
 
 
-def ab(config, steps: int, rounds: int) -> None:
+def ab(config, steps: int, rounds: int, backend: str) -> None:
+    """keras' Adam against painter's (TensorFlow), or keras' transposed convolution against
+    painter's (JAX): each variant's step built, traced and timed in turn, `rounds` times."""
     import keras
 
     import painter.cyclegan.model as cyclegan_model
+    import painter.models.layers as layers
     from painter.cyclegan.optimizer import Adam
 
-    optimizers = {"keras": keras.optimizers.Adam, "painter": Adam}
-    seconds: dict[str, list[float]] = {name: [] for name in optimizers}
-    for round_index in range(rounds):
-        order = list(optimizers) if round_index % 2 == 0 else list(optimizers)[::-1]
-        for name in order:
+    if backend == "jax":
+        what = "transposed convolution"
+        xla_cpu = layers.xla_cpu
+        # keras' own: PhaseConv2DTranspose falls back to it when this says "not XLA:CPU".
+        settings = {"keras": lambda: False, "painter": xla_cpu}
+
+        def use(name: str) -> None:
+            layers.xla_cpu = settings[name]
+
+        def restore() -> None:
+            layers.xla_cpu = xla_cpu
+    else:
+        what = "Adam"
+        optimizers = {"keras": keras.optimizers.Adam, "painter": Adam}
+
+        def use(name: str) -> None:
             cyclegan_model.Adam = optimizers[name]  # what default_optimizer builds
-            seconds[name].append(time_step(config, steps))
-            print(f"  round {round_index}: {name} Adam {seconds[name][-1] * 1e3:.1f} ms/step")
-    cyclegan_model.Adam = Adam
+
+        def restore() -> None:
+            cyclegan_model.Adam = Adam
+
+    names = ("keras", "painter")
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    try:
+        for round_index in range(rounds):
+            for name in names if round_index % 2 == 0 else names[::-1]:
+                use(name)
+                seconds[name].append(time_step(config, steps))
+                print(f"  round {round_index}: {name} {what} {seconds[name][-1] * 1e3:.1f} ms/step")
+    finally:
+        restore()
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     for name, median in medians.items():
-        print(f"{name} Adam: {median * 1e3:.1f} ms/step (median of {rounds})")
-    print(f"ratio keras/painter Adam: {medians['keras'] / medians['painter']:.3f}")
+        print(f"{name} {what}: {median * 1e3:.1f} ms/step (median of {rounds})")
+    print(f"ratio keras/painter {what}: {medians['keras'] / medians['painter']:.3f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow")
     parser.add_argument("--setup", choices=("starter", "cpu-small", "resnet"), default="starter")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--bf16", action="store_true", help="mixed_precision (bfloat16 compute)")
     parser.add_argument("--steps", type=int, default=10, help="profiled (or timed) steps")
-    parser.add_argument("--ab", action="store_true", help="keras' Adam vs painter's, timed")
+    parser.add_argument(
+        "--ab",
+        action="store_true",
+        help="keras' Adam vs painter's (TensorFlow); keras' transposed convolution vs painter's "
+        "(JAX); timed",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds")
     args = parser.parse_args()
+    os.environ["KERAS_BACKEND"] = args.backend  # before anything imports Keras
     config = setup_config(args.setup, args.batch, args.bf16)
     if args.ab:
-        ab(config, args.steps, args.rounds)
+        ab(config, args.steps, args.rounds, args.backend)
     else:
-        profile(config, args.steps, args.setup)
+        profile(config, args.steps, args.setup, args.backend)
     return 0
 
 

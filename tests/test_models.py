@@ -228,6 +228,99 @@ def test_select_leaky_relu_is_leaky_relu_in_value_and_gradient():
     assert isinstance(clone, SelectLeakyReLU) and clone.negative_slope == 0.2
 
 
+def _value_and_gradients(function, x, kernel, weights):
+    """function(x, kernel), and the gradients of sum(function(x, kernel) * weights) by x and kernel,
+    on the running backend."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        total = lambda x, kernel: (function(x, kernel) * weights).sum()  # noqa: E731
+        return function(x, kernel), *jax.grad(total, argnums=(0, 1))(x, kernel)
+    import tensorflow as tf
+
+    x, kernel = tf.constant(x), tf.constant(kernel)
+    with tf.GradientTape() as tape:
+        tape.watch([x, kernel])
+        y = function(x, kernel)
+        total = tf.reduce_sum(y * weights)
+    return y, *tape.gradient(total, [x, kernel])
+
+
+def _input_dilations(function, x) -> list[tuple[int, ...]]:
+    """The input (lhs) dilation of every convolution in JAX's program for function(x)."""
+    import jax
+
+    found = []
+
+    def walk(jaxpr):
+        for equation in jaxpr.eqns:
+            if equation.primitive.name == "conv_general_dilated":
+                found.append(tuple(equation.params["lhs_dilation"]))
+            for value in equation.params.values():
+                inner = getattr(value, "jaxpr", value)
+                if hasattr(inner, "eqns"):
+                    walk(inner)
+
+    walk(jax.make_jaxpr(function)(x).jaxpr)
+    return found
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize(
+    "height,width,kernel_size",
+    [(3, 5, (4, 4)), (4, 4, (4, 4)), (1, 1, (4, 4)), (3, 4, (3, 3)), (2, 3, (5, 2))],
+)
+def test_a_transposed_convolution_by_phases_is_keras_own_in_value_and_gradients(
+    height, width, kernel_size
+):
+    import keras
+
+    from painter.models import phase_conv_transpose
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, height, width, 5)).astype("float32")
+    kernel = rng.normal(size=(*kernel_size, 3, 5)).astype("float32")  # [kh, kw, out, in]
+    weights = rng.normal(size=(2, 2 * height, 2 * width, 3)).astype("float32")
+
+    def reference(x, kernel):
+        return keras.ops.conv_transpose(x, kernel, strides=2, padding="same")
+
+    ours = _value_and_gradients(phase_conv_transpose, x, kernel, weights)
+    expected = _value_and_gradients(reference, x, kernel, weights)
+    assert _np(ours[0]).shape == (2, 2 * height, 2 * width, 3)
+    for name, got, want in zip(
+        ("output", "input gradient", "kernel gradient"), ours, expected, strict=True
+    ):
+        np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.backend
+def test_the_unet_upsampling_has_no_input_dilated_convolution_on_jax():
+    import keras
+
+    from painter.models import PhaseConv2DTranspose
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 4, 6, 8)).astype("float32")
+    ours = PhaseConv2DTranspose(3, 4, strides=2, padding="same", use_bias=True, name="up")
+    reference = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", use_bias=True)
+    ours.build(x.shape)
+    reference.build(x.shape)
+    kernel = rng.normal(size=(4, 4, 3, 8)).astype("float32")
+    bias = rng.normal(size=(3,)).astype("float32")
+    for layer in (ours, reference):
+        layer.set_weights([kernel, bias])
+    np.testing.assert_allclose(_np(ours(x)), _np(reference(x)), rtol=1e-5, atol=1e-5)
+    if keras.backend.backend() == "jax":
+        # XLA:CPU's slow path is a convolution whose input is dilated (lhs_dilation > 1).
+        assert _input_dilations(lambda v: ours(v), x) == [(1, 1)] * 4
+        assert _input_dilations(lambda v: reference(v), x) == [(2, 2)]
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
+    assert isinstance(clone, PhaseConv2DTranspose) and clone.filters == 3
+
+
 def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):
     # TensorFlow's remapper failed on every painter train step (Conv2D + BiasAdd + LeakyRelu in
     # the PatchGAN's C64 under a gradient), printing `remapper failed: ... LeakyReluGrad ...` and

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from painter.models.layers import ReflectionPadding2D, SelectLeakyReLU, SizeCheck
+from painter.models.layers import (
+    PhaseConv2DTranspose,
+    ReflectionPadding2D,
+    SelectLeakyReLU,
+    SizeCheck,
+    phase_conv_transpose,
+)
 from painter.models.patchgan import (
     ScaleLogits,
     multiscale_discriminator,
@@ -103,6 +109,7 @@ def required_multiple(generator: keras.Model) -> int:
 
 __all__ = [
     "RESNET_MULTIPLE",
+    "PhaseConv2DTranspose",
     "ReflectionPadding2D",
     "ScaleLogits",
     "SelectLeakyReLU",
@@ -114,6 +121,7 @@ __all__ = [
     "multiscale_discriminator",
     "patchgan_discriminator",
     "patchgan_min_size",
+    "phase_conv_transpose",
     "required_multiple",
     "resnet_generator",
     "unet_generator",

@@ -14,6 +14,7 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
+    PhaseConv2DTranspose,
     ReflectionPadding2D,
     SizeCheck,
     conv_initializer,
@@ -60,7 +61,7 @@ def _residual_block(x, filters, name):
 
 def _upsample(x, filters, name, upsampling):
     if upsampling == "transpose":
-        x = keras.layers.Conv2DTranspose(
+        x = PhaseConv2DTranspose(
             filters,
             3,
             strides=2,

@@ -43,6 +43,7 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
+    PhaseConv2DTranspose,
     ReflectionPadding2D,
     SelectLeakyReLU,
     SizeCheck,
@@ -123,7 +124,7 @@ def unet_generator(
 
 def _upsample(x, width: int, name: str, upsampling: str, use_bias: bool = False):
     if upsampling == "transpose":
-        return keras.layers.Conv2DTranspose(
+        return PhaseConv2DTranspose(
             width,
             4,
             strides=2,
