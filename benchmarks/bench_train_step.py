@@ -34,8 +34,11 @@ And in `--repeats` alternating runs (medians):
 - the cpu-small preset itself as it trains, with each `--jit-compile` variant (`--preset-steps`).
 - painter's step on JAX (a subprocess: one process has one Keras backend), same U-Net config,
   batch 4, `model.fit` as on TensorFlow (Keras' JAX trainer jit-compiles the step): ms/step and
-  JAX/TF; and, to show where a gap is, two convolutions alone on both backends (TF's oneDNN vs
-  XLA:CPU): the ceiling's and one shaped like the U-Net's layers at batch 2B = 8.
+  JAX/TF; the same with keras' own transposed convolutions (XLA:CPU's input-dilated path, which
+  painter's `PhaseConv2DTranspose` replaces on a CPU); and, to show where a gap is, two
+  convolutions alone on both backends (TF's oneDNN vs XLA:CPU): the ceiling's and one shaped like
+  the U-Net's layers at batch 2B = 8. `profile_step.py --backend jax` breaks the JAX step down by
+  XLA op.
 
     python benchmarks/bench_train_step.py                 # 64 px, filters 32, batch 1 and 4
     python benchmarks/bench_train_step.py --size 128 --filters 64 --steps 20
@@ -497,8 +500,18 @@ def jax_child(args) -> None:
 
     if keras.backend.backend() != "jax":
         sys.exit(f"the JAX child runs on Keras' {keras.backend.backend()!r} backend")
+    import painter.models.layers as layers
+
     result = time_painter(unet_config(args), args.jax_batch, args.steps, count_flops=False)
     result = {key: value for key, value in result.items() if key != "flops"}
+    # The same step with keras' own transposed convolution (PhaseConv2DTranspose falls back to it
+    # when this says "not XLA:CPU"): XLA:CPU's input-dilated path, what painter's phases replace.
+    xla_cpu, layers.xla_cpu = layers.xla_cpu, lambda: False
+    try:
+        keras_own = time_painter(unet_config(args), args.jax_batch, args.steps, count_flops=False)
+    finally:
+        layers.xla_cpu = xla_cpu
+    result["keras_transpose_seconds"] = keras_own["seconds"]
     result["convs"] = [conv_ceiling_jax(*shape, args.ceiling_iterations) for _, *shape in CONVS]
     print(json.dumps(result))
 
@@ -799,6 +812,13 @@ def main() -> int:
             line += f"; TF (XLA on) {xla_seconds * 1e3:.0f} ms/step: JAX/TF-XLA "
             line += f"{jax_seconds / xla_seconds:.2f}"
         print(line + " (ms/step ratios: < 1 = JAX faster)")
+        keras_seconds = statistics.median(r["keras_transpose_seconds"] for r in jax_runs)
+        print(
+            f"    JAX with keras' own transposed convolutions (XLA:CPU's input-dilated path; "
+            f"painter's PhaseConv2DTranspose runs four stride-1 convolutions): "
+            f"{keras_seconds * 1e3:.0f} ms/step, {keras_seconds / jax_seconds:.2f}x painter's "
+            f"JAX step; JAX/TF {keras_seconds / tf_seconds:.2f}"
+        )
         # Where the gap is: the same convolutions alone on each backend, no painter code.
         for index, (name, *_) in enumerate(CONVS):
             tf_rate = statistics.median(tf_conv_runs[index])
