@@ -79,7 +79,8 @@ RUNS: dict[str, tuple[str, str, list[str]]] = {
     # input, `nce_pixels=False`): one generator, one D, PatchNCE's heads; and with RpGAN, whose
     # generator loss also reads D's outputs on the real images (fixed DiffAugment and R1: the
     # adaptive rules have no boundary to count under RpGAN; the LSGAN run above has them), and
-    # R1 from step 1: this step runs D without R1's gradient (the backends' other branch).
+    # R1 from step 1: this step runs D without R1's gradient (the backends' other branch), and
+    # with the U-Net's transposed convolutions instead of bilinear upsampling.
     # And CUT with the ResNet's features (the input first) and lazy R1 (computed at this step,
     # inside tf.cond in each replica) on one device and on two TF replicas (each draws the same
     # patch positions for its own images; JAX shards one program). Every CUT run takes the
@@ -165,8 +166,11 @@ def config_for(args: argparse.Namespace):
         config = config.replace(
             objective="cut", nce_patches=32, nce_weight=2.0, nce_identity_stride=2
         )
-    if args.cut and args.recipes:  # the U-Net's encoder levels only; the ResNet runs keep the input
-        config = config.replace(nce_pixels=False)
+    if args.cut and args.recipes:
+        # PatchNCE on the U-Net's encoder levels only (the ResNet runs keep the input), and the
+        # U-Net's transposed convolutions (the recipes run above has bilinear upsampling): on
+        # JAX on a CPU PhaseConv2DTranspose computes them by phases, TensorFlow with its kernel.
+        config = config.replace(nce_pixels=False, upsampling="transpose")
     if args.lazy_r1:
         config = config.replace(r1_weight=2.0, r1_interval=2)
     if args.recipes and args.rpgan:
