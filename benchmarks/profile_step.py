@@ -15,6 +15,10 @@ ResourceApplyAdam); ends `ratio keras/painter Adam: R`. JAX: the step with keras
 convolution and with painter's (`PhaseConv2DTranspose`: four stride-1 convolutions on XLA:CPU);
 ends `ratio keras/painter transposed convolution: R`.
 
+By layer (`--by-layer`, TensorFlow): each convolution layer's op time (forward and both
+gradients, both networks of its kind) beside its FLOPs in a step and the GFLOP/s that makes:
+which layers run far below the rest (thin ones: 3 channels in or out).
+
 Setups: `starter` (the starter's U-Net with transposed convolutions + PatchGAN, 64 px, 32 filters,
 BCE, no pool: bench_train_step.py's), `cpu-small` (the preset), `resnet` (cpu-small with the
 ResNet, R1 off: bench_train_step.py's ResNet row).
@@ -22,6 +26,7 @@ ResNet, R1 off: bench_train_step.py's ResNet row).
     python benchmarks/profile_step.py --setup starter --batch 4          # float32
     python benchmarks/profile_step.py --setup starter --batch 4 --bf16   # mixed_bfloat16
     python benchmarks/profile_step.py --ab --setup starter --batch 1 --rounds 3
+    python benchmarks/profile_step.py --by-layer --setup resnet --batch 4
     python benchmarks/profile_step.py --backend jax --setup starter --batch 4
     python benchmarks/profile_step.py --backend jax --ab --setup starter --batch 4
 """
@@ -82,8 +87,9 @@ def jax_op_group(name: str) -> str:
 
 def traced_op_times(config, steps: int, backend: str):
     """Trace `steps` fit steps of the config's step (after 5 untimed ones) with the backend's
-    profiler. Returns (wall seconds a step, Counter op name -> ms, Counter op name -> calls),
-    over all steps; op names are TensorFlow's op types or XLA's HLO names without their number."""
+    profiler. Returns (wall seconds a step, Counter op name -> ms, Counter op name -> calls, the
+    model), over all steps; op names are TensorFlow's "scope/name:OpType" or XLA's HLO names
+    without their number."""
     import numpy as np
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -138,11 +144,78 @@ def traced_op_times(config, steps: int, backend: str):
                     op = name  # "scope/op_name:OpType"
                 times[op] += event.duration_ps / 1e9
                 calls[op] += 1
-    return wall, times, calls
+    return wall, times, calls, model
+
+
+def conv_layer_flops(model, config) -> dict[tuple[str, str], float]:
+    """(network kind, layer name) -> the FLOPs of that convolution in one training step, both
+    networks of the kind together: its forward FLOPs on one image x the images the kind sees in a
+    step (bench_train_step's count) x 3 (forward, input gradient, kernel gradient)."""
+    import keras
+    import numpy as np
+
+    size = config.image_size
+    batch = config.global_batch_size
+    images = {
+        "generator": 2 * batch * (3 if config.identity_weight > 0 else 2),
+        "discriminator": 2 * batch * 3,
+    }
+    flops = {}
+    for network, kind in (
+        (model.monet_generator, "generator"),
+        (model.monet_discriminator, "discriminator"),
+    ):
+        convs = [layer for layer in network.layers if isinstance(layer, keras.layers.Conv2D)]
+        transposed = [
+            layer for layer in network.layers if isinstance(layer, keras.layers.Conv2DTranspose)
+        ]
+        layers = convs + transposed
+        probe = keras.Model(
+            network.input, [x for layer in layers for x in (layer.input, layer.output)]
+        )
+        shapes = [tuple(x.shape) for x in probe(np.zeros((1, size, size, 3), "float32"))]
+        for index, layer in enumerate(layers):
+            inputs, outputs = shapes[2 * index], shapes[2 * index + 1]
+            # a convolution's MACs sit at its output pixels; a transposed one's at its input's
+            pixels = inputs[1] * inputs[2] if layer in transposed else outputs[1] * outputs[2]
+            kernel = layer.kernel_size[0] * layer.kernel_size[1]
+            forward = 2 * pixels * kernel * inputs[-1] * outputs[-1]
+            flops[(kind, layer.name)] = 3 * forward * images[kind]
+    return flops
+
+
+def by_layer(config, steps: int, setup: str) -> None:
+    """TensorFlow: each convolution layer's op time (its forward and both gradients, both
+    networks of its kind) beside its FLOPs: which layers run slowly."""
+    wall, times, _, model = traced_op_times(config, steps, "tensorflow")
+    layer_ms: collections.Counter = collections.Counter()
+    for name, ms in times.items():
+        if "Conv2D" not in name.split(":")[-1]:
+            continue
+        # A network's and its layers' scopes carry a call count after the first call (`_1`)
+        scope = re.sub(r"_\d+(?=/)", "", name)
+        found = re.search(r"(?:monet|photo)_(generator|discriminator)/([^/]+)/", scope)
+        key = (found.group(1), found.group(2)) if found else ("other", name.split("/")[-1])
+        layer_ms[key] += ms / steps
+    flops = conv_layer_flops(model, config)
+    total = sum(layer_ms.values())
+    print(
+        f"{setup} setup, batch {config.global_batch_size}: {wall * 1e3:.0f} ms/step under the "
+        f"profiler; convolutions {total:.0f} ms/step of op time (summed over threads); per layer, "
+        "both networks of its kind, forward + both gradients:"
+    )
+    for (kind, layer), ms in layer_ms.most_common():
+        step_flops = flops.get((kind, layer))
+        rate = f"{step_flops / (ms / 1e3) / 1e9:6.1f} GFLOP/s" if step_flops else "   (no layer)"
+        gflop = f"{step_flops / 1e9:6.2f} GFLOP" if step_flops else " " * 11
+        print(
+            f"  {kind[:13]:13s} {layer:24s} {ms:7.1f} ms/step {100 * ms / total:5.1f}%  "
+            f"{gflop}  {rate}"
+        )
 
 
 def profile(config, steps: int, setup: str, backend: str) -> None:
-    wall, times, calls = traced_op_times(config, steps, backend)
+    wall, times, calls, _ = traced_op_times(config, steps, backend)
     by_type: collections.Counter = collections.Counter()
     by_group: collections.Counter = collections.Counter()
     per_type_calls: collections.Counter = collections.Counter()
@@ -226,6 +299,11 @@ def main() -> int:
     parser.add_argument("--bf16", action="store_true", help="mixed_precision (bfloat16 compute)")
     parser.add_argument("--steps", type=int, default=10, help="profiled (or timed) steps")
     parser.add_argument(
+        "--by-layer",
+        action="store_true",
+        help="TensorFlow: each convolution layer's op time, FLOPs and GFLOP/s",
+    )
+    parser.add_argument(
         "--ab",
         action="store_true",
         help="keras' Adam vs painter's (TensorFlow); keras' transposed convolution vs painter's "
@@ -237,6 +315,10 @@ def main() -> int:
     config = setup_config(args.setup, args.batch, args.bf16)
     if args.ab:
         ab(config, args.steps, args.rounds, args.backend)
+    elif args.by_layer:
+        if args.backend != "tensorflow":
+            parser.error("--by-layer reads TensorFlow's op names: use it with --backend tensorflow")
+        by_layer(config, args.steps, args.setup)
     else:
         profile(config, args.steps, args.setup, args.backend)
     return 0

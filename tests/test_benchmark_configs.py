@@ -34,3 +34,20 @@ def test_every_profile_setup_is_a_valid_config_at_the_asked_batch(setup, bf16):
     assert config.mixed_precision is bf16
     expected = {"starter": "unet", "cpu-small": "unet", "resnet": "resnet"}[setup]
     assert config.generator == expected
+
+
+def test_the_per_layer_flops_add_up_to_the_steps_flops_on_the_starters_unet():
+    """`profile_step.py --by-layer`'s FLOPs: every convolution (a transposed one counted at its
+    input's pixels) of a step of the starter's U-Net (transposed convolutions), summed, is the
+    step's FLOPs as bench_train_step counts them from TensorFlow's profiler (which also counts
+    the norms and activations: a few % more)."""
+    from painter.cyclegan.model import build_cyclegan
+
+    config = profile_step.setup_config("starter", batch=2, bf16=False).replace(
+        image_size=32, resize_size=32, generator_filters=8, discriminator_filters=8
+    )
+    model = build_cyclegan(config, steps_per_epoch=1)
+    layers = profile_step.conv_layer_flops(model, config)
+    assert ("generator", "up1_conv") in layers and ("discriminator", "c1_conv") in layers
+    ratio = sum(layers.values()) / bench_train_step.step_flops(model, config, batch=2)
+    assert 0.9 < ratio <= 1.0, ratio
