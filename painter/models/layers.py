@@ -351,10 +351,9 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
 
     Why: XLA:CPU runs a transposed convolution (and its kernel gradient) as a convolution of the
     input dilated with zeros, on a slow path: 60% of the op time of a JAX step of the starter's
-    U-Net on a 2-core Xeon. By phases, a layer's forward and both gradients ran 8-10x faster at
-    the U-Net's and the ResNet's middle levels, and that whole step 2.7x faster
-    (`benchmarks/profile_step.py --backend jax [--ab]`). TensorFlow's oneDNN kernel, and XLA
-    on a TPU or GPU, keep keras' own.
+    U-Net on a 2-core Xeon, a step that by phases ran 1.9-2.7x faster
+    (`benchmarks/profile_step.py --backend jax [--ab]`, `bench_train_step.py`'s JAX row).
+    TensorFlow's oneDNN kernel, and XLA on a TPU or GPU, keep keras' own.
     """
 
     def _by_phases(self) -> bool:
