@@ -48,6 +48,7 @@ And in `--repeats` alternating runs (medians):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -55,7 +56,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -421,12 +422,30 @@ def step_flops(model, config, batch: int) -> float:
     discriminators = forward_flops(model.monet_discriminator, config.image_size) + forward_flops(
         model.photo_discriminator, config.image_size
     )
-    # Each generator runs on 3 batches' worth with the identity loss (translate + identity in one
-    # call of 2B, cycle), on 2 without it; each discriminator on 3 (real + pooled fake in one
-    # call, fake for the generator).
-    generator_passes = 3 if config.identity_weight > 0 else 2
+    generator_images, discriminator_images = images_per_step(config, batch)
     train_factor = 3
-    return train_factor * batch * (generator_passes * generators + 3 * discriminators)
+    return train_factor * (generator_images * generators + discriminator_images * discriminators)
+
+
+def images_per_step(config, batch: int) -> tuple[int, int]:
+    """Images each generator and each discriminator runs on in one training step: a generator 3
+    batches' worth with the identity loss (translate + identity in one call of 2B, cycle), 2
+    without it; a discriminator 3 (real + pooled fake in one call, fake for the generator)."""
+    return (3 if config.identity_weight > 0 else 2) * batch, 3 * batch
+
+
+@contextlib.contextmanager
+def keras_transposed_convolutions() -> Iterator[None]:
+    """Models built and traced inside use keras' own transposed convolution on JAX on a CPU too
+    (XLA:CPU's input-dilated path): painter's PhaseConv2DTranspose falls back to it wherever
+    `layers.xla_cpu()` says no."""
+    import painter.models.layers as layers
+
+    xla_cpu, layers.xla_cpu = layers.xla_cpu, lambda: False
+    try:
+        yield
+    finally:
+        layers.xla_cpu = xla_cpu
 
 
 def time_painter(config, batch: int, steps: int, count_flops: bool = True) -> dict:
@@ -500,17 +519,10 @@ def jax_child(args) -> None:
 
     if keras.backend.backend() != "jax":
         sys.exit(f"the JAX child runs on Keras' {keras.backend.backend()!r} backend")
-    import painter.models.layers as layers
-
     result = time_painter(unet_config(args), args.jax_batch, args.steps, count_flops=False)
     result = {key: value for key, value in result.items() if key != "flops"}
-    # The same step with keras' own transposed convolution (PhaseConv2DTranspose falls back to it
-    # when this says "not XLA:CPU"): XLA:CPU's input-dilated path, what painter's phases replace.
-    xla_cpu, layers.xla_cpu = layers.xla_cpu, lambda: False
-    try:
+    with keras_transposed_convolutions():  # what painter's phases replace
         keras_own = time_painter(unet_config(args), args.jax_batch, args.steps, count_flops=False)
-    finally:
-        layers.xla_cpu = xla_cpu
     result["keras_transpose_seconds"] = keras_own["seconds"]
     result["convs"] = [conv_ceiling_jax(*shape, args.ceiling_iterations) for _, *shape in CONVS]
     print(json.dumps(result))

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import functools
+import contextlib
 import glob
 import os
 import re
@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,17 +108,12 @@ def traced_op_times(config, steps: int, backend: str):
     if backend == "jax":
         import jax
 
-        start_trace, stop_trace = (
-            functools.partial(jax.profiler.start_trace, logdir),
-            (jax.profiler.stop_trace),
-        )
+        profiler = jax.profiler.trace(logdir)
     else:
-        start_trace = functools.partial(tf.profiler.experimental.start, logdir)
-        stop_trace = tf.profiler.experimental.stop
+        profiler = tf.profiler.experimental.Profile(logdir)
     start = time.perf_counter()
-    start_trace()
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    stop_trace()
+    with profiler:
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
     wall = (time.perf_counter() - start) / steps
     space = xplane_pb2.XSpace()
     space.ParseFromString(
@@ -151,15 +147,15 @@ def conv_layer_flops(model, config) -> dict[tuple[str, str], float]:
     """(network kind, layer name) -> the FLOPs of that convolution in one training step, both
     networks of the kind together: its forward FLOPs on one image x the images the kind sees in a
     step (bench_train_step's count) x 3 (forward, input gradient, kernel gradient)."""
+    import bench_train_step
     import keras
     import numpy as np
 
     size = config.image_size
-    batch = config.global_batch_size
-    images = {
-        "generator": 2 * batch * (3 if config.identity_weight > 0 else 2),
-        "discriminator": 2 * batch * 3,
-    }
+    generator_images, discriminator_images = bench_train_step.images_per_step(
+        config, config.global_batch_size
+    )
+    images = {"generator": 2 * generator_images, "discriminator": 2 * discriminator_images}
     flops = {}
     for network, kind in (
         (model.monet_generator, "generator"),
@@ -248,43 +244,34 @@ def time_step(config, steps: int) -> float:
 def ab(config, steps: int, rounds: int, backend: str) -> None:
     """keras' Adam against painter's (TensorFlow), or keras' transposed convolution against
     painter's (JAX): each variant's step built, traced and timed in turn, `rounds` times."""
+    import bench_train_step
     import keras
 
     import painter.cyclegan.model as cyclegan_model
-    import painter.models.layers as layers
     from painter.cyclegan.optimizer import Adam
+
+    @contextlib.contextmanager
+    def keras_adam() -> Iterator[None]:
+        cyclegan_model.Adam = keras.optimizers.Adam  # what default_optimizer builds
+        try:
+            yield
+        finally:
+            cyclegan_model.Adam = Adam
 
     if backend == "jax":
         what = "transposed convolution"
-        xla_cpu = layers.xla_cpu
-        # keras' own: PhaseConv2DTranspose falls back to it when this says "not XLA:CPU".
-        settings = {"keras": lambda: False, "painter": xla_cpu}
-
-        def use(name: str) -> None:
-            layers.xla_cpu = settings[name]
-
-        def restore() -> None:
-            layers.xla_cpu = xla_cpu
+        variants = {"keras": bench_train_step.keras_transposed_convolutions}
     else:
         what = "Adam"
-        optimizers = {"keras": keras.optimizers.Adam, "painter": Adam}
-
-        def use(name: str) -> None:
-            cyclegan_model.Adam = optimizers[name]  # what default_optimizer builds
-
-        def restore() -> None:
-            cyclegan_model.Adam = Adam
-
+        variants = {"keras": keras_adam}
+    variants["painter"] = contextlib.nullcontext
     names = ("keras", "painter")
     seconds: dict[str, list[float]] = {name: [] for name in names}
-    try:
-        for round_index in range(rounds):
-            for name in names if round_index % 2 == 0 else names[::-1]:
-                use(name)
+    for round_index in range(rounds):
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            with variants[name]():
                 seconds[name].append(time_step(config, steps))
-                print(f"  round {round_index}: {name} {what} {seconds[name][-1] * 1e3:.1f} ms/step")
-    finally:
-        restore()
+            print(f"  round {round_index}: {name} {what} {seconds[name][-1] * 1e3:.1f} ms/step")
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     for name, median in medians.items():
         print(f"{name} {what}: {median * 1e3:.1f} ms/step (median of {rounds})")

@@ -200,52 +200,40 @@ def test_select_leaky_relu_is_leaky_relu_in_value_and_gradient():
     x = np.array([[-2.0, -0.5, -1e-30, 1e-30, 0.25, 3.0]], "float32")
     weights = np.array([[1.0, 2.0, 3.0, -1.0, 0.5, 4.0]], "float32")  # distinct per entry
 
-    def value_and_gradient(layer, x):
-        if keras.backend.backend() == "jax":
-            import jax
-
-            return layer(x), jax.grad(lambda v: (layer(v) * weights).sum())(x)
-        import tensorflow as tf
-
-        v = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            y = layer(v)
-            total = tf.reduce_sum(y * weights)
-        return y, tape.gradient(total, v)
-
     ours, reference = SelectLeakyReLU(0.2), keras.layers.LeakyReLU(0.2)
     for got, expected in zip(
-        value_and_gradient(ours, x), value_and_gradient(reference, x), strict=True
+        _value_and_gradients(ours, x, weights=weights),
+        _value_and_gradients(reference, x, weights=weights),
+        strict=True,
     ):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
     # At exactly 0 the backends' own LeakyReLU disagree (TF's gradient is the slope, JAX's 1):
     # this one takes the slope on both, so both backends train the same discriminator.
-    value, gradient = value_and_gradient(ours, np.zeros_like(x))
+    value, gradient = _value_and_gradients(ours, np.zeros_like(x), weights=weights)
     np.testing.assert_array_equal(np.asarray(value), 0.0)
     np.testing.assert_allclose(np.asarray(gradient), 0.2 * weights, rtol=1e-6)
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
     assert isinstance(clone, SelectLeakyReLU) and clone.negative_slope == 0.2
 
 
-def _value_and_gradients(function, x, kernel, weights):
-    """function(x, kernel), and the gradients of sum(function(x, kernel) * weights) by x and kernel,
-    on the running backend."""
+def _value_and_gradients(function, *inputs, weights):
+    """function(*inputs), and the gradients of sum(function(*inputs) * weights) by each input, on
+    the running backend."""
     import keras
 
     if keras.backend.backend() == "jax":
         import jax
 
-        total = lambda x, kernel: (function(x, kernel) * weights).sum()  # noqa: E731
-        return function(x, kernel), *jax.grad(total, argnums=(0, 1))(x, kernel)
+        total = lambda *args: (function(*args) * weights).sum()  # noqa: E731
+        return function(*inputs), *jax.grad(total, argnums=tuple(range(len(inputs))))(*inputs)
     import tensorflow as tf
 
-    x, kernel = tf.constant(x), tf.constant(kernel)
+    inputs = [tf.constant(x) for x in inputs]
     with tf.GradientTape() as tape:
-        tape.watch([x, kernel])
-        y = function(x, kernel)
+        tape.watch(inputs)
+        y = function(*inputs)
         total = tf.reduce_sum(y * weights)
-    return y, *tape.gradient(total, [x, kernel])
+    return y, *tape.gradient(total, inputs)
 
 
 def _input_dilations(function, x) -> list[tuple[int, ...]]:
@@ -287,8 +275,8 @@ def test_a_transposed_convolution_by_phases_is_keras_own_in_value_and_gradients(
     def reference(x, kernel):
         return keras.ops.conv_transpose(x, kernel, strides=2, padding="same")
 
-    ours = _value_and_gradients(phase_conv_transpose, x, kernel, weights)
-    expected = _value_and_gradients(reference, x, kernel, weights)
+    ours = _value_and_gradients(phase_conv_transpose, x, kernel, weights=weights)
+    expected = _value_and_gradients(reference, x, kernel, weights=weights)
     assert _np(ours[0]).shape == (2, 2 * height, 2 * width, 3)
     for name, got, want in zip(
         ("output", "input gradient", "kernel gradient"), ours, expected, strict=True
