@@ -450,7 +450,9 @@ def keras_transposed_convolutions() -> Iterator[None]:
 
 def time_painter(config, batch: int, steps: int, count_flops: bool = True) -> dict:
     """painter's step through `model.fit` on the current Keras backend: seconds per step (after
-    the first two), the first step's seconds (tracing, XLA compile when on, one step), FLOPs."""
+    the first two), the first step's seconds (tracing, XLA compile when on, one step), FLOPs,
+    and `cores_busy`: the process's CPU time over the same steps / their wall time (a JAX run
+    near 1.0 on 2 cores ran its CPU time one core at a time, or waited)."""
     import keras
     import tensorflow as tf
 
@@ -470,14 +472,17 @@ def time_painter(config, batch: int, steps: int, count_flops: bool = True) -> di
                 self.first = time.perf_counter() - self.begin
             if batch_index == 1:  # after tracing and one warm step
                 self.start = time.perf_counter()
+                self.cpu_start = time.process_time()
 
         def on_train_end(self, logs=None):
             self.seconds = time.perf_counter() - self.start
+            self.cpu_seconds = time.process_time() - self.cpu_start
 
     timer = Timer()
     model.fit(dataset, steps_per_epoch=steps + 2, epochs=1, verbose=0, callbacks=[timer])
     return {
         "seconds": timer.seconds / steps,
+        "cores_busy": timer.cpu_seconds / timer.seconds,
         "first_step_seconds": timer.first,
         "jit_compile": bool(model.jit_compile),  # what Keras resolved "auto" to
         "flops": step_flops(model, config, batch) if count_flops else float("nan"),
@@ -824,6 +829,8 @@ def main() -> int:
             line += f"; TF (XLA on) {xla_seconds * 1e3:.0f} ms/step: JAX/TF-XLA "
             line += f"{jax_seconds / xla_seconds:.2f}"
         print(line + " (ms/step ratios: < 1 = JAX faster)")
+        runs = ", ".join(f"{r['seconds'] * 1e3:.0f} ({r['cores_busy']:.1f})" for r in jax_runs)
+        print(f"    JAX runs, ms/step (cores busy: CPU time / wall time): {runs}")
         keras_seconds = statistics.median(r["keras_transpose_seconds"] for r in jax_runs)
         print(
             f"    JAX with keras' own transposed convolutions (XLA:CPU's input-dilated path; "
