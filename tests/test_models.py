@@ -236,29 +236,43 @@ def _value_and_gradients(function, *inputs, weights):
     return y, *tape.gradient(total, inputs)
 
 
+def _equations(jaxpr, primitive: str) -> list:
+    """Every `primitive` equation in `jaxpr`, nested ones included."""
+    found = []
+    for equation in jaxpr.eqns:
+        if equation.primitive.name == primitive:
+            found.append(equation)
+        for value in equation.params.values():
+            inner = getattr(value, "jaxpr", value)
+            if hasattr(inner, "eqns"):
+                found += _equations(inner, primitive)
+    return found
+
+
+def _equation_shapes(jaxpr, primitive: str) -> list[tuple[int, ...]]:
+    """The output shapes of every `primitive` equation in `jaxpr`."""
+    return [tuple(v.aval.shape) for e in _equations(jaxpr, primitive) for v in e.outvars]
+
+
 def _input_dilations(function, x) -> list[tuple[int, ...]]:
     """The input (lhs) dilation of every convolution in JAX's program for function(x)."""
     import jax
 
-    found = []
-
-    def walk(jaxpr):
-        for equation in jaxpr.eqns:
-            if equation.primitive.name == "conv_general_dilated":
-                found.append(tuple(equation.params["lhs_dilation"]))
-            for value in equation.params.values():
-                inner = getattr(value, "jaxpr", value)
-                if hasattr(inner, "eqns"):
-                    walk(inner)
-
-    walk(jax.make_jaxpr(function)(x).jaxpr)
-    return found
+    jaxpr = jax.make_jaxpr(function)(x).jaxpr
+    return [tuple(e.params["lhs_dilation"]) for e in _equations(jaxpr, "conv_general_dilated")]
 
 
 @pytest.mark.backend
 @pytest.mark.parametrize(
     "height,width,kernel_size",
-    [(3, 5, (4, 4)), (4, 4, (4, 4)), (1, 1, (4, 4)), (3, 4, (3, 3)), (2, 3, (5, 2))],
+    [
+        (3, 5, (4, 4)),
+        (4, 4, (4, 4)),
+        (1, 1, (4, 4)),
+        (3, 4, (3, 3)),
+        (2, 3, (5, 2)),
+        (3, 2, (2, 6)),
+    ],
 )
 def test_a_transposed_convolution_by_phases_is_keras_own_in_value_and_gradients(
     height, width, kernel_size
@@ -305,6 +319,17 @@ def test_the_unet_upsampling_has_no_input_dilated_convolution_on_jax():
         # XLA:CPU's slow path is a convolution whose input is dilated (lhs_dilation > 1).
         assert _input_dilations(lambda v: ours(v), x) == [(1, 1)] * 4
         assert _input_dilations(lambda v: reference(v), x) == [(2, 2)]
+        # The kernel's gradient gathers the four phases' gradients with one concatenation, not
+        # by padding each to the kernel's full shape and summing (slow inside Adam's update).
+        import jax
+
+        from painter.models import phase_conv_transpose
+
+        def loss(k):
+            return (phase_conv_transpose(x, k) ** 2).sum()
+
+        padded = _equation_shapes(jax.make_jaxpr(jax.grad(loss))(kernel).jaxpr, "pad")
+        assert not {(4, 4, 3, 8), (4, 4, 8, 3)} & set(padded), padded
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
     assert isinstance(clone, PhaseConv2DTranspose) and clone.filters == 3
 
