@@ -320,7 +320,7 @@ def _phase_kernels(kernel) -> list | None:
     around a quarter of it, and the four (x the layer's calls) are summed and transposed inside
     the optimizer's fused update of the kernel, once per moment (XLA:CPU: 29% of the op time of
     the starter's U-Net step at batch 4); a split's gradient is one concatenation, and that step
-    ran 535 -> 381 ms (2-core Xeon, medians of 7 paired runs)."""
+    ran 535 -> 381 ms (2-core AMD EPYC, medians of 7 paired runs)."""
     kernel_height, kernel_width = kernel.shape[0], kernel.shape[1]
     if kernel_height % 2 or kernel_width % 2:
         return None
