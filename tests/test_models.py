@@ -254,12 +254,16 @@ def _equation_shapes(jaxpr, primitive: str) -> list[tuple[int, ...]]:
     return [tuple(v.aval.shape) for e in _equations(jaxpr, primitive) for v in e.outvars]
 
 
+def _input_dilations_of(jaxpr) -> list[tuple[int, ...]]:
+    """The input (lhs) dilation of every convolution in `jaxpr`."""
+    return [tuple(e.params["lhs_dilation"]) for e in _equations(jaxpr, "conv_general_dilated")]
+
+
 def _input_dilations(function, x) -> list[tuple[int, ...]]:
     """The input (lhs) dilation of every convolution in JAX's program for function(x)."""
     import jax
 
-    jaxpr = jax.make_jaxpr(function)(x).jaxpr
-    return [tuple(e.params["lhs_dilation"]) for e in _equations(jaxpr, "conv_general_dilated")]
+    return _input_dilations_of(jax.make_jaxpr(function)(x).jaxpr)
 
 
 @pytest.mark.backend
@@ -332,6 +336,58 @@ def test_the_unet_upsampling_has_no_input_dilated_convolution_on_jax():
         assert not {(4, 4, 3, 8), (4, 4, 8, 3)} & set(padded), padded
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
     assert isinstance(clone, PhaseConv2DTranspose) and clone.filters == 3
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize(
+    "height,width,kernel_size", [(4, 6, (4, 4)), (2, 2, (4, 4)), (6, 4, (3, 3))]
+)
+def test_a_strided_convolution_with_its_input_gradient_by_phases_is_keras_own(
+    height, width, kernel_size
+):
+    """The U-Net's downsampling (`PhaseConv2D`): keras' Conv2D in value and both gradients on
+    either backend; on JAX by `strided_conv_by_phases`, whose input gradient has no
+    input-dilated convolution and which differentiates again like XLA's own (R1's order)."""
+    import keras
+
+    from painter.models import PhaseConv2D
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, height, width, 5)).astype("float32")
+    kernel = rng.normal(size=(*kernel_size, 5, 3)).astype("float32")  # [kh, kw, in, out]
+    weights = rng.normal(size=(2, height // 2, width // 2, 3)).astype("float32")
+    ours = PhaseConv2D(3, kernel_size, strides=2, padding="same", use_bias=False)
+    reference = keras.layers.Conv2D(3, kernel_size, strides=2, padding="same", use_bias=False)
+    for layer in (ours, reference):
+        layer.build(x.shape)
+        layer.set_weights([kernel])
+
+    got = _value_and_gradients(ours.convolution_op, x, kernel, weights=weights)
+    want = _value_and_gradients(reference.convolution_op, x, kernel, weights=weights)
+    for name, a, b in zip(("output", "input gradient", "kernel gradient"), got, want, strict=True):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-4, atol=1e-4, err_msg=name)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
+    assert isinstance(clone, PhaseConv2D) and clone.strides == (2, 2)
+    if keras.backend.backend() != "jax":
+        return
+    import jax
+
+    def input_gradient(function):
+        return jax.grad(lambda x, k: (function(x, k) * weights).sum())
+
+    ops_conv = lambda x, k: keras.ops.conv(x, k, strides=2, padding="same")  # noqa: E731
+    program = jax.make_jaxpr(input_gradient(ours.convolution_op))(x, kernel).jaxpr
+    assert all(d == (1, 1) for d in _input_dilations_of(program))
+    assert any(
+        d == (2, 2)
+        for d in _input_dilations_of(jax.make_jaxpr(input_gradient(ops_conv))(x, kernel).jaxpr)
+    )
+    # R1's order: the kernel's gradient of the squared input gradient.
+    second = [
+        jax.grad(lambda k, f=f: (input_gradient(f)(x, k) ** 2).sum())(kernel)
+        for f in (ours.convolution_op, ops_conv)
+    ]
+    np.testing.assert_allclose(_np(second[0]), _np(second[1]), rtol=1e-4, atol=1e-3)
 
 
 def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):

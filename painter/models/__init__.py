@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 import keras
 
 from painter.models.layers import (
+    PhaseConv2D,
     PhaseConv2DTranspose,
     ReflectionPadding2D,
     SelectLeakyReLU,
     SizeCheck,
     phase_conv_transpose,
+    strided_conv_by_phases,
 )
 from painter.models.patchgan import (
     ScaleLogits,
@@ -109,6 +111,7 @@ def required_multiple(generator: keras.Model) -> int:
 
 __all__ = [
     "RESNET_MULTIPLE",
+    "PhaseConv2D",
     "PhaseConv2DTranspose",
     "ReflectionPadding2D",
     "ScaleLogits",
@@ -122,6 +125,7 @@ __all__ = [
     "patchgan_discriminator",
     "patchgan_min_size",
     "phase_conv_transpose",
+    "strided_conv_by_phases",
     "required_multiple",
     "resnet_generator",
     "unet_generator",

@@ -43,6 +43,7 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
+    PhaseConv2D,
     PhaseConv2DTranspose,
     ReflectionPadding2D,
     SelectLeakyReLU,
@@ -164,7 +165,7 @@ def _build(
         # The first layer has no norm and no bias either (the starter's); the innermost
         # without a norm gets the bias the norm's offset was.
         bias = not norm and index > 0
-        x = keras.layers.Conv2D(
+        x = PhaseConv2D(
             width,
             4,
             strides=2,
