@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import keras
@@ -420,9 +421,6 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
         return outputs
 
 
-_STRIDED_CONV: list = []  # the jax.custom_vjp below, made once on first use (imports JAX)
-
-
 def strided_conv_by_phases(inputs, kernel):
     """`ops.conv(inputs, kernel, strides=2, padding="same")` (channels last, [kh, kw, in, out]
     kernel) on JAX, whose input gradient is `phase_conv_transpose` of the output gradient (the
@@ -431,24 +429,28 @@ def strided_conv_by_phases(inputs, kernel):
     gradient is XLA's own. The same values and gradients (to float rounding), differentiable
     again (the backward pass is JAX code). For even input sizes: "same" pads an odd size
     otherwise, which the phases do not mirror."""
-    if not _STRIDED_CONV:
-        import jax
+    return _strided_conv_by_phases()(inputs, kernel)
 
-        @jax.custom_vjp
-        def strided_conv(x, k):
-            return ops.conv(x, k, strides=2, padding="same")
 
-        def forward(x, k):
-            return strided_conv(x, k), (x, k)
+@functools.cache
+def _strided_conv_by_phases():
+    """The jax.custom_vjp behind `strided_conv_by_phases`, made once (importing JAX)."""
+    import jax
 
-        def backward(saved, output_gradient):
-            x, k = saved
-            _, kernel_gradient = jax.vjp(lambda w: ops.conv(x, w, strides=2, padding="same"), k)
-            return phase_conv_transpose(output_gradient, k), kernel_gradient(output_gradient)[0]
+    @jax.custom_vjp
+    def strided_conv(x, k):
+        return ops.conv(x, k, strides=2, padding="same")
 
-        strided_conv.defvjp(forward, backward)
-        _STRIDED_CONV.append(strided_conv)
-    return _STRIDED_CONV[0](inputs, kernel)
+    def forward(x, k):
+        return strided_conv(x, k), (x, k)
+
+    def backward(saved, output_gradient):
+        x, k = saved
+        _, kernel_gradient = jax.vjp(lambda w: ops.conv(x, w, strides=2, padding="same"), k)
+        return phase_conv_transpose(output_gradient, k), kernel_gradient(output_gradient)[0]
+
+    strided_conv.defvjp(forward, backward)
+    return strided_conv
 
 
 @keras.saving.register_keras_serializable(package="painter")
