@@ -293,13 +293,21 @@ def test_a_transposed_convolution_by_phases_is_keras_own_in_value_and_gradients(
     def reference(x, kernel):
         return keras.ops.conv_transpose(x, kernel, strides=2, padding="same")
 
-    ours = _value_and_gradients(phase_conv_transpose, x, kernel, weights=weights)
+    functions = [phase_conv_transpose]
+    if keras.backend.backend() == "jax":
+        from painter.models import transposed_conv_by_phases
+
+        functions.append(transposed_conv_by_phases)
     expected = _value_and_gradients(reference, x, kernel, weights=weights)
-    assert _np(ours[0]).shape == (2, 2 * height, 2 * width, 3)
-    for name, got, want in zip(
-        ("output", "input gradient", "kernel gradient"), ours, expected, strict=True
-    ):
-        np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5, atol=1e-5, err_msg=name)
+    for function in functions:
+        ours = _value_and_gradients(function, x, kernel, weights=weights)
+        assert _np(ours[0]).shape == (2, 2 * height, 2 * width, 3)
+        for name, got, want in zip(
+            ("output", "input gradient", "kernel gradient"), ours, expected, strict=True
+        ):
+            np.testing.assert_allclose(
+                _np(got), _np(want), rtol=1e-5, atol=1e-5, err_msg=f"{function.__name__}: {name}"
+            )
 
 
 @pytest.mark.backend
@@ -334,6 +342,25 @@ def test_the_unet_upsampling_has_no_input_dilated_convolution_on_jax():
 
         padded = _equation_shapes(jax.make_jaxpr(jax.grad(loss))(kernel).jaxpr, "pad")
         assert not {(4, 4, 3, 8), (4, 4, 8, 3)} & set(padded), padded
+        # The layer's backward pass is two convolutions (the input's gradient: a strided one;
+        # the kernel's), not the four phases' eight, and no input-dilated one.
+        weights = rng.normal(size=(2, 8, 12, 3)).astype("float32")
+
+        def gradients(layer):
+            def total(v, k):
+                outputs, _ = layer.stateless_call([k, bias], [], v)
+                return (outputs * weights).sum()
+
+            return jax.grad(total, argnums=(0, 1))
+
+        program = jax.make_jaxpr(gradients(ours))(x, kernel).jaxpr
+        assert _input_dilations_of(program) == [(1, 1)] * 6
+        # And differentiable again, like keras' own (R1's order: a gradient of a gradient).
+        second = [
+            jax.grad(lambda k, f=f: (gradients(f)(x, k)[0] ** 2).sum())(kernel)
+            for f in (ours, reference)
+        ]
+        np.testing.assert_allclose(_np(second[0]), _np(second[1]), rtol=1e-4, atol=1e-3)
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
     assert isinstance(clone, PhaseConv2DTranspose) and clone.filters == 3
 

@@ -18,6 +18,7 @@ from painter.models.layers import (
     SizeCheck,
     phase_conv_transpose,
     strided_conv_by_phases,
+    transposed_conv_by_phases,
 )
 from painter.models.patchgan import (
     ScaleLogits,
@@ -126,6 +127,7 @@ __all__ = [
     "patchgan_min_size",
     "phase_conv_transpose",
     "strided_conv_by_phases",
+    "transposed_conv_by_phases",
     "required_multiple",
     "resnet_generator",
     "unet_generator",

@@ -16,8 +16,9 @@
 - `PaintOver`: a generator's last activation when it paints over the photo
   (`generator_residual`): tanh(logits + atanh(0.99 photo)) instead of tanh(logits).
 - `PhaseConv2DTranspose`: keras' `Conv2DTranspose` that, on JAX on a CPU, computes its stride-2
-  "same" case as four stride-1 convolutions (`phase_conv_transpose`): XLA:CPU runs a transposed
-  convolution as an input-dilated one, on a slow path.
+  "same" case as four stride-1 convolutions (`phase_conv_transpose`; its gradients by one
+  convolution each, `transposed_conv_by_phases`): XLA:CPU runs a transposed convolution as an
+  input-dilated one, on a slow path.
 - `PhaseConv2D`: keras' `Conv2D` whose stride-2 "same" case, on JAX on a CPU, takes its input
   gradient (a transposed convolution) by phases too (`strided_conv_by_phases`).
 """
@@ -390,13 +391,16 @@ def xla_cpu() -> bool:
 class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
     """keras' `Conv2DTranspose`, with the same weights and outputs, that computes a stride-2
     "same" transposed convolution (the generators' upsampling) by `phase_conv_transpose` on
-    XLA:CPU.
+    XLA:CPU, its gradients by one convolution each (`transposed_conv_by_phases`).
 
     Why: XLA:CPU runs a transposed convolution (and its kernel gradient) as a convolution of the
     input dilated with zeros, on a slow path: 60% of the op time of a JAX step of the starter's
     U-Net on a 2-core Xeon, a step that by phases ran 1.9-2.7x faster
-    (`benchmarks/profile_step.py --backend jax [--ab]`, `bench_train_step.py`'s JAX row).
-    TensorFlow's oneDNN kernel, and XLA on a TPU or GPU, keep keras' own.
+    (`benchmarks/profile_step.py --backend jax [--ab]`, `bench_train_step.py`'s JAX row). The
+    phases' own gradients (eight convolutions, each phase's input window transposed around
+    them) then took 14% of its op time; by one convolution each the step ran 390 -> 334 ms
+    (2-core AMD EPYC, medians of 4 paired runs). TensorFlow's oneDNN kernel, and XLA on a TPU
+    or GPU, keep keras' own.
     """
 
     def _by_phases(self) -> bool:
@@ -413,7 +417,7 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
     def call(self, inputs):
         if not self._by_phases():
             return super().call(inputs)
-        outputs = phase_conv_transpose(inputs, self.kernel)
+        outputs = transposed_conv_by_phases(inputs, ops.convert_to_tensor(self.kernel))
         if self.use_bias:
             outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
         if self.activation is not None:
@@ -451,6 +455,41 @@ def _strided_conv_by_phases():
 
     strided_conv.defvjp(forward, backward)
     return strided_conv
+
+
+def transposed_conv_by_phases(inputs, kernel):
+    """`phase_conv_transpose(inputs, kernel)` on JAX whose gradients are each one convolution:
+    the input's the stride-2 "same" convolution of the output gradient by the same kernel (whose
+    transpose this is), the kernel's XLA's own kernel gradient of that convolution. Autodiff of
+    the four phases would take both per phase, each phase's input window padded, transposed and
+    reversed around it. The same values and gradients (to float rounding), differentiable again."""
+    return _transposed_conv_by_phases()(inputs, kernel)
+
+
+@functools.cache
+def _transposed_conv_by_phases():
+    """The jax.custom_vjp behind `transposed_conv_by_phases`, made once (importing JAX)."""
+    import jax
+
+    @jax.custom_vjp
+    def transposed_conv(x, k):
+        return phase_conv_transpose(x, k)
+
+    def forward(x, k):
+        return transposed_conv(x, k), (x, k)
+
+    def backward(saved, output_gradient):
+        # y = conv_transpose(x, k) is the input gradient of z = conv(y', k) at z's gradient x:
+        # <y, dy> = <x, conv(dy, k)>, so dx = conv(dy, k) and dk = that conv's kernel gradient
+        # at output gradient x.
+        x, k = saved
+        input_gradient, kernel_gradient = jax.vjp(
+            lambda w: ops.conv(output_gradient, w, strides=2, padding="same"), k
+        )
+        return input_gradient, kernel_gradient(x)[0]
+
+    transposed_conv.defvjp(forward, backward)
+    return transposed_conv
 
 
 @keras.saving.register_keras_serializable(package="painter")
