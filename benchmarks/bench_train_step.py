@@ -448,6 +448,24 @@ def keras_transposed_convolutions() -> Iterator[None]:
         layers.xla_cpu = xla_cpu
 
 
+@contextlib.contextmanager
+def keras_convolutions() -> Iterator[None]:
+    """Models built and traced inside run keras' own convolutions where painter's U-Net layers
+    have their own ways (`PhaseConv2D`, `PhaseConv2DTranspose`: phases on XLA:CPU, the innermost
+    level's matmul everywhere): the same weights, outputs and gradients."""
+    import keras
+
+    from painter.models import PhaseConv2D, PhaseConv2DTranspose
+
+    saved = PhaseConv2D.convolution_op, PhaseConv2DTranspose.call
+    PhaseConv2D.convolution_op = keras.layers.Conv2D.convolution_op
+    PhaseConv2DTranspose.call = keras.layers.Conv2DTranspose.call
+    try:
+        yield
+    finally:
+        PhaseConv2D.convolution_op, PhaseConv2DTranspose.call = saved
+
+
 def time_painter(config, batch: int, steps: int, count_flops: bool = True) -> dict:
     """painter's step through `model.fit` on the current Keras backend: seconds per step (after
     the first two), the first step's seconds (tracing, XLA compile when on, one step), FLOPs,

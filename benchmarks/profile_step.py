@@ -13,7 +13,10 @@ A/B (`--ab`), interleaved `--rounds` times in one process, medians. TensorFlow: 
 keras' Adam and with painter's (`painter.cyclegan.optimizer.Adam`: TensorFlow's fused
 ResourceApplyAdam); ends `ratio keras/painter Adam: R`. JAX: the step with keras' transposed
 convolution and with painter's (`PhaseConv2DTranspose`: four stride-1 convolutions on XLA:CPU);
-ends `ratio keras/painter transposed convolution: R`.
+ends `ratio keras/painter transposed convolution: R`. `--ab layers` (either backend): keras'
+own convolutions in place of painter's U-Net layers (`PhaseConv2D`, `PhaseConv2DTranspose`: the
+phases on XLA:CPU, the innermost level's matmul everywhere); ends
+`ratio keras/painter U-Net convolutions: R`.
 
 By layer (`--by-layer`, TensorFlow): each convolution layer's op time (forward and both
 gradients, both networks of its kind) beside its FLOPs in a step and the GFLOP/s that makes:
@@ -29,6 +32,7 @@ ResNet, R1 off: bench_train_step.py's ResNet row).
     python benchmarks/profile_step.py --by-layer --setup resnet --batch 4
     python benchmarks/profile_step.py --backend jax --setup starter --batch 4
     python benchmarks/profile_step.py --backend jax --ab --setup starter --batch 4
+    python benchmarks/profile_step.py --ab layers --setup starter --batch 4 [--backend jax]
 """
 
 from __future__ import annotations
@@ -241,9 +245,11 @@ def time_step(config, steps: int) -> float:
     return bench_train_step.time_painter(config, config.global_batch_size, steps, False)["seconds"]
 
 
-def ab(config, steps: int, rounds: int, backend: str) -> None:
-    """keras' Adam against painter's (TensorFlow), or keras' transposed convolution against
-    painter's (JAX): each variant's step built, traced and timed in turn, `rounds` times."""
+def ab(config, steps: int, rounds: int, backend: str, kind: str) -> None:
+    """keras' against painter's, each variant's step built, traced and timed in turn, `rounds`
+    times: `kind` "adam" (TensorFlow), "transpose" (JAX: keras' transposed convolution) or
+    "layers" (either: keras' convolutions in place of painter's U-Net layers, `PhaseConv2D` and
+    `PhaseConv2DTranspose`)."""
     import bench_train_step
     import keras
 
@@ -258,7 +264,10 @@ def ab(config, steps: int, rounds: int, backend: str) -> None:
         finally:
             cyclegan_model.Adam = Adam
 
-    if backend == "jax":
+    if kind == "layers":
+        what = "U-Net convolutions"
+        variants = {"keras": bench_train_step.keras_convolutions}
+    elif kind == "transpose":
         what = "transposed convolution"
         variants = {"keras": bench_train_step.keras_transposed_convolutions}
     else:
@@ -292,16 +301,23 @@ def main() -> int:
     )
     parser.add_argument(
         "--ab",
-        action="store_true",
-        help="keras' Adam vs painter's (TensorFlow); keras' transposed convolution vs painter's "
-        "(JAX); timed",
+        nargs="?",
+        const="default",
+        choices=("default", "adam", "transpose", "layers"),
+        help="timed A/B, keras' vs painter's: adam (TensorFlow's default), transpose (the "
+        "transposed convolution, JAX's default), layers (the U-Net's convolutions, either backend)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds")
     args = parser.parse_args()
     os.environ["KERAS_BACKEND"] = args.backend  # before anything imports Keras
     config = setup_config(args.setup, args.batch, args.bf16)
     if args.ab:
-        ab(config, args.steps, args.rounds, args.backend)
+        kind = args.ab
+        if kind == "default":
+            kind = "transpose" if args.backend == "jax" else "adam"
+        if (kind, args.backend) in {("adam", "jax"), ("transpose", "tensorflow")}:
+            parser.error(f"--ab {kind} compares a {args.backend} path painter does not replace")
+        ab(config, args.steps, args.rounds, args.backend, kind)
     elif args.by_layer:
         if args.backend != "tensorflow":
             parser.error("--by-layer reads TensorFlow's op names: use it with --backend tensorflow")

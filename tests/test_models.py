@@ -417,6 +417,82 @@ def test_a_strided_convolution_with_its_input_gradient_by_phases_is_keras_own(
     np.testing.assert_allclose(_np(second[0]), _np(second[1]), rtol=1e-4, atol=1e-3)
 
 
+def _primitives(function, *inputs) -> set[str]:
+    """The op types (TensorFlow) or primitives (JAX) of the backend's program for
+    function(*inputs)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def names(jaxpr) -> set[str]:
+            found = set()
+            for equation in jaxpr.eqns:
+                found.add(equation.primitive.name)
+                for value in equation.params.values():
+                    inner = getattr(value, "jaxpr", value)
+                    if hasattr(inner, "eqns"):
+                        found |= names(inner)
+            return found
+
+        return names(jax.make_jaxpr(function)(*inputs).jaxpr)
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec(x.shape, x.dtype) for x in inputs]
+    graph = tf.function(function).get_concrete_function(*specs).graph
+    return {op.type for op in graph.get_operations()}
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("kernel_size", [(4, 4), (2, 2), (3, 3), (6, 4)])
+def test_the_unet_innermost_level_is_a_matmul_equal_to_keras_own_convolutions(kernel_size):
+    """2x2 -> 1x1 (`PhaseConv2D`) and 1x1 -> 2x2 (`PhaseConv2DTranspose`): only the kernel's
+    middle 2x2 taps meet the input, the rest "same"'s zero padding; as one matmul each, the same
+    output and both gradients (the other taps' gradient exactly zero) on either backend."""
+    import keras
+
+    from painter.models import PhaseConv2D, PhaseConv2DTranspose
+
+    rng = np.random.default_rng(6)
+    cases = [
+        (PhaseConv2D, keras.layers.Conv2D, (3, 2, 2, 5), (3, 1, 1, 7)),
+        (PhaseConv2DTranspose, keras.layers.Conv2DTranspose, (3, 1, 1, 5), (3, 2, 2, 7)),
+    ]
+    for ours_class, keras_class, input_shape, output_shape in cases:
+        x = rng.normal(size=input_shape).astype("float32")
+        weights = rng.normal(size=output_shape).astype("float32")
+        ours, reference = (
+            layer_class(7, kernel_size, strides=2, padding="same", use_bias=False)
+            for layer_class in (ours_class, keras_class)
+        )
+        for layer in (ours, reference):
+            layer.build(input_shape)
+        kernel = rng.normal(size=reference.kernel.shape).astype("float32")
+
+        def through(layer):
+            return lambda images, k: layer.stateless_call([k], [], images)[0]
+
+        got = _value_and_gradients(through(ours), x, kernel, weights=weights)
+        want = _value_and_gradients(through(reference), x, kernel, weights=weights)
+        assert _np(got[0]).shape == output_shape
+        names = ("output", "input gradient", "kernel gradient")
+        for name, a, b in zip(names, got, want, strict=True):
+            np.testing.assert_allclose(
+                _np(a), _np(b), rtol=1e-5, atol=1e-5, err_msg=f"{ours_class.__name__}: {name}"
+            )
+        unreached = np.ones(kernel.shape[:2], bool)
+        unreached[_reached(kernel.shape[0]), _reached(kernel.shape[1])] = False
+        assert np.all(_np(got[2])[unreached] == 0.0)
+        primitives = _primitives(through(ours), x, kernel)
+        assert primitives & {"dot_general", "MatMul"}, primitives
+        assert not primitives & {"conv_general_dilated", "Conv2D", "Conv2DBackpropInput"}
+
+
+def _reached(kernel_size: int) -> slice:
+    before = (kernel_size - 2) // 2  # "same"'s zero padding ahead of a 2-pixel axis
+    return slice(before, before + 2)
+
+
 def test_the_tensorflow_train_step_is_optimised_without_a_grappler_error(capfd):
     # TensorFlow's remapper failed on every painter train step (Conv2D + BiasAdd + LeakyRelu in
     # the PatchGAN's C64 under a gradient), printing `remapper failed: ... LeakyReluGrad ...` and

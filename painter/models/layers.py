@@ -21,6 +21,8 @@
   input-dilated one, on a slow path.
 - `PhaseConv2D`: keras' `Conv2D` whose stride-2 "same" case, on JAX on a CPU, takes its input
   gradient (a transposed convolution) by phases too (`strided_conv_by_phases`).
+- Both, at a U-Net's innermost level (2x2 -> 1x1 and back), on every backend: one matmul by the
+  2x2 taps that reach the input (`innermost_conv`, `innermost_conv_transpose`).
 """
 
 from __future__ import annotations
@@ -387,6 +389,44 @@ def xla_cpu() -> bool:
     return jax.default_backend() == "cpu"
 
 
+def _reached_taps(kernel):
+    """The [2, 2, ...] middle of a [kh, kw, ...] kernel (kh, kw >= 2): the taps that a stride-2
+    "same" convolution of a 2x2 input reaches. It has one output pixel, whose window starts
+    `before` = (k - 2) // 2 pixels of zero padding ahead of the input along each axis; every
+    other tap meets only padding. Cut by splits, whose gradient is a concatenation with zeros
+    (TensorFlow's gradient of a strided slice, StridedSliceGrad, took twice as long)."""
+    for axis in (0, 1):
+        size = kernel.shape[axis]
+        before = (size - 2) // 2
+        kernel = ops.split(kernel, [before, before + 2], axis=axis)[1]
+    return kernel
+
+
+def innermost_conv(inputs, kernel):
+    """`ops.conv(inputs, kernel, strides=2, padding="same")` of a [batch, 2, 2, in] input (a
+    U-Net's innermost level: 2x2 -> 1x1) by a [kh, kw, in, out] kernel (kh, kw >= 2), as one
+    matmul of the flattened input by the 2x2 taps that reach it: the same sums without the
+    products with "same"'s zero padding (3/4 of a 4x4 kernel's), whose kernel gradient is
+    exactly zero either way."""
+    taps = _reached_taps(kernel)
+    channels_in, channels_out = taps.shape[2], taps.shape[3]
+    flat = ops.reshape(inputs, (-1, 4 * channels_in))  # (row, column, channel), as the taps
+    outputs = ops.matmul(flat, ops.reshape(taps, (4 * channels_in, channels_out)))
+    return ops.reshape(outputs, (-1, 1, 1, channels_out))
+
+
+def innermost_conv_transpose(inputs, kernel):
+    """`ops.conv_transpose(inputs, kernel, strides=2, padding="same")` of a [batch, 1, 1, in]
+    input (1x1 -> 2x2) by a [kh, kw, out, in] kernel (kh, kw >= 2), as one matmul: output pixel
+    (p, q) is the input times tap (before + p, before + q) (`innermost_conv`'s adjoint); the
+    other taps meet only padding."""
+    taps = _reached_taps(kernel)
+    channels_out, channels_in = taps.shape[2], taps.shape[3]
+    by_input = ops.reshape(ops.transpose(taps, (3, 0, 1, 2)), (channels_in, 4 * channels_out))
+    outputs = ops.matmul(ops.reshape(inputs, (-1, channels_in)), by_input)
+    return ops.reshape(outputs, (-1, 2, 2, channels_out))
+
+
 @keras.saving.register_keras_serializable(package="painter")
 class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
     """keras' `Conv2DTranspose`, with the same weights and outputs, that computes a stride-2
@@ -414,10 +454,24 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
             and xla_cpu()
         )
 
+    def _innermost(self, inputs) -> bool:
+        return (
+            min(self.kernel_size) >= 2
+            and tuple(self.strides) == (2, 2)
+            and self.padding == "same"
+            and self.output_padding is None
+            and tuple(self.dilation_rate) == (1, 1)
+            and self.data_format == "channels_last"
+            and tuple(inputs.shape[1:3]) == (1, 1)
+        )
+
     def call(self, inputs):
-        if not self._by_phases():
+        if self._innermost(inputs):
+            outputs = innermost_conv_transpose(inputs, ops.convert_to_tensor(self.kernel))
+        elif self._by_phases():
+            outputs = transposed_conv_by_phases(inputs, ops.convert_to_tensor(self.kernel))
+        else:
             return super().call(inputs)
-        outputs = transposed_conv_by_phases(inputs, ops.convert_to_tensor(self.kernel))
         if self.use_bias:
             outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
         if self.activation is not None:
@@ -501,10 +555,24 @@ class PhaseConv2D(keras.layers.Conv2D):
     output gradient dilated with zeros, on its slow path (14% of the op time of a JAX step of the
     starter's U-Net on 2 cores); by phases that step ran 366 -> 325 ms (2-core AMD EPYC, medians
     of 5 paired runs). TensorFlow's oneDNN kernel, and XLA on a TPU or GPU, keep keras' own.
+
+    On a 2x2 input (the innermost level), on every backend: `innermost_conv`, one matmul by the
+    taps that reach it (with `PhaseConv2DTranspose`'s 1x1 -> 2x2 the starter's U-Net step on
+    TensorFlow ran 4-5% faster: `benchmarks/bench_train_step.py --layers` names both).
     """
 
     def convolution_op(self, inputs, kernel):
         height, width = inputs.shape[1], inputs.shape[2]
+        if (
+            (height, width) == (2, 2)
+            and min(self.kernel_size) >= 2
+            and tuple(self.strides) == (2, 2)
+            and self.padding == "same"
+            and tuple(self.dilation_rate) == (1, 1)
+            and self.groups == 1
+            and self.data_format == "channels_last"
+        ):
+            return innermost_conv(inputs, ops.convert_to_tensor(kernel))
         if (
             tuple(self.strides) == (2, 2)
             and self.padding == "same"
