@@ -443,7 +443,8 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
     or GPU, keep keras' own.
     """
 
-    def _by_phases(self) -> bool:
+    def _stride_two_same(self) -> bool:
+        """The upsampling's case: stride 2, "same", kernel >= 2, no output padding or dilation."""
         return (
             min(self.kernel_size) >= 2
             and tuple(self.strides) == (2, 2)
@@ -451,24 +452,14 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
             and self.output_padding is None
             and tuple(self.dilation_rate) == (1, 1)
             and self.data_format == "channels_last"
-            and xla_cpu()
-        )
-
-    def _innermost(self, inputs) -> bool:
-        return (
-            min(self.kernel_size) >= 2
-            and tuple(self.strides) == (2, 2)
-            and self.padding == "same"
-            and self.output_padding is None
-            and tuple(self.dilation_rate) == (1, 1)
-            and self.data_format == "channels_last"
-            and tuple(inputs.shape[1:3]) == (1, 1)
         )
 
     def call(self, inputs):
-        if self._innermost(inputs):
+        if not self._stride_two_same():
+            return super().call(inputs)
+        if tuple(inputs.shape[1:3]) == (1, 1):
             outputs = innermost_conv_transpose(inputs, ops.convert_to_tensor(self.kernel))
-        elif self._by_phases():
+        elif xla_cpu():
             outputs = transposed_conv_by_phases(inputs, ops.convert_to_tensor(self.kernel))
         else:
             return super().call(inputs)
@@ -563,22 +554,17 @@ class PhaseConv2D(keras.layers.Conv2D):
 
     def convolution_op(self, inputs, kernel):
         height, width = inputs.shape[1], inputs.shape[2]
-        if (
-            (height, width) == (2, 2)
-            and min(self.kernel_size) >= 2
-            and tuple(self.strides) == (2, 2)
-            and self.padding == "same"
-            and tuple(self.dilation_rate) == (1, 1)
-            and self.groups == 1
-            and self.data_format == "channels_last"
-        ):
-            return innermost_conv(inputs, ops.convert_to_tensor(kernel))
-        if (
+        stride_two_same = (
             tuple(self.strides) == (2, 2)
             and self.padding == "same"
             and tuple(self.dilation_rate) == (1, 1)
             and self.groups == 1
             and self.data_format == "channels_last"
+        )
+        if stride_two_same and (height, width) == (2, 2) and min(self.kernel_size) >= 2:
+            return innermost_conv(inputs, ops.convert_to_tensor(kernel))
+        if (
+            stride_two_same
             and height is not None
             and width is not None
             and height % 2 == 0
