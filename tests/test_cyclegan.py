@@ -310,6 +310,54 @@ def test_identity_weight_zero_turns_the_identity_term_off():
     )
 
 
+@pytest.mark.parametrize("identity_weight", [0.5, 0.0])
+def test_the_step_calls_each_generator_on_all_its_inputs_at_once(identity_weight):
+    """Three generator calls, not four: F on [real_monet; real_photo], G on [real_photo;
+    real_monet; fake_photo], F on fake_monet (without identity F's first call and G's lose the
+    identity images); each output as the network gives it for that input alone (the U-Net's
+    instance norms are per image)."""
+    from painter.cyclegan.model import build_cyclegan
+    from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward
+
+    config = preset("smoke").replace(
+        image_size=32,
+        resize_size=32,
+        generator="unet",
+        pool_size=0,
+        identity_weight=identity_weight,
+    )
+    model = build_cyclegan(config, steps_per_epoch=1)
+    rng = np.random.default_rng(2)
+    real_photo, real_monet = rng.uniform(-1, 1, (2, 2, 32, 32, 3)).astype("float32")
+    calls: dict[str, list[int]] = {"monet_generator": [], "photo_generator": []}
+
+    def recorded(name):
+        def call(images):
+            calls[name].append(int(images.shape[0]))
+            return getattr(model, name)(images, training=True)
+
+        return call
+
+    nets = {name: getattr(model, name) for name in (*NETWORKS, *POOLS, *STATE_LAYERS)}
+    nets.update({name: recorded(name) for name in calls})
+    nets["monet_discriminator_for_generator"] = model.monet_discriminator
+    nets["photo_discriminator_for_generator"] = model.photo_discriminator
+    outputs = forward(model, real_photo, real_monet, nets)
+    if identity_weight:
+        assert calls == {"monet_generator": [6], "photo_generator": [4, 2]}
+    else:
+        assert calls == {"monet_generator": [4], "photo_generator": [2, 2]}
+    G, F = (lambda x, n=n: _np(getattr(model, n)(x, training=True)) for n in calls)  # noqa: N806
+    fake_photo = F(real_monet)
+    expected = {"cycled_monet": G(fake_photo), "cycled_photo": F(G(real_photo))}
+    if identity_weight:
+        expected.update(same_monet=G(real_monet), same_photo=F(real_photo))
+    if not identity_weight:
+        assert not {"same_monet", "same_photo"} & set(outputs)
+    for name, value in expected.items():
+        np.testing.assert_allclose(_np(outputs[name]), value, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 def test_compile_rejects_bad_settings():
     from painter.cyclegan.model import CycleGAN
 
