@@ -3,11 +3,14 @@
 The starter's step (Amy Jang's tutorial, TF 2.2 era): four Adam optimizers, BCE losses with
 reduction NONE (per-pixel maps: the gradient is of a sum), a `tf.function` train step called from
 `fit` on `Dataset.zip((monet, photo))`. painter's: `CycleGAN.fit` (two Adams, losses averaged over
-the global batch, image pools, one tape). Both get the same U-Net generators and PatchGAN
-discriminators (the starter's architecture) built by painter, on the TensorFlow backend, on this
-machine. Prints images/s for each, their ratio, the FLOPs of one step (counted from the layers'
-graph by TensorFlow's profiler, forward; a training step is taken as 3x forward)
-and the fraction of the CPU's nominal peak that reaches.
+the global batch, image pools, one tape, three generator calls). Both get the same U-Net
+generators and PatchGAN discriminators (the starter's architecture, the same weights) built by
+painter, on the TensorFlow backend, on this machine; the starter's convolutions are keras' own, as
+its code has them, painter's its U-Net layers (`PhaseConv2D`, `PhaseConv2DTranspose`: the
+innermost level as a matmul). The starter's step on painter's layers is timed too, in the same
+rounds: what painter's step alone is worth. Prints images/s for each, their ratio, the FLOPs
+of one step (counted from the layers' graph by TensorFlow's profiler, forward; a training step is
+taken as 3x forward) and the fraction of the CPU's nominal peak that reaches.
 
 The ratio is measured the way this shared machine allows: the starter's step, each painter
 variant and the ceiling kernels are built and traced first, then timed in `--rounds` rounds of
@@ -369,6 +372,11 @@ def interleave(blocks: dict[str, Callable[[], None]], rounds: int, clock=time.pe
     return seconds
 
 
+# The starter's step on painter's U-Net layers (`PhaseConv2D`, `PhaseConv2DTranspose`) instead of
+# keras' own: what painter's step alone is worth, apart from its layers.
+STARTER_PAINTER_LAYERS = "starter, painter's layers"
+
+
 def time_interleaved(
     config, batch: int, variants: list[str], rounds: int, block: int, *, starter: bool = True
 ) -> dict:
@@ -385,8 +393,10 @@ def time_interleaved(
     blocks = {name: functools.partial(run, CEILINGS[name]) for name, (run, _) in kernels.items()}
     counts = dict(CEILINGS)  # steps or calls a block, by name
     if starter:
-        blocks["starter"] = functools.partial(starter_runner(config, batch), block)
-        counts["starter"] = block
+        with keras_convolutions():  # the starter's own layers: keras' Conv2D, Conv2DTranspose
+            blocks["starter"] = functools.partial(starter_runner(config, batch), block)
+        blocks[STARTER_PAINTER_LAYERS] = functools.partial(starter_runner(config, batch), block)
+        counts["starter"] = counts[STARTER_PAINTER_LAYERS] = block
     built = {}
     for variant in variants:
         run, first, model = painter_runner(config.replace(**VARIANT_SETTINGS[variant]), batch)
@@ -408,6 +418,7 @@ def time_interleaved(
     ]
     if starter:
         results["starter"] = per_unit["starter"]
+        results[STARTER_PAINTER_LAYERS] = per_unit[STARTER_PAINTER_LAYERS]
     for variant, facts in built.items():
         results[variant] = {"seconds": per_unit[variant], **facts}
     return results
@@ -790,6 +801,20 @@ def main() -> int:
                 f"= {flops / seconds / peak:.1%} of the nominal peak, "
                 f"{share_of_ceiling(batch, variant):.0%} of the measured ceiling"
             )
+        layers_seconds = statistics.median(sessions[batch][STARTER_PAINTER_LAYERS])
+        on_layers = [
+            s / p
+            for s, p in zip(
+                sessions[batch][STARTER_PAINTER_LAYERS],
+                sessions[batch][variants[0]]["seconds"],
+                strict=True,
+            )
+        ]
+        print(
+            f"           the starter's step on painter's U-Net layers: "
+            f"{layers_seconds * 1e3:.0f} ms/step; {VARIANTS[variants[0]]}/that "
+            f"{statistics.median(on_layers):.2f}x (painter's step alone, layers apart)"
+        )
         fastest[batch] = max(
             variants, key=lambda v, batch=batch: statistics.median(paired_ratios(v, batch))
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -51,3 +52,28 @@ def test_the_per_layer_flops_add_up_to_the_steps_flops_on_the_starters_unet():
     assert ("generator", "up1_conv") in layers and ("discriminator", "c1_conv") in layers
     ratio = sum(layers.values()) / bench_train_step.step_flops(model, config, batch=2)
     assert 0.9 < ratio <= 1.0, ratio
+
+
+def test_keras_convolutions_gives_the_starter_keras_own_layers_and_then_restores_painters():
+    """The starter's rows are built inside `keras_convolutions()`: painter's U-Net layers run
+    keras' own convolution there (the innermost 2x2 -> 1x1 level a Conv2D, not a matmul), the
+    same output, and painter's way again after it."""
+    import tensorflow as tf
+
+    from painter.models import PhaseConv2D
+
+    layer = PhaseConv2D(4, 4, strides=2, padding="same")
+    layer.build((1, 2, 2, 3))
+    images = np.random.default_rng(0).normal(size=(1, 2, 2, 3)).astype("float32")
+
+    def traced() -> tuple[set[str], np.ndarray]:
+        function = tf.function(lambda x: layer(x))
+        graph = function.get_concrete_function(tf.TensorSpec(images.shape)).graph
+        return {op.type for op in graph.get_operations()}, function(images).numpy()
+
+    with bench_train_step.keras_convolutions():
+        keras_ops, keras_output = traced()
+    painter_ops, painter_output = traced()
+    assert "Conv2D" in keras_ops and "MatMul" not in keras_ops
+    assert "MatMul" in painter_ops and "Conv2D" not in painter_ops
+    np.testing.assert_allclose(keras_output, painter_output, rtol=1e-5, atol=1e-5)
