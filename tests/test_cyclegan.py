@@ -310,12 +310,14 @@ def test_identity_weight_zero_turns_the_identity_term_off():
     )
 
 
+@pytest.mark.parametrize("merged", [True, False])
 @pytest.mark.parametrize("identity_weight", [0.5, 0.0])
-def test_the_step_calls_each_generator_on_all_its_inputs_at_once(identity_weight):
-    """Three generator calls, not four: F on [real_monet; real_photo], G on [real_photo;
-    real_monet; fake_photo], F on fake_monet (without identity F's first call and G's lose the
-    identity images); each output as the network gives it for that input alone (the U-Net's
-    instance norms are per image)."""
+def test_the_step_calls_each_generator_on_all_its_inputs_at_once(identity_weight, merged):
+    """Merged (the U-Net's, from build_cyclegan): three generator calls, F on [real_monet;
+    real_photo], G on [real_photo; real_monet; fake_photo], F on fake_monet (without identity
+    F's first call and G's lose the identity images); else four, G and F side by side, then
+    each on the other's fakes. Each output as the network gives it for that input alone (the
+    U-Net's instance norms are per image)."""
     from painter.cyclegan.model import build_cyclegan
     from painter.cyclegan.step import NETWORKS, POOLS, STATE_LAYERS, forward
 
@@ -327,6 +329,11 @@ def test_the_step_calls_each_generator_on_all_its_inputs_at_once(identity_weight
         identity_weight=identity_weight,
     )
     model = build_cyclegan(config, steps_per_epoch=1)
+    assert model.merged_generator_calls  # the U-Net's; the ResNet keeps G and F side by side
+    resnet = build_cyclegan(config.replace(generator="resnet"), steps_per_epoch=1)
+    assert not resnet.merged_generator_calls
+    assert resnet.get_config()["merged_generator_calls"] is False
+    model.merged_generator_calls = merged
     rng = np.random.default_rng(2)
     real_photo, real_monet = rng.uniform(-1, 1, (2, 2, 32, 32, 3)).astype("float32")
     calls: dict[str, list[int]] = {"monet_generator": [], "photo_generator": []}
@@ -343,10 +350,14 @@ def test_the_step_calls_each_generator_on_all_its_inputs_at_once(identity_weight
     nets["monet_discriminator_for_generator"] = model.monet_discriminator
     nets["photo_discriminator_for_generator"] = model.photo_discriminator
     outputs = forward(model, real_photo, real_monet, nets)
-    if identity_weight:
-        assert calls == {"monet_generator": [6], "photo_generator": [4, 2]}
+    if merged:
+        expected_calls = {"monet_generator": [6], "photo_generator": [4, 2]}
+        if not identity_weight:
+            expected_calls = {"monet_generator": [4], "photo_generator": [2, 2]}
     else:
-        assert calls == {"monet_generator": [4], "photo_generator": [2, 2]}
+        each = [4, 2] if identity_weight else [2, 2]
+        expected_calls = {"monet_generator": each, "photo_generator": each}
+    assert calls == expected_calls
     G, F = (lambda x, n=n: _np(getattr(model, n)(x, training=True)) for n in calls)  # noqa: N806
     fake_photo = F(real_monet)
     expected = {"cycled_monet": G(fake_photo), "cycled_photo": F(G(real_photo))}

@@ -5,9 +5,11 @@ One training step, on either backend:
      fake_photo = F(real_monet), cycled_monet = G(fake_photo); identity: same_monet = G(real_monet),
      same_photo = F(real_photo). Calls of one network run as one call of a larger batch where
      their inputs allow: F on [real_monet; real_photo], then G on [real_photo; real_monet;
-     fake_photo], then F on fake_monet: three calls, not six (nor four, G and F each twice).
-     Instance norm is per image, so this is exact; larger calls fill a TPU's matrix units, and
-     each call fewer is one less pass over the network's weights (forward, both gradients).
+     fake_photo], then F on fake_monet: three calls, not six (`merged_generator_calls`; else
+     four: G on [real_photo; real_monet] beside F on [real_monet; real_photo], then each on the
+     other's fakes). Instance norm is per image, so this is exact; larger calls fill a TPU's
+     matrix units, and each call fewer is one less pass over the network's weights (forward,
+     both gradients).
   2. Judge: D_monet(fake_monet) for the generator's loss, and D_monet on [real_monet; the image
      pool's answer] for the discriminator's loss (and the photo mirror images); with DiffAugment
      every one of these inputs is augmented first; adaptive DiffAugment then moves each D's
@@ -94,7 +96,7 @@ def forward(
     cut = model.objective == "cut"
     if cut:
         fake_monet = _cut_translate(model, real_photo, real_monet, nets, step, outputs)
-    else:
+    elif model.merged_generator_calls:
         # Three generator calls, not four: F first, then G on all it translates (the photos,
         # with identity the Monets, and F's fakes for their cycle), then F on G's fakes.
         identity = model.loss_settings.identity_weight > 0
@@ -112,6 +114,19 @@ def forward(
             outputs["same_monet"] = painted[batch : 2 * batch]
         outputs["cycled_monet"] = painted[(len(monet_inputs) - 1) * batch :]
         outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
+    else:  # G and F side by side, then each on the other's fakes
+        if model.loss_settings.identity_weight > 0:
+            fake_monet, outputs["same_monet"] = halves(
+                nets["monet_generator"](ops.concatenate([real_photo, real_monet], axis=0))
+            )
+            fake_photo, outputs["same_photo"] = halves(
+                nets["photo_generator"](ops.concatenate([real_monet, real_photo], axis=0))
+            )
+        else:
+            fake_monet = nets["monet_generator"](real_photo)
+            fake_photo = nets["photo_generator"](real_monet)
+        outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
+        outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
     augment = nets["diffaugment"]
     outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](
         augment(fake_monet, domain=MONET)
