@@ -438,9 +438,9 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
     U-Net on a 2-core Xeon, a step that by phases ran 1.9-2.7x faster
     (`benchmarks/profile_step.py --backend jax [--ab]`, `bench_train_step.py`'s JAX row). The
     phases' own gradients (eight convolutions, each phase's input window transposed around
-    them) then took 14% of its op time; by one convolution each the step ran 390 -> 334 ms
-    (2-core AMD EPYC, medians of 4 paired runs). TensorFlow's oneDNN kernel, and XLA on a TPU
-    or GPU, keep keras' own.
+    them: those transposes 14% of its op time) came next; by one convolution each the step ran
+    390 -> 334 ms (2-core AMD EPYC, medians of 4 paired runs). TensorFlow's oneDNN kernel, and
+    XLA on a TPU or GPU, keep keras' own.
     """
 
     def _stride_two_same(self) -> bool:
@@ -549,7 +549,7 @@ class PhaseConv2D(keras.layers.Conv2D):
 
     On a 2x2 input (the innermost level), on every backend: `innermost_conv`, one matmul by the
     taps that reach it (with `PhaseConv2DTranspose`'s 1x1 -> 2x2 the starter's U-Net step on
-    TensorFlow ran 4-5% faster: `benchmarks/bench_train_step.py --layers` names both).
+    TensorFlow ran 4-5% faster: `benchmarks/profile_step.py --ab layers`).
     """
 
     def convolution_op(self, inputs, kernel):
