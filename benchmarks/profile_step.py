@@ -147,23 +147,11 @@ def traced_op_times(config, steps: int, backend: str):
     return wall, times, calls, model
 
 
-def innermost(layer, input_shape) -> bool:
-    """Whether painter's U-Net `layer` computes its input (shape [batch, h, w, c]) as the
-    innermost level's matmul (`PhaseConv2D` on 2x2, `PhaseConv2DTranspose` on 1x1, stride 2)."""
-    from painter.models import PhaseConv2D, PhaseConv2DTranspose
-
-    if tuple(layer.strides) != (2, 2) or min(layer.kernel_size) < 2:
-        return False
-    if isinstance(layer, PhaseConv2DTranspose):
-        return tuple(input_shape[1:3]) == (1, 1)
-    return isinstance(layer, PhaseConv2D) and tuple(input_shape[1:3]) == (2, 2)
-
-
 def conv_layer_flops(model, config) -> dict[tuple[str, str], float]:
     """(network kind, layer name) -> the FLOPs of that convolution in one training step, both
     networks of the kind together: its forward FLOPs on one image x the images the kind sees in a
     step (bench_train_step's count) x 3 (forward, input gradient, kernel gradient); the U-Net's
-    innermost level at the taps it multiplies (`innermost`)."""
+    innermost level at the taps it multiplies (the layers' `innermost_level`)."""
     import bench_train_step
     import keras
     import numpy as np
@@ -192,8 +180,8 @@ def conv_layer_flops(model, config) -> dict[tuple[str, str], float]:
             # a convolution's MACs sit at its output pixels; a transposed one's at its input's
             pixels = inputs[1] * inputs[2] if layer in transposed else outputs[1] * outputs[2]
             kernel = layer.kernel_size[0] * layer.kernel_size[1]
-            if innermost(layer, inputs):  # a matmul by the 2x2 taps that reach the input
-                kernel = 4
+            if getattr(layer, "innermost_level", lambda _: False)(inputs):
+                kernel = 4  # painter's U-Net layers: a matmul by the 2x2 taps that reach it
             forward = 2 * pixels * kernel * inputs[-1] * outputs[-1]
             flops[(kind, layer.name)] = 3 * forward * images[kind]
     return flops

@@ -236,17 +236,21 @@ def _value_and_gradients(function, *inputs, weights):
     return y, *tape.gradient(total, inputs)
 
 
-def _equations(jaxpr, primitive: str) -> list:
-    """Every `primitive` equation in `jaxpr`, nested ones included."""
+def _all_equations(jaxpr) -> list:
+    """Every equation in `jaxpr`, nested ones included."""
     found = []
     for equation in jaxpr.eqns:
-        if equation.primitive.name == primitive:
-            found.append(equation)
+        found.append(equation)
         for value in equation.params.values():
             inner = getattr(value, "jaxpr", value)
             if hasattr(inner, "eqns"):
-                found += _equations(inner, primitive)
+                found += _all_equations(inner)
     return found
+
+
+def _equations(jaxpr, primitive: str) -> list:
+    """Every `primitive` equation in `jaxpr`, nested ones included."""
+    return [e for e in _all_equations(jaxpr) if e.primitive.name == primitive]
 
 
 def _equation_shapes(jaxpr, primitive: str) -> list[tuple[int, ...]]:
@@ -425,17 +429,8 @@ def _primitives(function, *inputs) -> set[str]:
     if keras.backend.backend() == "jax":
         import jax
 
-        def names(jaxpr) -> set[str]:
-            found = set()
-            for equation in jaxpr.eqns:
-                found.add(equation.primitive.name)
-                for value in equation.params.values():
-                    inner = getattr(value, "jaxpr", value)
-                    if hasattr(inner, "eqns"):
-                        found |= names(inner)
-            return found
-
-        return names(jax.make_jaxpr(function)(*inputs).jaxpr)
+        program = jax.make_jaxpr(function)(*inputs).jaxpr
+        return {equation.primitive.name for equation in _all_equations(program)}
     import tensorflow as tf
 
     specs = [tf.TensorSpec(x.shape, x.dtype) for x in inputs]

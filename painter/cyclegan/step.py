@@ -96,37 +96,30 @@ def forward(
     cut = model.objective == "cut"
     if cut:
         fake_monet = _cut_translate(model, real_photo, real_monet, nets, step, outputs)
-    elif model.merged_generator_calls:
-        # Three generator calls, not four: F first, then G on all it translates (the photos,
-        # with identity the Monets, and F's fakes for their cycle), then F on G's fakes.
+    else:
         identity = model.loss_settings.identity_weight > 0
         if identity:
             fake_photo, outputs["same_photo"] = halves(
                 nets["photo_generator"](ops.concatenate([real_monet, real_photo], axis=0))
             )
-            monet_inputs = [real_photo, real_monet, fake_photo]
         else:
             fake_photo = nets["photo_generator"](real_monet)
-            monet_inputs = [real_photo, fake_photo]
-        painted = nets["monet_generator"](ops.concatenate(monet_inputs, axis=0))
+        monet_inputs = [real_photo, real_monet] if identity else [real_photo]
+        if model.merged_generator_calls:
+            # Three generator calls, not four: G on all it translates at once, F's fakes (for
+            # their cycle) with the rest; then F on G's fakes.
+            monet_inputs.append(fake_photo)
+        painted = nets["monet_generator"](
+            ops.concatenate(monet_inputs, axis=0) if len(monet_inputs) > 1 else real_photo
+        )
         fake_monet = painted[:batch]
         if identity:
             outputs["same_monet"] = painted[batch : 2 * batch]
-        outputs["cycled_monet"] = painted[(len(monet_inputs) - 1) * batch :]
+        if model.merged_generator_calls:
+            outputs["cycled_monet"] = painted[(len(monet_inputs) - 1) * batch :]
+        else:  # G beside F's first call, then on F's fakes
+            outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
         outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
-    else:  # G and F side by side, then each on the other's fakes
-        if model.loss_settings.identity_weight > 0:
-            fake_monet, outputs["same_monet"] = halves(
-                nets["monet_generator"](ops.concatenate([real_photo, real_monet], axis=0))
-            )
-            fake_photo, outputs["same_photo"] = halves(
-                nets["photo_generator"](ops.concatenate([real_monet, real_photo], axis=0))
-            )
-        else:
-            fake_monet = nets["monet_generator"](real_photo)
-            fake_photo = nets["photo_generator"](real_monet)
-        outputs["cycled_photo"] = nets["photo_generator"](fake_monet)
-        outputs["cycled_monet"] = nets["monet_generator"](fake_photo)
     augment = nets["diffaugment"]
     outputs["disc_fake_monet"] = nets["monet_discriminator_for_generator"](
         augment(fake_monet, domain=MONET)

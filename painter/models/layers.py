@@ -454,12 +454,15 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
             and self.data_format == "channels_last"
         )
 
+    def innermost_level(self, input_shape) -> bool:
+        """Whether a call on `input_shape` ([batch, h, w, channels]) is a U-Net's innermost
+        level, 1x1 -> 2x2, computed as one matmul (`innermost_conv_transpose`)."""
+        return self._stride_two_same() and tuple(input_shape[1:3]) == (1, 1)
+
     def call(self, inputs):
-        if not self._stride_two_same():
-            return super().call(inputs)
-        if tuple(inputs.shape[1:3]) == (1, 1):
+        if self.innermost_level(inputs.shape):
             outputs = innermost_conv_transpose(inputs, ops.convert_to_tensor(self.kernel))
-        elif xla_cpu():
+        elif self._stride_two_same() and xla_cpu():
             outputs = transposed_conv_by_phases(inputs, ops.convert_to_tensor(self.kernel))
         else:
             return super().call(inputs)
@@ -552,19 +555,31 @@ class PhaseConv2D(keras.layers.Conv2D):
     TensorFlow ran 4-5% faster: `benchmarks/profile_step.py --ab layers`).
     """
 
-    def convolution_op(self, inputs, kernel):
-        height, width = inputs.shape[1], inputs.shape[2]
-        stride_two_same = (
+    def _stride_two_same(self) -> bool:
+        """The downsampling's case: stride 2, "same", no dilation or groups, channels last."""
+        return (
             tuple(self.strides) == (2, 2)
             and self.padding == "same"
             and tuple(self.dilation_rate) == (1, 1)
             and self.groups == 1
             and self.data_format == "channels_last"
         )
-        if stride_two_same and (height, width) == (2, 2) and min(self.kernel_size) >= 2:
+
+    def innermost_level(self, input_shape) -> bool:
+        """Whether a call on `input_shape` ([batch, h, w, channels]) is a U-Net's innermost
+        level, 2x2 -> 1x1, computed as one matmul (`innermost_conv`)."""
+        return (
+            self._stride_two_same()
+            and tuple(input_shape[1:3]) == (2, 2)
+            and min(self.kernel_size) >= 2
+        )
+
+    def convolution_op(self, inputs, kernel):
+        height, width = inputs.shape[1], inputs.shape[2]
+        if self.innermost_level(inputs.shape):
             return innermost_conv(inputs, ops.convert_to_tensor(kernel))
         if (
-            stride_two_same
+            self._stride_two_same()
             and height is not None
             and width is not None
             and height % 2 == 0
