@@ -188,24 +188,24 @@ def conv_layer_flops(model, config) -> dict[tuple[str, str], float]:
 
 
 def by_layer(config, steps: int, setup: str) -> None:
-    """TensorFlow: each convolution layer's op time (its forward and both gradients, both
-    networks of its kind) beside its FLOPs: which layers run slowly."""
+    """TensorFlow: each convolution layer's op time (every op in its scope: its forward and both
+    gradients, both networks of its kind) beside its FLOPs: which layers run slowly."""
     wall, times, _, model = traced_op_times(config, steps, "tensorflow")
+    flops = conv_layer_flops(model, config)
     layer_ms: collections.Counter = collections.Counter()
     for name, ms in times.items():
-        if "Conv2D" not in name.split(":")[-1]:
-            continue
         # A network's and its layers' scopes carry a call count after the first call (`_1`)
         scope = re.sub(r"_\d+(?=/)", "", name)
         found = re.search(r"(?:monet|photo)_(generator|discriminator)/([^/]+)/", scope)
-        key = (found.group(1), found.group(2)) if found else ("other", name.split("/")[-1])
-        layer_ms[key] += ms / steps
-    flops = conv_layer_flops(model, config)
+        # every op in a convolution layer's scope: Conv2D and its gradients, or the matmuls
+        # and einsums of painter's innermost and small-map levels
+        if found and (found.group(1), found.group(2)) in flops:
+            layer_ms[(found.group(1), found.group(2))] += ms / steps
     total = sum(layer_ms.values())
     print(
         f"{setup} setup, batch {config.global_batch_size}: {wall * 1e3:.0f} ms/step under the "
-        f"profiler; convolutions {total:.0f} ms/step of op time (summed over threads); per layer, "
-        "both networks of its kind, forward + both gradients:"
+        f"profiler; convolution layers {total:.0f} ms/step of op time (summed over threads); "
+        "per layer, both networks of its kind, forward + both gradients:"
     )
     for (kind, layer), ms in layer_ms.most_common():
         step_flops = flops.get((kind, layer))

@@ -483,6 +483,76 @@ def test_the_unet_innermost_level_is_a_matmul_equal_to_keras_own_convolutions(ke
         assert not primitives & {"conv_general_dilated", "Conv2D", "Conv2DBackpropInput"}
 
 
+@pytest.mark.backend
+@pytest.mark.parametrize("kernel_size", [(4, 4), (2, 2), (3, 3), (5, 5), (6, 4)])
+@pytest.mark.parametrize("size", [(4, 4), (2, 4), (8, 6)])
+def test_small_map_matmuls_equal_keras_own_convolutions(kernel_size, size):
+    """`small_map_conv` (a stride-2 "same" convolution as one matmul over its patches) and
+    `small_map_conv_transpose` (its adjoint): keras' output and both gradients, on either
+    backend, for even and odd kernels and maps that are not square."""
+    import keras
+
+    from painter.models.layers import small_map_conv, small_map_conv_transpose
+
+    rng = np.random.default_rng(7)
+    height, width = size
+    large = rng.normal(size=(3, height, width, 5)).astype("float32")
+    small = rng.normal(size=(3, height // 2, width // 2, 7)).astype("float32")
+    kernel = rng.normal(size=(*kernel_size, 5, 7)).astype("float32")  # conv [kh, kw, in, out]
+    cases = [
+        (small_map_conv, keras.ops.conv, large, small),
+        (small_map_conv_transpose, keras.ops.conv_transpose, small, large),
+    ]
+    for ours, theirs, x, weights in cases:
+
+        def reference(images, k, theirs=theirs):
+            return theirs(images, k, strides=2, padding="same")
+
+        got = _value_and_gradients(ours, x, kernel, weights=weights)
+        want = _value_and_gradients(reference, x, kernel, weights=weights)
+        assert _np(got[0]).shape == weights.shape
+        names = ("output", "input gradient", "kernel gradient")
+        for name, a, b in zip(names, got, want, strict=True):
+            np.testing.assert_allclose(
+                _np(a), _np(b), rtol=1e-4, atol=1e-4, err_msg=f"{ours.__name__}: {name}"
+            )
+
+
+@pytest.mark.backend
+def test_the_unet_layers_take_the_matmul_on_small_maps_where_it_is_faster():
+    """On TensorFlow on a CPU, `PhaseConv2D` on a 4x4 map and `PhaseConv2DTranspose` to one run
+    as matmuls, as do 8x8 maps in bfloat16 only (`SMALL_MAP_PIXELS`); larger maps, and every
+    map on JAX (whose XLA:CPU convolutions were faster), keep the convolution."""
+    import keras
+
+    from painter.models import PhaseConv2D, PhaseConv2DTranspose
+
+    convolutions = {"conv_general_dilated", "Conv2D", "Conv2DBackpropInput"}
+    rng = np.random.default_rng(8)
+    tensorflow = keras.backend.backend() == "tensorflow"
+    cases = [  # (large map side, dtype, matmul expected on TensorFlow)
+        (4, "float32", True),
+        (8, "float32", False),
+        (8, "bfloat16", True),
+        (16, "bfloat16", False),
+    ]
+    for side, dtype, matmul in cases:
+        for layer_class, input_side in ((PhaseConv2D, side), (PhaseConv2DTranspose, side // 2)):
+            layer = layer_class(6, 4, strides=2, padding="same", use_bias=False, dtype=dtype)
+            shape = (2, input_side, input_side, 3)
+            layer.build(shape)
+            x = keras.ops.convert_to_tensor(rng.normal(size=shape), dtype=dtype)
+            kernel = keras.ops.convert_to_tensor(layer.kernel)
+
+            def call(images, k, layer=layer):
+                return layer.stateless_call([k], [], images)[0]
+
+            primitives = _primitives(call, x, kernel)
+            expected = matmul and tensorflow
+            what = f"{layer_class.__name__} at {side}x{side} in {dtype}: {sorted(primitives)}"
+            assert bool(primitives & convolutions) is not expected, what
+
+
 def _reached(kernel_size: int) -> slice:
     before = (kernel_size - 2) // 2  # "same"'s zero padding ahead of a 2-pixel axis
     return slice(before, before + 2)

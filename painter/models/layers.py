@@ -22,7 +22,9 @@
 - `PhaseConv2D`: keras' `Conv2D` whose stride-2 "same" case, on JAX on a CPU, takes its input
   gradient (a transposed convolution) by phases too (`strided_conv_by_phases`).
 - Both, at a U-Net's innermost level (2x2 -> 1x1 and back), on every backend: one matmul by the
-  2x2 taps that reach the input (`innermost_conv`, `innermost_conv_transpose`).
+  2x2 taps that reach the input (`innermost_conv`, `innermost_conv_transpose`); on the next
+  small maps, on TensorFlow on a CPU: one matmul over explicit patches (`small_map_conv`,
+  `small_map_conv_transpose`; `SMALL_MAP_PIXELS` says which and why).
 """
 
 from __future__ import annotations
@@ -32,10 +34,18 @@ import functools
 from collections.abc import Iterator
 
 import keras
+import numpy as np
 from keras import ops
 
 # N(0, 0.02) for every convolution, as Zhu et al. 2017 (and pix2pix) initialise.
 WEIGHT_STDDEV = 0.02
+# The largest map (a stride-2 "same" convolution's input, a transposed one's output), by compute
+# dtype, that TensorFlow on a CPU runs as one matmul over explicit patches (`small_map_conv`):
+# oneDNN ran the starter U-Net's 4x4 levels at 23-48 GFLOP/s where its 32x32 ones reached
+# 100-190 (`profile_step.py --by-layer`), in bfloat16 its 8x8 ones too. The starter's U-Net step,
+# batch 4: float32 177.5 -> 172.6 ms (at 64 pixels 180.6), bfloat16 161.6 -> 142.0 ms (2-core
+# AMD EPYC, medians of 8 interleaved rounds). XLA:CPU (JAX) keeps its convolutions: 217 -> 232.
+SMALL_MAP_PIXELS = {"float32": 16, "bfloat16": 64}
 # `PaintOver` takes atanh of the photo shrunk by this: atanh(+-1) is infinite, and 0.99 keeps
 # white and black within reach (+-2.65 in tanh's logits) of what a convolution adds.
 PHOTO_SHRINK = 0.99
@@ -427,6 +437,100 @@ def innermost_conv_transpose(inputs, kernel):
     return ops.reshape(outputs, (-1, 2, 2, channels_out))
 
 
+@functools.cache
+def stride_two_selection(
+    height: int, width: int, kernel_height: int, kernel_width: int
+) -> np.ndarray:
+    """[out pixels, taps, in pixels] of 0s and 1s: which input pixel (row-major) each output
+    pixel of a stride-2 "same" convolution of a `height` x `width` input (both even) meets at
+    each kernel tap (row-major); none where the tap meets "same"'s zero padding, which starts
+    (k - 2) // 2 pixels ahead of the input (TensorFlow's and XLA's split of k - 2)."""
+    before_rows, before_columns = (kernel_height - 2) // 2, (kernel_width - 2) // 2
+    out_height, out_width = height // 2, width // 2
+    selection = np.zeros(
+        (out_height * out_width, kernel_height * kernel_width, height * width), np.float32
+    )
+    for out_row in range(out_height):
+        for out_column in range(out_width):
+            for tap_row in range(kernel_height):
+                row = 2 * out_row - before_rows + tap_row
+                for tap_column in range(kernel_width):
+                    column = 2 * out_column - before_columns + tap_column
+                    if 0 <= row < height and 0 <= column < width:
+                        selection[
+                            out_row * out_width + out_column,
+                            tap_row * kernel_width + tap_column,
+                            row * width + column,
+                        ] = 1.0
+    return selection
+
+
+def small_map_conv(inputs, kernel):
+    """`ops.conv(inputs, kernel, strides=2, padding="same")` of a [batch, h, w, in] input (h, w
+    even and known) by a [kh, kw, in, out] kernel (kh, kw >= 2), as one matmul of its patches
+    (every tap's input pixel, gathered by `stride_two_selection`, zeros at the padding) by the
+    kernel flattened: the same sums, and on a small map a large matmul instead of a small
+    convolution."""
+    height, width, channels_in = inputs.shape[1], inputs.shape[2], inputs.shape[3]
+    kernel_height, kernel_width, channels_out = kernel.shape[0], kernel.shape[1], kernel.shape[3]
+    selection = ops.convert_to_tensor(
+        stride_two_selection(height, width, kernel_height, kernel_width), dtype=inputs.dtype
+    )
+    pixels = ops.reshape(inputs, (-1, height * width, channels_in))
+    patches = ops.einsum("oti,bic->botc", selection, pixels)
+    taps = kernel_height * kernel_width * channels_in
+    outputs = ops.matmul(
+        ops.reshape(patches, (-1, taps)), ops.reshape(kernel, (taps, channels_out))
+    )
+    return ops.reshape(outputs, (-1, height // 2, width // 2, channels_out))
+
+
+def small_map_conv_transpose(inputs, kernel):
+    """`ops.conv_transpose(inputs, kernel, strides=2, padding="same")` of a [batch, h, w, in]
+    input (h, w known) by a [kh, kw, out, in] kernel (kh, kw >= 2): `small_map_conv`'s adjoint.
+    Each input pixel times every tap (one matmul by the kernel as stored, [taps x out, in],
+    transposed inside the matmul, not copied), each product then added into the output pixel
+    that tap reaches (`stride_two_selection` of the 2h x 2w output)."""
+    height, width, channels_in = inputs.shape[1], inputs.shape[2], inputs.shape[3]
+    kernel_height, kernel_width, channels_out = kernel.shape[0], kernel.shape[1], kernel.shape[2]
+    selection = ops.convert_to_tensor(
+        stride_two_selection(2 * height, 2 * width, kernel_height, kernel_width),
+        dtype=inputs.dtype,
+    )
+    taps = kernel_height * kernel_width
+    products = ops.einsum(
+        "nc,mc->nm",
+        ops.reshape(inputs, (-1, channels_in)),
+        ops.reshape(kernel, (taps * channels_out, channels_in)),
+    )
+    products = ops.reshape(products, (-1, height * width, taps, channels_out))
+    outputs = ops.einsum("ito,bitc->boc", selection, products)
+    return ops.reshape(outputs, (-1, 2 * height, 2 * width, channels_out))
+
+
+def tensorflow_cpu() -> bool:
+    """True when Keras runs on TensorFlow and TensorFlow sees no GPU (oneDNN's convolutions)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+def small_map(height, width, dtype) -> bool:
+    """Whether a stride-2 "same" convolution whose large map is `height` x `width` (known and
+    even) runs as a matmul in `dtype` (`SMALL_MAP_PIXELS`): on TensorFlow on a CPU."""
+    limit = SMALL_MAP_PIXELS.get(keras.backend.standardize_dtype(dtype), 0)
+    return (
+        height is not None
+        and width is not None
+        and height % 2 == 0
+        and width % 2 == 0
+        and height * width <= limit
+        and tensorflow_cpu()
+    )
+
+
 @keras.saving.register_keras_serializable(package="painter")
 class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
     """keras' `Conv2DTranspose`, with the same weights and outputs, that computes a stride-2
@@ -440,7 +544,9 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
     phases' own gradients (eight convolutions, each phase's input window transposed around
     them: those transposes 14% of its op time) came next; by one convolution each the step ran
     390 -> 334 ms (2-core AMD EPYC, medians of 4 paired runs). TensorFlow's oneDNN kernel, and
-    XLA on a TPU or GPU, keep keras' own.
+    XLA on a TPU or GPU, keep keras' own, except on small maps: the innermost level's 1x1 -> 2x2
+    (every backend) and on TensorFlow on a CPU outputs up to `SMALL_MAP_PIXELS` are matmuls
+    (`innermost_conv_transpose`, `small_map_conv_transpose`).
     """
 
     def _stride_two_same(self) -> bool:
@@ -460,8 +566,16 @@ class PhaseConv2DTranspose(keras.layers.Conv2DTranspose):
         return self._stride_two_same() and tuple(input_shape[1:3]) == (1, 1)
 
     def call(self, inputs):
+        height, width = inputs.shape[1], inputs.shape[2]
         if self.innermost_level(inputs.shape):
             outputs = innermost_conv_transpose(inputs, ops.convert_to_tensor(self.kernel))
+        elif (
+            self._stride_two_same()
+            and height is not None
+            and width is not None
+            and small_map(2 * height, 2 * width, inputs.dtype)
+        ):
+            outputs = small_map_conv_transpose(inputs, ops.convert_to_tensor(self.kernel))
         elif self._stride_two_same() and xla_cpu():
             outputs = transposed_conv_by_phases(inputs, ops.convert_to_tensor(self.kernel))
         else:
@@ -552,7 +666,8 @@ class PhaseConv2D(keras.layers.Conv2D):
 
     On a 2x2 input (the innermost level), on every backend: `innermost_conv`, one matmul by the
     taps that reach it (with `PhaseConv2DTranspose`'s 1x1 -> 2x2 the starter's U-Net step on
-    TensorFlow ran 4-5% faster: `benchmarks/profile_step.py --ab layers`).
+    TensorFlow ran 4-5% faster: `benchmarks/profile_step.py --ab layers`). On TensorFlow on a
+    CPU, inputs up to `SMALL_MAP_PIXELS`: `small_map_conv`, one matmul over the patches.
     """
 
     def _stride_two_same(self) -> bool:
@@ -578,6 +693,12 @@ class PhaseConv2D(keras.layers.Conv2D):
         height, width = inputs.shape[1], inputs.shape[2]
         if self.innermost_level(inputs.shape):
             return innermost_conv(inputs, ops.convert_to_tensor(kernel))
+        if (
+            self._stride_two_same()
+            and min(self.kernel_size) >= 2
+            and small_map(height, width, inputs.dtype)
+        ):
+            return small_map_conv(inputs, ops.convert_to_tensor(kernel))
         if (
             self._stride_two_same()
             and height is not None
