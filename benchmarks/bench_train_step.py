@@ -449,14 +449,14 @@ def images_per_step(config, batch: int) -> tuple[int, int]:
 def keras_transposed_convolutions() -> Iterator[None]:
     """Models built and traced inside use keras' own transposed convolution on JAX on a CPU too
     (XLA:CPU's input-dilated path): painter's PhaseConv2DTranspose falls back to it wherever
-    `layers.xla_cpu()` says no."""
-    import painter.models.layers as layers
+    `strided.xla_cpu()` says no."""
+    import painter.models.strided as strided
 
-    xla_cpu, layers.xla_cpu = layers.xla_cpu, lambda: False
+    xla_cpu, strided.xla_cpu = strided.xla_cpu, lambda: False
     try:
         yield
     finally:
-        layers.xla_cpu = xla_cpu
+        strided.xla_cpu = xla_cpu
 
 
 @contextlib.contextmanager

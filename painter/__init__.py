@@ -6,7 +6,7 @@ written inside one TPU session. Works for any two image folders.
 Importing `painter` loads neither Keras nor TensorFlow: choose the runtime first
 (`painter.select_runtime()`), then use the rest. Public names load lazily on first use.
 
-painter's Keras layers register themselves with Keras (`painter.models.layers`), so that
+painter's Keras layers register themselves with Keras (`painter.models.layers`, `.strided`), so that
 `keras.saving.load_model("monet_generator.keras")` finds them. After `import painter` that works
 whichever of the two was imported first: if Keras is loaded already they register now, otherwise
 right after Keras finishes loading (`_RegisterLayersAfterKeras`), without importing it early.
@@ -53,6 +53,7 @@ def __dir__() -> list[str]:
 def _register_layers() -> None:
     # importing the module runs its @keras.saving.register_keras_serializable decorators
     importlib.import_module("painter.models.layers")
+    importlib.import_module("painter.models.strided")
 
 
 class _RegisterLayersAfterKeras(importlib.abc.MetaPathFinder):

@@ -492,7 +492,7 @@ def test_small_map_matmuls_equal_keras_own_convolutions(kernel_size, size):
     backend, for even and odd kernels and maps that are not square."""
     import keras
 
-    from painter.models.layers import small_map_conv, small_map_conv_transpose
+    from painter.models.strided import small_map_conv, small_map_conv_transpose
 
     rng = np.random.default_rng(7)
     height, width = size

@@ -10,16 +10,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from painter.models.layers import (
-    PhaseConv2D,
-    PhaseConv2DTranspose,
-    ReflectionPadding2D,
-    SelectLeakyReLU,
-    SizeCheck,
-    phase_conv_transpose,
-    strided_conv_by_phases,
-    transposed_conv_by_phases,
-)
+from painter.models.layers import ReflectionPadding2D, SelectLeakyReLU, SizeCheck
 from painter.models.patchgan import (
     ScaleLogits,
     multiscale_discriminator,
@@ -27,6 +18,13 @@ from painter.models.patchgan import (
     patchgan_min_size,
 )
 from painter.models.resnet import RESNET_MULTIPLE, default_resnet_blocks, resnet_generator
+from painter.models.strided import (
+    PhaseConv2D,
+    PhaseConv2DTranspose,
+    phase_conv_transpose,
+    strided_conv_by_phases,
+    transposed_conv_by_phases,
+)
 from painter.models.unet import default_unet_depth, unet_generator
 
 if TYPE_CHECKING:

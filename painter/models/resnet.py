@@ -14,7 +14,6 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
-    PhaseConv2DTranspose,
     ReflectionPadding2D,
     SizeCheck,
     conv_initializer,
@@ -23,6 +22,7 @@ from painter.models.layers import (
     instance_norm,
     resize_conv,
 )
+from painter.models.strided import PhaseConv2DTranspose
 
 # Two stride-2 downsamplings: height and width must divide by 4 to come back to the input size.
 RESNET_MULTIPLE = 4

@@ -43,8 +43,6 @@ import keras
 
 from painter.config_checks import UPSAMPLING
 from painter.models.layers import (
-    PhaseConv2D,
-    PhaseConv2DTranspose,
     ReflectionPadding2D,
     SelectLeakyReLU,
     SizeCheck,
@@ -54,6 +52,7 @@ from painter.models.layers import (
     instance_norm,
     resize_conv,
 )
+from painter.models.strided import PhaseConv2D, PhaseConv2DTranspose
 
 MAX_DEPTH = 8  # the starter's depth at 256 px: 256 / 2^8 = 1 pixel at the bottleneck
 _ENCODER_WIDTHS = (1, 2, 4, 8, 8, 8, 8, 8)  # times `filters`, as the starter's 64..512
