@@ -147,6 +147,8 @@ RECIPES: dict[str, dict] = {
     "starter-decay": {"overrides": dict(_STARTER), "decay": 0.5},
     "starter-noidentity": {"overrides": {**_STARTER, "identity_weight": 0.0}, "decay": 0.0},
     "starter-cycle5": {"overrides": {**_STARTER, "cycle_weight": 5.0}, "decay": 0.0},
+    # bfloat16 compute (bench_train_step.py's fastest variant): does it paint as float32 does?
+    "starter-bf16": {"overrides": {**_STARTER, "mixed_precision": True}, "decay": 0.0},
     # Combinations.
     "unet-diffaug-ema": {
         "overrides": {**_STARTER, "diffaugment": "color,translation,cutout", "ema_decay": 0.999},

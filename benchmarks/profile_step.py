@@ -16,7 +16,9 @@ convolution and with painter's (`PhaseConv2DTranspose`: four stride-1 convolutio
 ends `ratio keras/painter transposed convolution: R`. `--ab layers` (either backend): keras'
 own convolutions in place of painter's U-Net layers (`PhaseConv2D`, `PhaseConv2DTranspose`: the
 phases on XLA:CPU, the innermost level's matmul everywhere); ends
-`ratio keras/painter U-Net convolutions: R`.
+`ratio keras/painter U-Net convolutions: R`. `--ab small-maps` (TensorFlow): painter's layers
+with keras' convolutions on the small maps too (`strided.SMALL_MAP_PIXELS`) against as shipped;
+ends `ratio keras/painter small-map convolutions: R`.
 
 By layer (`--by-layer`, TensorFlow): each convolution layer's op time (forward and both
 gradients, both networks of its kind) beside its FLOPs in a step and the GFLOP/s that makes:
@@ -33,6 +35,7 @@ ResNet, R1 off: bench_train_step.py's ResNet row).
     python benchmarks/profile_step.py --backend jax --setup starter --batch 4
     python benchmarks/profile_step.py --backend jax --ab --setup starter --batch 4
     python benchmarks/profile_step.py --ab layers --setup starter --batch 4 [--backend jax]
+    python benchmarks/profile_step.py --ab small-maps --setup starter --batch 4 [--bf16]
 """
 
 from __future__ import annotations
@@ -242,6 +245,19 @@ def profile(config, steps: int, setup: str, backend: str) -> None:
         print(f"    {op_type:36s} {ms / steps:7.1f} ms/step {100 * ms / total:5.1f}%  x{per_step}")
 
 
+@contextlib.contextmanager
+def no_small_maps() -> Iterator[None]:
+    """painter's U-Net layers built and traced inside run keras' convolutions on the small maps
+    too (`strided.SMALL_MAP_PIXELS` empty); the phases and the innermost matmul stay."""
+    import painter.models.strided as strided
+
+    saved, strided.SMALL_MAP_PIXELS = strided.SMALL_MAP_PIXELS, {}
+    try:
+        yield
+    finally:
+        strided.SMALL_MAP_PIXELS = saved
+
+
 def time_step(config, steps: int) -> float:
     import bench_train_step
 
@@ -250,9 +266,10 @@ def time_step(config, steps: int) -> float:
 
 def ab(config, steps: int, rounds: int, backend: str, kind: str) -> None:
     """keras' against painter's, each variant's step built, traced and timed in turn, `rounds`
-    times: `kind` "adam" (TensorFlow), "transpose" (JAX: keras' transposed convolution) or
+    times: `kind` "adam" (TensorFlow), "transpose" (JAX: keras' transposed convolution),
     "layers" (either: keras' convolutions in place of painter's U-Net layers, `PhaseConv2D` and
-    `PhaseConv2DTranspose`)."""
+    `PhaseConv2DTranspose`) or "small-maps" (TensorFlow: those layers without their small-map
+    matmuls, `no_small_maps`)."""
     import bench_train_step
     import keras
 
@@ -270,6 +287,9 @@ def ab(config, steps: int, rounds: int, backend: str, kind: str) -> None:
     if kind == "layers":
         what = "U-Net convolutions"
         variants = {"keras": bench_train_step.keras_convolutions}
+    elif kind == "small-maps":
+        what = "small-map convolutions"
+        variants = {"keras": no_small_maps}
     elif kind == "transpose":
         what = "transposed convolution"
         variants = {"keras": bench_train_step.keras_transposed_convolutions}
@@ -306,9 +326,11 @@ def main() -> int:
         "--ab",
         nargs="?",
         const="default",
-        choices=("default", "adam", "transpose", "layers"),
+        choices=("default", "adam", "transpose", "layers", "small-maps"),
         help="timed A/B, keras' vs painter's: adam (TensorFlow's default), transpose (the "
-        "transposed convolution, JAX's default), layers (the U-Net's convolutions, either backend)",
+        "transposed convolution, JAX's default), layers (the U-Net's convolutions, either "
+        "backend), small-maps (TensorFlow: painter's layers with and without the small-map "
+        "matmuls)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds")
     args = parser.parse_args()
@@ -318,7 +340,11 @@ def main() -> int:
         kind = args.ab
         if kind == "default":
             kind = "transpose" if args.backend == "jax" else "adam"
-        if (kind, args.backend) in {("adam", "jax"), ("transpose", "tensorflow")}:
+        if (kind, args.backend) in {
+            ("adam", "jax"),
+            ("transpose", "tensorflow"),
+            ("small-maps", "jax"),
+        }:
             parser.error(f"--ab {kind} compares a {args.backend} path painter does not replace")
         ab(config, args.steps, args.rounds, args.backend, kind)
     elif args.by_layer:
