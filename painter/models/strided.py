@@ -227,12 +227,13 @@ def small_map_conv_transpose(inputs, kernel):
 
 
 def tensorflow_cpu() -> bool:
-    """True when Keras runs on TensorFlow and TensorFlow sees no GPU (oneDNN's convolutions)."""
+    """True when Keras runs on TensorFlow and TensorFlow sees no GPU or TPU (oneDNN's
+    convolutions)."""
     if keras.backend.backend() != "tensorflow":
         return False
     import tensorflow as tf
 
-    return not tf.config.list_logical_devices("GPU")
+    return not any(tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU"))
 
 
 def small_map(height, width, dtype) -> bool:
